@@ -1,1 +1,60 @@
-"""cli."""
+"""The ``tessera`` command line: thin modules that parse arguments, call the library and print."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tessera.cli import case, export, hashset, ingest, matches, report
+from tessera.cli.common import EXIT_USAGE, CliError, print_error
+from tessera.records import FormatError
+from tessera.store.db import StoreError
+
+app = typer.Typer(
+    help="Tessera: triage seized devices for known and new material; hashes and metadata only leave a case.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(case.app, name="case")
+app.add_typer(hashset.app, name="hashset")
+app.add_typer(export.app, name="export")
+app.command("ingest")(ingest.command)
+app.command("matches")(matches.command)
+app.command("report")(report.command)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: str = typer.Option("demo-out", "--out", help="Directory for the synthetic operation and its case."),
+) -> None:
+    """Synthesize a small operation and run the whole workflow on it."""
+    from tessera.cli.demo import run_demo
+
+    run_demo(out)
+
+
+def main() -> None:
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    try:
+        rv = app(standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (CliError, StoreError, FormatError, FileNotFoundError, NotADirectoryError, PermissionError,
+            ArgumentError, OperationalError) as exc:
+        print_error(str(exc))
+        sys.exit(EXIT_USAGE)
+    except (typer.Abort, KeyboardInterrupt):
+        print_error("interrupted; run the same command again to resume")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            print_error(exc.format_message())
+            sys.exit(EXIT_USAGE)
+        raise

@@ -1,0 +1,38 @@
+# Everything a fresh Debian machine with Python 3.11 needs: `make demo`, `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages: hashdeep is the digest peer in bench/; the rest are for later issues' tests.
+APT_PACKAGES := hashdeep
+
+.PHONY: demo test lint sysdeps bench clean
+
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import ensurepip' 2>/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tessera demo --out demo-out
+
+sysdeps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "need Debian packages:$$missing (run as root or install them)"; exit 1; fi; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check tessera tests bench
+	$(BIN)/mypy tessera
+
+test: $(STAMP) sysdeps lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) sysdeps
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) demo-out bench/out .pytest_cache .mypy_cache .ruff_cache

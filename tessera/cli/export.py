@@ -1,0 +1,30 @@
+"""tessera export ..."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.report.export import export_vics
+
+app = typer.Typer(help="Export hashes and metadata (never files).", no_args_is_help=True)
+
+
+@app.command("vics")
+def vics(
+    out_file: Annotated[Path, typer.Option("--out", help="VICS JSON file to write.")],
+    scope: Annotated[str, typer.Option("--scope", help="new|matched|all")] = "new",
+    version: Annotated[str, typer.Option("--version", help="VICS version: 1.3 or 2.0")] = "2.0",
+    case: CaseOpt = None,
+) -> None:
+    """Write a VICS #Media file of the case's media: hashes and metadata only."""
+    if scope not in ("new", "matched", "all"):
+        fail("--scope must be new, matched or all")
+    if version not in ("1.3", "2.0"):
+        fail("--version must be 1.3 or 2.0")
+    handle = load_case(case)
+    n = export_vics(handle, out_file, scope=scope, version=version)
+    out.print(f"wrote {n:,} media item(s) ({scope}) to {out_file}")

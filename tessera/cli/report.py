@@ -1,0 +1,30 @@
+"""tessera report ..."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.report.build import build_report
+from tessera.report.render import WRITERS
+
+
+def command(
+    fmt: Annotated[str, typer.Option("--format", help="html|json|csv")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    device: Annotated[str | None, typer.Option("--device", help="Only this device.")] = None,
+    case: CaseOpt = None,
+) -> None:
+    """Write the triage report for the case or one device."""
+    if fmt not in WRITERS:
+        fail("--format must be html, json or csv")
+    handle = load_case(case)
+    try:
+        report = build_report(handle, device)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+    WRITERS[fmt](report, out_file)
+    out.print(f"wrote {fmt} report to {out_file}")

@@ -1,0 +1,286 @@
+"""Protocols, limits and read-only file helpers shared by every evidence source and container format.
+
+Evidence is read-only: every open here is ``O_RDONLY``, refuses to follow a symbolic link
+(``O_NOFOLLOW``), never blocks on a fifo (``O_NONBLOCK``) and asks the kernel not to update the access
+time (``O_NOATIME``, which Linux only grants to the file's owner or a privileged process; without it we
+fall back silently to a plain read-only open).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO, ClassVar, Protocol
+
+from tessera.plugins import Registry
+from tessera.records import LOCATOR_SEP, EvidenceItem, Opener
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+#: How many leading bytes container sniffing looks at (tar magic sits at offset 257; compressed tar
+#: headers need a little more to decompress the first tar block).
+HEAD_SIZE = 8192
+
+#: Spooled member files are named with this prefix so that :func:`discard_spool` only ever deletes
+#: files this module created.
+SPOOL_PREFIX = "tessera-spool-"
+
+_O_NOATIME: int = getattr(os, "O_NOATIME", 0)
+_READ_FLAGS: int = (
+    os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+_DIR_FLAGS: int = _READ_FLAGS | getattr(os, "O_DIRECTORY", 0)
+
+
+class EvidenceError(ValueError):
+    """An evidence source that cannot be used at all (missing, no source accepts it, bad settings)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Guards against hostile or broken containers. Hitting one is recorded on an item, never fatal."""
+
+    #: Deepest container nesting walked (members of a top-level archive are depth 1).
+    max_depth: int = 8
+    #: Largest member held in memory; bigger members are spooled to a file in ``scratch_dir``.
+    max_member_bytes: int = 256 * MiB
+    #: Uncompressed bytes read out of one container, all members together.
+    max_total_bytes: int = 16 * GiB
+    #: Largest uncompressed/compressed ratio accepted for a member bigger than ``ratio_min_bytes``.
+    max_ratio: float = 200.0
+    ratio_min_bytes: int = 1 * MiB
+    #: Members listed per container; the first member past this is recorded with the error.
+    max_members: int = 1_000_000
+    #: Where oversized members are spooled; never inside the evidence. ``None``: the system temp dir.
+    scratch_dir: Path | None = None
+
+
+class EvidenceSource(Protocol):
+    """A kind of evidence (a directory tree, later disk images) that yields every file it holds.
+
+    ``priority`` (optional class attribute, default 50) orders automatic selection: lower is tried
+    first, so specific sources (disk images) win over the catch-all directory source.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, root: Path, limits: Limits) -> None: ...
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool: ...
+
+    def walk(self) -> Iterator[EvidenceItem]:
+        """Every file in the source, in a deterministic order, streamed (never collected)."""
+        ...
+
+
+class ContainerFormat(Protocol):
+    """A file format holding other files (archives, compressed streams).
+
+    ``members`` yields one item per member with a chained locator (``parent!/member``) and
+    ``depth = parent.depth + 1``. A problem with the container as a whole is yielded as
+    :func:`container_note` (an item whose locator is the parent's); the walker attaches a note that
+    comes first to the container item itself and turns a later one into a ``parent!/`` item.
+    ``priority`` (optional, default 50) orders sniffing: lower is tried first.
+    """
+
+    name: ClassVar[str]
+
+    def sniff(self, head: bytes, name: str) -> bool: ...
+
+    def members(self, opener: Opener, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]: ...
+
+
+SOURCES: Registry[type[EvidenceSource]] = Registry("evidence source")
+CONTAINERS: Registry[ContainerFormat] = Registry("container format")
+
+
+# --- names and locators -------------------------------------------------------------------------
+
+
+def display_name(raw: bytes) -> str:
+    """Text for raw name bytes: UTF-8, undecodable bytes written as ``\\xNN`` (deterministic)."""
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+def member_locator(parent: EvidenceItem, raw_name: bytes, text: str | None = None) -> tuple[str, bytes]:
+    """Chained (locator, raw_path) of a member called ``raw_name`` inside ``parent``."""
+    raw_name = b"/" + raw_name.lstrip(b"/")
+    shown = "/" + text.lstrip("/") if text is not None else display_name(raw_name)
+    return parent.locator + LOCATOR_SEP + shown, parent.raw_path + LOCATOR_SEP.encode() + raw_name
+
+
+def container_note(parent: EvidenceItem, error: str) -> EvidenceItem:
+    """A problem with a whole container (see :class:`ContainerFormat`)."""
+    return EvidenceItem(
+        locator=parent.locator, raw_path=parent.raw_path, size=None, opener=None, error=error, depth=parent.depth
+    )
+
+
+def bomb_error(limits: Limits) -> str:
+    return f"zip bomb guard: member expands past ratio {limits.max_ratio:g} (limit max_ratio)"
+
+
+def total_error(limits: Limits) -> str:
+    return f"container expands past {limits.max_total_bytes} bytes (limit max_total_bytes)"
+
+
+def members_error(limits: Limits) -> str:
+    return f"container has more than {limits.max_members} members; the rest are not listed (limit max_members)"
+
+
+def depth_error(depth: int, limits: Limits) -> str:
+    return f"nesting depth {depth} exceeds limit max_depth={limits.max_depth}"
+
+
+def member_cap(limits: Limits, compressed: int | None, used: int) -> tuple[int, str]:
+    """Most bytes a member may expand to, and the error to report when it goes past that.
+
+    The ratio is measured against the compressed size; tiny members are exempt (a 1 KiB file of
+    zeros legitimately compresses 100:1).
+    """
+    budget = max(limits.max_total_bytes - used, 0)
+    if compressed is not None:
+        by_ratio = max(int(limits.max_ratio * compressed), limits.ratio_min_bytes)
+        if by_ratio < budget:
+            return by_ratio, bomb_error(limits)
+    return budget, total_error(limits)
+
+
+# --- read-only opening --------------------------------------------------------------------------
+
+
+def _os_open(path: str | bytes, flags: int) -> int:
+    if _O_NOATIME:
+        try:
+            return os.open(path, flags | _O_NOATIME)
+        except PermissionError as exc:
+            # EPERM: not the owner, so the kernel refuses O_NOATIME; EACCES is a real denial.
+            if exc.errno != errno.EPERM:
+                raise
+    return os.open(path, flags)
+
+
+def open_readonly(path: str | bytes | os.PathLike[str]) -> BinaryIO:
+    """Open a regular file read-only without following links, blocking or touching its atime."""
+    fd = _os_open(os.fspath(path), _READ_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fsdecode(os.fspath(path)))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_dir_fd(path: bytes) -> int:
+    """A directory descriptor for listing without following a link or touching the atime."""
+    return _os_open(path, _DIR_FLAGS)
+
+
+def open_item(opener: Opener) -> BinaryIO:
+    """The bytes of an item: workers call this with the opener the walker yielded."""
+    if opener.data is not None:
+        return io.BytesIO(opener.data)
+    if opener.path is None:
+        raise ValueError("opener has neither data nor path")
+    return open_readonly(os.fsencode(opener.path))
+
+
+def read_head(opener: Opener, size: int = HEAD_SIZE) -> bytes:
+    if opener.data is not None:
+        return opener.data[:size]
+    with open_item(opener) as fh:
+        return fh.read(size)
+
+
+# --- bounded member reading ---------------------------------------------------------------------
+
+
+class LimitHit(Exception):
+    """Raised by :class:`MemberSink` when a member would pass a limit; the message names it."""
+
+
+class MemberSink:
+    """Collects one member's bytes: in memory up to ``max_member_bytes``, then in a spool file.
+
+    ``max_bytes`` (when given) stops the read once the member expands past it, which is how
+    compression-ratio and per-container budgets are enforced while streaming.
+    """
+
+    def __init__(self, limits: Limits, max_bytes: int | None = None, too_big: str = "") -> None:
+        self.limits = limits
+        self.max_bytes = max_bytes
+        self.too_big = too_big
+        self.size = 0
+        self._buf = bytearray()
+        self._spool: BinaryIO | None = None
+        self._spool_path: str | None = None
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            self.discard()
+            raise LimitHit(self.too_big)
+        if self._spool is None and self.size > self.limits.max_member_bytes:
+            scratch = self.limits.scratch_dir or Path(tempfile.gettempdir())
+            fd, self._spool_path = tempfile.mkstemp(prefix=SPOOL_PREFIX, dir=scratch)
+            self._spool = os.fdopen(fd, "wb")
+            self._spool.write(self._buf)
+            self._buf = bytearray()
+        if self._spool is not None:
+            self._spool.write(chunk)
+        else:
+            self._buf += chunk
+
+    def copy_from(self, fh: BinaryIO, chunk: int = 1 * MiB) -> None:
+        while block := fh.read(chunk):
+            self.write(block)
+
+    def opener(self) -> Opener:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+            return Opener(path=self._spool_path)
+        data = bytes(self._buf)
+        self._buf = bytearray()
+        return Opener(data=data)
+
+    def discard(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+        if self._spool_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._spool_path)
+            self._spool_path = None
+        self._buf = bytearray()
+
+
+def is_spooled(opener: Opener | None) -> bool:
+    return bool(opener and opener.path and os.path.basename(opener.path).startswith(SPOOL_PREFIX))
+
+
+def discard_spool(item: EvidenceItem) -> None:
+    """Delete the spool file behind a member once it has been processed (no-op for other items).
+
+    The walker cannot delete spool files itself: workers may read an item after the walk moved on.
+    """
+    if item.opener is not None and item.depth > 0 and is_spooled(item.opener):
+        with contextlib.suppress(OSError):
+            os.unlink(item.opener.path or "")
+
+
+def with_error(item: EvidenceItem, error: str, *, keep_opener: bool = True) -> EvidenceItem:
+    """The item with ``error`` set (appended when it already has one)."""
+    msg = f"{item.error}; {error}" if item.error else error
+    return replace(item, error=msg, opener=item.opener if keep_opener else None)

@@ -1,0 +1,135 @@
+"""Matching case media against every hash set: during ingest, and again after a late import."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tessera.matching.exact import exact_matches, exact_matches_for_set
+from tessera.matching.pdq import PdqIndex
+from tessera.records import MediaRecord
+from tessera.store import models as m
+from tessera.store.writes import insert_ignore
+
+DEFAULT_PDQ_THRESHOLD = 31
+MIN_PDQ_QUALITY = 50
+_CHUNK = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    sha256: str
+    entry_id: int
+    hashset_id: int
+    algorithm: str
+    distance: int
+
+
+def _pdq_rows(hexes: Sequence[str]) -> np.ndarray:
+    return np.frombuffer(b"".join(bytes.fromhex(h) for h in hexes), dtype=np.uint8).reshape(-1, 32)
+
+
+class CaseMatcher:
+    """Holds the PDQ entries of all hash sets in one index; exact matching is left to the database."""
+
+    def __init__(self, default_threshold: int = DEFAULT_PDQ_THRESHOLD, min_quality: int = MIN_PDQ_QUALITY):
+        self.default_threshold = default_threshold
+        self.min_quality = min_quality
+        self.index = PdqIndex()
+        self._entry_ids = np.zeros(0, np.int64)
+        self._set_ids = np.zeros(0, np.int64)
+        self._thresholds: dict[int, int] = {}
+
+    def load(self, session: Session, hashset_id: int | None = None) -> CaseMatcher:
+        """Index the PDQ entries of every set (or of one set), streamed from the database."""
+        sets = session.execute(select(m.HashSet.id, m.HashSet.pdq_threshold)).all()
+        self._thresholds = {sid: thr if thr is not None else self.default_threshold for sid, thr in sets}
+        q = select(m.HashEntry.id, m.HashEntry.hashset_id, m.HashEntry.value).where(
+            m.HashEntry.algorithm == "pdq"
+        )
+        if hashset_id is not None:
+            q = q.where(m.HashEntry.hashset_id == hashset_id)
+        entry_parts: list[np.ndarray] = []
+        set_parts: list[np.ndarray] = []
+        base = 0
+        for part in session.execute(q.execution_options(yield_per=_CHUNK)).partitions(_CHUNK):
+            ids = np.array([r[0] for r in part], np.int64)
+            entry_parts.append(ids)
+            set_parts.append(np.array([r[1] for r in part], np.int64))
+            self.index.add(np.arange(base, base + len(part), dtype=np.int64), _pdq_rows([r[2] for r in part]))
+            base += len(part)
+        if entry_parts:
+            self._entry_ids = np.concatenate(entry_parts)
+            self._set_ids = np.concatenate(set_parts)
+        return self
+
+    @property
+    def pdq_entries(self) -> int:
+        return len(self._entry_ids)
+
+    def _pdq_hits(self, items: Sequence[tuple[str, str]]) -> Iterator[Hit]:
+        """items: (sha256, pdq hex) of usable quality."""
+        if not items or not len(self._entry_ids):
+            return
+        radius = max(self._thresholds.values(), default=self.default_threshold)
+        q_idx, pos, dist = self.index.search(_pdq_rows([h for _, h in items]), radius=radius)
+        for qi, p, d in zip(q_idx.tolist(), pos.tolist(), dist.tolist(), strict=True):
+            set_id = int(self._set_ids[p])
+            if d <= self._thresholds.get(set_id, self.default_threshold):
+                yield Hit(items[qi][0], int(self._entry_ids[p]), set_id, "pdq", int(d))
+
+    def match_records(self, session: Session, records: Sequence[MediaRecord]) -> list[Hit]:
+        """Match newly stored media; writes the match rows (idempotently) and returns the hits."""
+        hits = [Hit(s, e, h, a, 0) for s, e, h, a in exact_matches(session, [r.sha256 for r in records])]
+        usable = [
+            (r.sha256, r.pdq)
+            for r in records
+            if r.pdq and r.pdq_quality is not None and r.pdq_quality >= self.min_quality
+        ]
+        hits.extend(self._pdq_hits(usable))
+        store_hits(session, hits)
+        return hits
+
+    def match_case_media(self, session: Session, hashset_id: int) -> int:
+        """After importing a set: match all case media against it. Returns the number of hits."""
+        hits = [Hit(s, e, h, a, 0) for s, e, h, a in exact_matches_for_set(session, hashset_id)]
+        store_hits(session, hits)
+        count = len(hits)
+        if self.pdq_entries:
+            q = (
+                select(m.Media.sha256, m.Media.pdq)
+                .where(m.Media.pdq.is_not(None), m.Media.pdq_quality >= self.min_quality)
+                .execution_options(yield_per=_CHUNK)
+            )
+            for part in session.execute(q).partitions(_CHUNK):
+                pdq_hits = list(self._pdq_hits([(s, p) for s, p in part]))
+                store_hits(session, pdq_hits)
+                count += len(pdq_hits)
+        return count
+
+
+def store_hits(session: Session, hits: Iterable[Hit]) -> None:
+    rows = [
+        {
+            "sha256": h.sha256,
+            "entry_id": h.entry_id,
+            "hashset_id": h.hashset_id,
+            "algorithm": h.algorithm,
+            "distance": h.distance,
+            "found_at": m.utcnow(),
+        }
+        for h in hits
+    ]
+    for start in range(0, len(rows), 1000):
+        insert_ignore(session, m.Match.__table__, rows[start : start + 1000], ["sha256", "entry_id"])  # type: ignore[arg-type]
+
+
+def case_default_threshold(s: Session) -> int:
+    case = s.scalar(select(m.Case).limit(1))
+    if case and isinstance(case.settings, dict):
+        return int(case.settings.get("pdq_threshold", DEFAULT_PDQ_THRESHOLD))
+    return DEFAULT_PDQ_THRESHOLD

@@ -1,0 +1,277 @@
+"""The ingest pipeline: walk -> hash (worker processes) -> store -> match, resumable.
+
+The walker runs in the main process and streams items; hashing runs in a pool of worker processes fed
+through a bounded window of small batches (so memory does not grow with the device); one writer (the
+main process) stores results in short transactions. A file row is written only together with its
+media row and matches, so after a kill the next run skips exactly the locators already stored and
+hashes the rest: nothing is duplicated (natural keys + insert-or-ignore) and nothing is missing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import tessera
+from tessera.evidence import Limits, iter_evidence
+from tessera.hashing import hash_item
+from tessera.ingest.matcher import CaseMatcher, Hit, case_default_threshold
+from tessera.records import EvidenceItem, MediaRecord, Opener
+from tessera.store import models as m
+from tessera.store.case import CaseHandle
+from tessera.store.writes import existing_locators, existing_sha256, file_row, insert_ignore, media_row
+
+BATCH = 32  # items per worker task: amortises inter-process overhead on small files
+FLUSH_FILES = 1000  # commit at least this often ...
+FLUSH_SECONDS = 1.0  # ... or this often, so hits reach the examiner quickly
+
+
+class IngestProgress(Protocol):
+    def start(self, total_files: int | None, total_bytes: int | None) -> None: ...
+    def advance(self, files: int, nbytes: int) -> None: ...
+    def hit(self, hit: HitReport) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HitReport:
+    device_id: str
+    locator: str
+    hashset: str
+    algorithm: str
+    distance: int
+    category: int | None
+
+
+@dataclass
+class IngestOptions:
+    device_id: str
+    kind: str = "storage"
+    suspect: str | None = None
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    fast_decode: bool = True
+    limits: Limits | None = None
+
+
+@dataclass
+class IngestResult:
+    run_id: int
+    files_new: int = 0
+    files_skipped: int = 0
+    media_new: int = 0
+    errors: int = 0
+    hits: int = 0
+    bytes_hashed: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)  # first few (locator, error)
+    elapsed: float = 0.0
+
+
+def hash_batch(batch: Sequence[tuple[int, Opener]], fast_decode: bool) -> list[tuple[int, MediaRecord | None, str | None]]:
+    """Worker entry point: hash each opener; a failure is returned, never raised."""
+    out: list[tuple[int, MediaRecord | None, str | None]] = []
+    for idx, opener in batch:
+        try:
+            out.append((idx, hash_item(opener, fast_decode=fast_decode), None))
+        except OSError as exc:
+            out.append((idx, None, f"unreadable: {exc.strerror or exc}"))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
+            out.append((idx, None, f"hashing failed: {type(exc).__name__}: {exc}"))
+    return out
+
+
+def count_tree(root: Path) -> tuple[int, int]:
+    """Quick pre-count of a directory tree (files, bytes) for the progress bar's ETA."""
+    if root.is_file():
+        return 1, root.stat().st_size
+    files = nbytes = 0
+    stack = [os.fsencode(root)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for e in it:
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            stack.append(e.path)
+                        else:
+                            files += 1
+                            if e.is_file(follow_symlinks=False):
+                                nbytes += e.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        files += 1
+        except OSError:
+            continue
+    return files, nbytes
+
+
+class _Writer:
+    """The single writer: buffers hashed items and commits them with their matches."""
+
+    def __init__(self, case: CaseHandle, device_id: str, run_id: int, matcher: CaseMatcher,
+                 result: IngestResult, progress: IngestProgress | None) -> None:
+        self.case, self.device_id, self.run_id = case, device_id, run_id
+        self.matcher, self.result, self.progress = matcher, result, progress
+        self.buf: list[tuple[EvidenceItem, MediaRecord | None, str | None]] = []
+        self.last_flush = time.monotonic()
+        self._set_names: dict[int, str] = {}
+        self._categories: dict[int, int | None] = {}
+
+    def add(self, item: EvidenceItem, rec: MediaRecord | None, error: str | None) -> None:
+        self.buf.append((item, rec, error))
+        if rec is not None:
+            self.result.bytes_hashed += rec.size
+        if len(self.buf) >= FLUSH_FILES or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if not self.buf:
+            return
+        buf, self.buf = self.buf, []
+        with self.case.session() as s:
+            recs: dict[str, MediaRecord] = {r.sha256: r for _, r, _ in buf if r is not None}
+            new_sha = set(recs) - existing_sha256(s, recs)
+            insert_ignore(s, m.Media.__table__, [media_row(recs[h]) for h in sorted(new_sha)], ["sha256"])  # type: ignore[arg-type]
+            rows = []
+            for item, rec, error in buf:
+                err = "; ".join(e for e in (item.error, error, rec.error if rec else None) if e) or None
+                rows.append(file_row(self.device_id, item, rec, err, self.run_id))
+                if err:
+                    self.result.errors += 1
+                    if len(self.result.problems) < 20:
+                        self.result.problems.append((item.locator, err))
+            insert_ignore(s, m.File.__table__, rows, ["device_id", "locator"])  # type: ignore[arg-type]
+            hits = self.matcher.match_records(s, [recs[h] for h in sorted(new_sha)])
+            # Content already in the case was matched when first stored; its new locations are
+            # reported as hits too so the examiner sees every occurrence on this device.
+            old = [h for h in recs if h not in new_sha]
+            if old:
+                hits += [Hit(r.sha256, r.entry_id, r.hashset_id, r.algorithm, r.distance)
+                         for r in s.scalars(select(m.Match).where(m.Match.sha256.in_(old)))]
+            s.execute(update(m.IngestRun).where(m.IngestRun.id == self.run_id).values(
+                files_new=m.IngestRun.files_new + len(buf), errors=self.result.errors))
+            s.commit()
+            self.result.files_new += len(buf)
+            self.result.media_new += len(new_sha)
+            self.result.hits += len(hits)
+            if self.progress:
+                self._report(s, buf, hits)
+                self.progress.advance(len(buf), sum((r.size if r else 0) for _, r, _ in buf))
+
+    def _report(self, s: Session, buf: list[tuple[EvidenceItem, MediaRecord | None, str | None]],
+                hits: list[Hit]) -> None:
+        assert self.progress is not None
+        by_sha: dict[str, list[str]] = {}
+        for item, rec, _ in buf:
+            if rec is not None:
+                by_sha.setdefault(rec.sha256, []).append(item.locator)
+        for h in hits:
+            if h.hashset_id not in self._set_names:
+                hs = s.get(m.HashSet, h.hashset_id)
+                self._set_names[h.hashset_id] = hs.name if hs else str(h.hashset_id)
+            entry = s.get(m.HashEntry, h.entry_id)
+            for loc in by_sha.get(h.sha256, []):
+                self.progress.hit(HitReport(self.device_id, loc, self._set_names[h.hashset_id],
+                                            h.algorithm, h.distance, entry.category if entry else None))
+
+
+def _ensure_device(s: Session, opts: IngestOptions, source: Path) -> None:
+    dev = s.get(m.Device, opts.device_id)
+    if dev is None:
+        s.add(m.Device(id=opts.device_id, kind=opts.kind, suspect=opts.suspect, source_path=str(source)))
+    else:
+        dev.suspect = opts.suspect or dev.suspect
+        dev.source_path = dev.source_path or str(source)
+
+
+def _executor(workers: int) -> ProcessPoolExecutor | None:
+    if workers <= 0:
+        return None
+    # forkserver: workers do not inherit the writer's database connections or threads.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tessera.hashing"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def ingest(case: CaseHandle, source: Path, opts: IngestOptions, progress: IngestProgress | None = None,
+           should_stop: Callable[[], bool] | None = None) -> IngestResult:
+    """Ingest one evidence source into the case as device ``opts.device_id``."""
+    t0 = time.monotonic()
+    with case.session() as s:
+        _ensure_device(s, opts, source)
+        run = m.IngestRun(device_id=opts.device_id, source_path=str(source), tool_version=tessera.__version__)
+        s.add(run)
+        s.commit()
+        run_id = run.id
+        matcher = CaseMatcher(case_default_threshold(s)).load(s)
+    result = IngestResult(run_id=run_id)
+    if progress:
+        progress.start(*count_tree(source))
+    writer = _Writer(case, opts.device_id, run_id, matcher, result, progress)
+    limits = opts.limits or Limits()
+    executor = _executor(opts.workers)
+    window = max(2, opts.workers * 4)
+    inflight: deque[tuple[Future[list[tuple[int, MediaRecord | None, str | None]]] | None, list[EvidenceItem]]] = deque()
+
+    def drain_one() -> None:
+        fut, items = inflight.popleft()
+        if fut is None:
+            return
+        for idx, rec, err in fut.result():
+            writer.add(items[idx], rec, err)
+
+    def submit(batch: list[EvidenceItem]) -> None:
+        with case.session() as s:
+            done = existing_locators(s, opts.device_id, [i.locator for i in batch])
+        todo = [i for i in batch if i.locator not in done]
+        result.files_skipped += len(batch) - len(todo)
+        work = [(n, i.opener) for n, i in enumerate(todo) if i.opener is not None]
+        for i in todo:
+            if i.opener is None:
+                writer.add(i, None, None)
+        if not work:
+            return
+        if executor is None:
+            for idx, rec, err in hash_batch(work, opts.fast_decode):
+                writer.add(todo[idx], rec, err)
+            return
+        inflight.append((executor.submit(hash_batch, work, opts.fast_decode), todo))
+        while len(inflight) >= window:
+            drain_one()
+
+    try:
+        batch: list[EvidenceItem] = []
+        for item in _walk(source, limits, case):
+            batch.append(item)
+            if len(batch) >= BATCH:
+                submit(batch)
+                batch = []
+                if should_stop and should_stop():
+                    break
+        if batch:
+            submit(batch)
+        while inflight:
+            drain_one()
+        writer.flush()
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    with case.session() as s:
+        s.execute(update(m.IngestRun).where(m.IngestRun.id == run_id).values(
+            status="complete" if not (should_stop and should_stop()) else "stopped",
+            finished_at=m.utcnow(), files_skipped=result.files_skipped, errors=result.errors))
+        s.commit()
+    result.elapsed = time.monotonic() - t0
+    return result
+
+
+def _walk(source: Path, limits: Limits, case: CaseHandle) -> Iterator[EvidenceItem]:
+    yield from iter_evidence(source, limits)

@@ -1,0 +1,56 @@
+"""Exporting case media as a VICS hash set: hashes and metadata, never files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from tessera.hashsets.vics_export import write_vics
+from tessera.store import models as m
+from tessera.store.case import CaseHandle
+from tessera.store.queries import new_material_filter
+
+
+def _items(case: CaseHandle, scope: str) -> Iterator[dict[str, Any]]:
+    with case.session() as s:
+        q = select(m.Media).where(m.Media.kind.in_(("image", "video"))).order_by(m.Media.sha256)
+        if scope == "new":
+            q = q.where(new_material_filter())
+        elif scope == "matched":
+            q = q.where(select(m.Match.id).where(m.Match.sha256 == m.Media.sha256).exists())
+        for media in s.scalars(q.execution_options(yield_per=2000)):
+            cat = s.scalar(
+                select(m.HashEntry.category).join(m.Match, m.Match.entry_id == m.HashEntry.id)
+                .where(m.Match.sha256 == media.sha256, m.HashEntry.category.is_not(None))
+                .order_by(m.Match.distance).limit(1)
+            )
+            decision = s.scalar(
+                select(m.Decision.category).where(m.Decision.sha256 == media.sha256)
+                .order_by(m.Decision.id.desc()).limit(1)
+            )
+            yield {
+                "media_id": media.sha256[:32],
+                "md5": media.md5,
+                "sha1": media.sha1,
+                "sha256": media.sha256,
+                "category": decision if decision is not None else cat,
+                "media_size": media.size,
+                "pdq": media.pdq,
+            }
+
+
+def export_vics(case: CaseHandle, out: Path, scope: str = "new", version: str = "2.0") -> int:
+    count = 0
+
+    def counted() -> Iterator[dict[str, Any]]:
+        nonlocal count
+        for item in _items(case, scope):
+            count += 1
+            yield item
+
+    with out.open("w", encoding="utf-8") as fh:
+        write_vics(fh, counted(), version=version)
+    return count

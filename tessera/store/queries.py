@@ -1,0 +1,133 @@
+"""Read-side queries: streamed, so a case of millions of files never sits in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from tessera.store import models as m
+
+MATCH_FIELDS = (
+    "device", "locator", "sha256", "md5", "sha1", "algorithm", "distance",
+    "hashset", "matched_value", "category", "series", "victim_identified", "deleted",
+)
+
+
+def _match_query(device: str | None) -> Select[Any]:
+    q = (
+        select(
+            m.File.device_id, m.File.locator, m.Media.sha256, m.Media.md5, m.Media.sha1,
+            m.Match.algorithm, m.Match.distance, m.HashSet.name, m.HashEntry.value,
+            m.HashEntry.category, m.HashEntry.series, m.HashEntry.victim_identified, m.File.deleted,
+        )
+        .join(m.Media, m.Media.sha256 == m.File.sha256)
+        .join(m.Match, m.Match.sha256 == m.Media.sha256)
+        .join(m.HashEntry, m.HashEntry.id == m.Match.entry_id)
+        .join(m.HashSet, m.HashSet.id == m.Match.hashset_id)
+        .order_by(m.File.device_id, m.File.locator, m.Match.distance, m.HashSet.name, m.HashEntry.id)
+    )
+    if device:
+        q = q.where(m.File.device_id == device)
+    return q
+
+
+def iter_matches(session: Session, device: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every (file occurrence, matching entry) pair: all matching entries, not only the closest."""
+    for row in session.execute(_match_query(device).execution_options(yield_per=2000)):
+        yield dict(zip(MATCH_FIELDS, row, strict=True))
+
+
+def _is_matched() -> Any:
+    return exists().where(m.Match.sha256 == m.Media.sha256)
+
+
+def new_material_filter(min_quality: int = 50) -> Any:
+    """Image or video of usable quality that matches no hash set."""
+    return and_(
+        m.Media.kind.in_(("image", "video")),
+        or_(m.Media.kind == "video", m.Media.pdq_quality >= min_quality),
+        ~_is_matched(),
+    )
+
+
+def device_ids(session: Session) -> list[str]:
+    return list(session.scalars(select(m.Device.id).order_by(m.Device.id)))
+
+
+def device_stats(session: Session, device: str | None) -> dict[str, Any]:
+    """Counts for one device, or for the whole case when ``device`` is None."""
+    fq = select(m.File)
+    if device:
+        fq = fq.where(m.File.device_id == device)
+    files = fq.subquery()
+    total_files = session.scalar(select(func.count()).select_from(files)) or 0
+    total_bytes = session.scalar(select(func.coalesce(func.sum(files.c.size), 0))) or 0
+    errors = session.scalar(select(func.count()).select_from(files).where(files.c.error.is_not(None))) or 0
+    deleted = session.scalar(select(func.count()).select_from(files).where(files.c.deleted.is_(True))) or 0
+    media_ids = select(files.c.sha256).where(files.c.sha256.is_not(None)).distinct().subquery()
+    media_q = select(m.Media).join(media_ids, media_ids.c.sha256 == m.Media.sha256)
+    unique_media = session.scalar(select(func.count()).select_from(media_ids)) or 0
+    by_kind = dict(
+        session.execute(  # type: ignore[arg-type]
+            select(m.Media.kind, func.count()).join(media_ids, media_ids.c.sha256 == m.Media.sha256)
+            .group_by(m.Media.kind)
+        ).all()
+    )
+    matched_media = session.scalar(select(func.count()).select_from(media_q.where(_is_matched()).subquery())) or 0
+    new_media = session.scalar(
+        select(func.count()).select_from(media_q.where(new_material_filter()).subquery())
+    ) or 0
+    hit_q = (
+        select(m.Match.algorithm, m.HashEntry.category, func.count(func.distinct(m.Match.sha256)))
+        .join(media_ids, media_ids.c.sha256 == m.Match.sha256)
+        .join(m.HashEntry, m.HashEntry.id == m.Match.entry_id)
+        .group_by(m.Match.algorithm, m.HashEntry.category)
+    )
+    by_alg: dict[str, int] = {}
+    by_cat: dict[str, int] = {}
+    for alg, cat, n in session.execute(hit_q):
+        by_alg[alg] = by_alg.get(alg, 0) + n
+        key = "uncategorised" if cat is None else str(cat)
+        by_cat[key] = by_cat.get(key, 0) + n
+    hit_files_q = select(func.count()).select_from(files).where(
+        exists().where(m.Match.sha256 == files.c.sha256)
+    )
+    return {
+        "files": total_files,
+        "bytes": int(total_bytes),
+        "deleted_files": deleted,
+        "errors": errors,
+        "unique_media": unique_media,
+        "media_by_kind": by_kind,
+        "matched_media": matched_media,
+        "files_with_hits": session.scalar(hit_files_q) or 0,
+        "new_material": new_media,
+        "hits_by_algorithm": dict(sorted(by_alg.items())),
+        "hits_by_category": dict(sorted(by_cat.items())),
+    }
+
+
+def iter_problems(session: Session, device: str | None = None) -> Iterator[tuple[str, str, str]]:
+    q = select(m.File.device_id, m.File.locator, m.File.error).where(m.File.error.is_not(None))
+    if device:
+        q = q.where(m.File.device_id == device)
+    for row in session.execute(q.order_by(m.File.device_id, m.File.locator).execution_options(yield_per=2000)):
+        yield row[0], row[1], row[2]
+
+
+def iter_new_material(session: Session, device: str | None = None) -> Iterator[dict[str, Any]]:
+    q = (
+        select(m.File.device_id, m.File.locator, m.Media.sha256, m.Media.md5, m.Media.sha1, m.Media.pdq,
+               m.Media.pdq_quality, m.Media.kind)
+        .join(m.Media, m.Media.sha256 == m.File.sha256)
+        .where(new_material_filter())
+        .order_by(m.File.device_id, m.File.locator)
+    )
+    if device:
+        q = q.where(m.File.device_id == device)
+    fields = ("device", "locator", "sha256", "md5", "sha1", "pdq", "pdq_quality", "kind")
+    for row in session.execute(q.execution_options(yield_per=2000)):
+        yield dict(zip(fields, row, strict=True))

@@ -1,0 +1,98 @@
+"""Idempotent bulk writes shared by ingest and hash-set import.
+
+Every write is "insert, and ignore what is already there", keyed by the natural keys (SHA-256 for media,
+device + locator for files, media + entry for matches), so a run killed at any point and started again
+stores each thing exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tessera.records import EvidenceItem, MediaRecord
+from tessera.store import models as m
+
+
+def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]) -> None:
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+    session.execute(stmt, list(rows))
+
+
+def chunks(seq: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def existing_sha256(session: Session, digests: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    values = list(digests)
+    for part in chunks(values):
+        found.update(session.scalars(select(m.Media.sha256).where(m.Media.sha256.in_(part))))
+    return found
+
+
+def existing_locators(session: Session, device_id: str, locators: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for part in chunks(locators):
+        q = select(m.File.locator).where(m.File.device_id == device_id, m.File.locator.in_(part))
+        found.update(session.scalars(q))
+    return found
+
+
+def media_row(rec: MediaRecord) -> dict[str, Any]:
+    exif = rec.exif
+    return {
+        "sha256": rec.sha256,
+        "md5": rec.md5,
+        "sha1": rec.sha1,
+        "size": rec.size,
+        "mime": rec.mime,
+        "kind": rec.kind,
+        "width": rec.width,
+        "height": rec.height,
+        "pdq": rec.pdq,
+        "pdq_quality": rec.pdq_quality,
+        "exif_make": exif.make if exif else None,
+        "exif_model": exif.model if exif else None,
+        "exif_serial": exif.body_serial if exif else None,
+        "exif_time": exif.capture_time if exif else None,
+        "gps_lat": exif.gps_lat if exif else None,
+        "gps_lon": exif.gps_lon if exif else None,
+        "error": rec.error,
+        "first_seen": m.utcnow(),
+    }
+
+
+def file_row(
+    device_id: str, item: EvidenceItem, rec: MediaRecord | None, error: str | None, run_id: int | None
+) -> dict[str, Any]:
+    return {
+        "device_id": device_id,
+        "locator": item.locator,
+        "raw_path": item.raw_path,
+        "size": rec.size if rec else item.size,
+        "mtime": item.mtime,
+        "atime": item.atime,
+        "ctime": item.ctime,
+        "crtime": item.crtime,
+        "deleted": item.deleted,
+        "is_symlink": item.is_symlink,
+        "link_target": item.link_target,
+        "depth": item.depth,
+        "sha256": rec.sha256 if rec else None,
+        "error": error,
+        "run_id": run_id,
+    }

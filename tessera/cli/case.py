@@ -22,5 +22,5 @@ def init(
 ) -> None:
     """Create a case directory and its database."""
     handle = init_case(directory, name, agency, db)
-    out.print(f"case {name!r} ({agency}) created at {directory} [{handle.engine.dialect.name}]")
+    out.print(f"case {name!r} ({agency}) created at {directory} ({handle.engine.dialect.name})")
     handle.close()

@@ -12,8 +12,8 @@ from rich.console import Console
 from tessera.store.case import CaseHandle, open_case
 from tessera.store.db import env_case_dir
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, highlight=False)
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 

@@ -120,9 +120,7 @@ def member_locator(parent: EvidenceItem, raw_name: bytes, text: str | None = Non
 
 def container_note(parent: EvidenceItem, error: str) -> EvidenceItem:
     """A problem with a whole container (see :class:`ContainerFormat`)."""
-    return EvidenceItem(
-        locator=parent.locator, raw_path=parent.raw_path, size=None, opener=None, error=error, depth=parent.depth
-    )
+    return EvidenceItem(parent.locator, parent.raw_path, None, None, error=error, depth=parent.depth)
 
 
 def bomb_error(limits: Limits) -> str:
@@ -134,7 +132,7 @@ def total_error(limits: Limits) -> str:
 
 
 def members_error(limits: Limits) -> str:
-    return f"container has more than {limits.max_members} members; the rest are not listed (limit max_members)"
+    return f"container has more than {limits.max_members} members; rest not listed (limit max_members)"
 
 
 def depth_error(depth: int, limits: Limits) -> str:

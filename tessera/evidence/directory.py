@@ -40,13 +40,28 @@ def _list_sorted(path: bytes) -> list[bytes]:
     return keys
 
 
-def _times(st: os.stat_result) -> dict[str, float | None]:
-    return {
-        "mtime": st.st_mtime,
-        "atime": st.st_atime,
-        "ctime": st.st_ctime,
-        "crtime": getattr(st, "st_birthtime", None),
-    }
+def _stat_item(
+    rel: bytes,
+    st: os.stat_result,
+    size: int | None = None,
+    opener: Opener | None = None,
+    error: str | None = None,
+    link_target: str | None = None,
+    is_symlink: bool = False,
+) -> EvidenceItem:
+    return EvidenceItem(
+        display_name(rel),
+        rel,
+        size,
+        opener,
+        mtime=st.st_mtime,
+        atime=st.st_atime,
+        ctime=st.st_ctime,
+        crtime=getattr(st, "st_birthtime", None),  # only where the platform reports a birth time
+        is_symlink=is_symlink,
+        link_target=link_target,
+        error=error,
+    )
 
 
 @SOURCES.register("directory")
@@ -97,30 +112,18 @@ class DirectorySource:
                 try:
                     stack.append((rel, iter(_list_sorted(full))))
                 except OSError as exc:
-                    yield EvidenceItem(
-                        display_name(rel),
-                        rel,
-                        None,
-                        None,
-                        error=f"cannot list directory: {exc.strerror}",
-                        **_times(st),
-                    )
+                    yield _stat_item(rel, st, error=f"cannot list directory: {exc.strerror}")
                 continue
             yield self._item(full, rel, st)
 
     def _item(self, full: bytes, rel: bytes, st: os.stat_result) -> EvidenceItem:
-        locator = display_name(rel)
         mode = st.st_mode
         if stat.S_ISLNK(mode):
             try:
-                target: str | None = display_name(os.readlink(full))
-                error = None
+                return _stat_item(rel, st, is_symlink=True, link_target=display_name(os.readlink(full)))
             except OSError as exc:
-                target, error = None, f"cannot read link: {exc.strerror}"
-            return EvidenceItem(
-                locator, rel, None, None, is_symlink=True, link_target=target, error=error, **_times(st)
-            )
+                return _stat_item(rel, st, is_symlink=True, error=f"cannot read link: {exc.strerror}")
         if not stat.S_ISREG(mode):
             kind = _SPECIAL.get(stat.S_IFMT(mode), "unknown type")
-            return EvidenceItem(locator, rel, None, None, error=f"not a regular file: {kind}", **_times(st))
-        return EvidenceItem(locator, rel, st.st_size, Opener(path=os.fsdecode(full)), **_times(st))
+            return _stat_item(rel, st, error=f"not a regular file: {kind}")
+        return _stat_item(rel, st, st.st_size, Opener(path=os.fsdecode(full)))

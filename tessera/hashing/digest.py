@@ -6,14 +6,14 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from tessera.hashing.magic import HEAD_SIZE
+
 #: Files up to this size are read into memory once; the same bytes then feed the digests, the type
 #: sniffer and the image decoder (no second read of evidence). Bigger files are streamed.
 MAX_IN_MEMORY = 64 * 1024 * 1024
 #: Streaming read size for bigger files: large enough that syscall overhead is negligible and
 #: hashlib releases the GIL on each update, small enough to stay in cache.
 CHUNK = 1024 * 1024
-#: Bytes kept from the start of a streamed file for type sniffing.
-HEAD_SIZE = 4096
 
 _BASE_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _NOATIME = getattr(os, "O_NOATIME", 0)
@@ -70,7 +70,7 @@ def read_path(path: str) -> tuple[Digests, bytes | None, bytes]:
 
     Returns ``(digests, data, head)``: ``data`` is the whole content when the file is at most
     :data:`MAX_IN_MEMORY` (callers reuse it instead of reading again), otherwise ``None`` and only
-    ``head`` (the first :data:`HEAD_SIZE` bytes) is kept. ``OSError`` from opening or reading is
+    ``head`` (the first ``magic.HEAD_SIZE`` bytes) is kept. ``OSError`` from opening or reading is
     raised to the caller: without the bytes there is no record to return.
     """
     fd = open_readonly(path)
@@ -95,15 +95,14 @@ def _stream(fd: int, already: bytes) -> tuple[Digests, None, bytes]:
     head = already[:HEAD_SIZE]
     buf = bytearray(CHUNK)
     view = memoryview(buf)
-    while True:
-        n = os.readv(fd, [buf])
-        if not n:
-            break
-        chunk = view[:n]
-        md5.update(chunk)
-        sha1.update(chunk)
-        sha256.update(chunk)
-        if len(head) < HEAD_SIZE:
-            head += bytes(chunk[: HEAD_SIZE - len(head)])
-        total += n
+    # Unbuffered: readinto goes straight to read(2) into our reused buffer.
+    with open(fd, "rb", buffering=0, closefd=False) as raw:
+        while n := raw.readinto(buf):
+            chunk = view[:n]
+            md5.update(chunk)
+            sha1.update(chunk)
+            sha256.update(chunk)
+            if len(head) < HEAD_SIZE:
+                head += bytes(chunk[: HEAD_SIZE - len(head)])
+            total += n
     return Digests(md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest(), total), None, head

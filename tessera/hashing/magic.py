@@ -57,7 +57,11 @@ _FIRST_BYTES = frozenset(sig[0] for off, sig, _, _ in _TABLE if off == 0)
 
 _BMP_DIB_SIZES = frozenset((12, 16, 40, 52, 56, 64, 108, 124))
 
-_RIFF = {b"WEBP": ("image/webp", "image"), b"AVI ": ("video/x-msvideo", "video"), b"WAVE": ("audio/x-wav", "other")}
+_RIFF = {
+    b"WEBP": ("image/webp", "image"),
+    b"AVI ": ("video/x-msvideo", "video"),
+    b"WAVE": ("audio/x-wav", "other"),
+}
 
 #: ISO BMFF major/compatible brands. HEIF brands first: a HEIC photo often lists "mp41"-like
 #: brands too, and must be treated as an image.

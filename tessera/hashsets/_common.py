@@ -47,7 +47,7 @@ def hex_digest(value: Any, algorithm: str, where: str) -> str | None:
     want = HEX_LENGTHS[algorithm]
     if len(text) != want or not _HEX.fullmatch(text):
         raise FormatError(
-            f"{algorithm.upper()} value {_clip(text)!r} is not {want} hex digits (got {len(text)} characters)",
+            f"{algorithm.upper()} value {_clip(text)!r} is not {want} hex digits ({len(text)} characters)",
             where,
         )
     return text.lower()
@@ -189,3 +189,49 @@ def first_line(head: bytes) -> str:
         if line.strip():
             return line
     return ""
+
+
+def peek_head(stream: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes from the current position, leaving the position where it was."""
+    if stream.seekable():
+        pos = stream.tell()
+        head = stream.read(size)
+        stream.seek(pos)
+        return head
+    peek = getattr(stream, "peek", None)
+    if peek is None:
+        raise TypeError("hash-set streams must be seekable or offer peek() (wrap in io.BufferedReader)")
+    return bytes(peek(size)[:size])
+
+
+def check_algorithm(algorithm: str | None) -> str | None:
+    """The normalised ``--algorithm`` for hex lists, FormatError when it names no hex algorithm."""
+    if algorithm is None:
+        return None
+    alg = normalise_algorithm(algorithm)
+    if alg not in HEX_LENGTHS:
+        raise FormatError(f"unknown algorithm {algorithm!r} (expected one of {', '.join(HEX_ALGORITHMS)})")
+    return alg
+
+
+def bare_digest(text: str, algorithm: str | None, where: str) -> tuple[str, str]:
+    """(algorithm, lower-case hex) of a hash with no column name: from ``algorithm`` or the length.
+
+    64 hex digits are either SHA-256 or PDQ and nothing in the value tells them apart, so that
+    length is refused unless the caller names the algorithm.
+    """
+    if not _HEX.fullmatch(text):
+        raise FormatError(f"{_clip(text)!r} is not a hex hash", where)
+    if algorithm is None:
+        by_length = {32: "md5", 40: "sha1"}
+        if len(text) == 64:
+            raise FormatError(
+                "64 hex digits may be SHA-256 or PDQ; give the algorithm (--algorithm sha256 or pdq)", where
+            )
+        if len(text) not in by_length:
+            raise FormatError(f"{len(text)} hex digits is not an MD5 (32) or SHA-1 (40) hash", where)
+        algorithm = by_length[len(text)]
+    digest = hex_digest(text, algorithm, where)
+    if digest is None:
+        raise FormatError("empty hash", where)
+    return algorithm, digest

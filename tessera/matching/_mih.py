@@ -1,9 +1,8 @@
 """Numpy kernels for the PDQ index: chunk tables (multi-index hashing) and brute-force range search.
 
-Tables are compressed sparse rows per chunk: ``offsets`` (``2**bits + 1`` entries) and ``order`` (row
-numbers sorted by chunk key), so a bucket lookup is two array reads with no hashing and no per-bucket
-allocations -- about 8 bytes per reference per chunk plus the offsets, against tens of bytes per entry
-for a ``std::unordered_map`` of vectors (faiss ``IndexBinaryMultiHash``).
+Tables are compressed sparse rows per chunk (bucket spans indexed directly by key, rows sorted by key),
+so a bucket lookup is one array read with no hashing and no per-bucket allocation, unlike the
+``std::unordered_map`` of vectors in faiss ``IndexBinaryMultiHash``.
 """
 
 from __future__ import annotations
@@ -64,34 +63,49 @@ def flip_masks(bits: int, radius: int) -> U32:
 
 
 class Tables:
-    """Per-chunk bucket tables over rows ``[0, n)`` of a hash matrix."""
+    """Per-chunk bucket tables over rows ``[0, n)`` of a hash matrix.
 
-    def __init__(self, layout: Layout, hashes: U8) -> None:
+    For chunk ``c``: ``spans[c][k]`` packs the bucket of key ``k`` as ``start | end << 32`` (one random
+    8-byte read per probe), ``orders[c]`` lists row numbers by key, and -- unless ``compact`` --
+    ``heads[c]`` holds the first 16 bytes of those rows in the same order, so a bucket's candidates are
+    screened with sequential reads instead of one cache miss each into the hash matrix.
+    """
+
+    def __init__(self, layout: Layout, hashes: U8, compact: bool = False) -> None:
         self.layout = layout
         self.n = int(hashes.shape[0])
-        self.offsets: list[U32] = []
+        self.compact = compact
+        self.spans: list[U64] = []
         self.orders: list[U32] = []
+        self.heads: list[npt.NDArray[np.void]] = []
+        head = head_view(hashes)
         for c in range(layout.chunks):
             keys = chunk_keys(hashes, layout.offset(c), layout.bits)
-            counts = np.bincount(keys, minlength=1 << layout.bits)
-            offsets = np.zeros((1 << layout.bits) + 1, dtype=np.uint32)
-            np.cumsum(counts, out=offsets[1:])
-            del counts
-            # Stable radix-style sort keeps rows of one bucket in insertion order (deterministic output).
+            ends = np.cumsum(np.bincount(keys, minlength=1 << layout.bits), dtype=np.uint64)
+            spans = ends << np.uint64(32)
+            spans[1:] |= ends[:-1]
+            del ends
+            # Stable sort keeps rows of one bucket in insertion order (deterministic output).
             order = np.argsort(keys, kind="stable").astype(np.uint32)
             del keys
-            self.offsets.append(offsets)
+            if not compact:
+                self.heads.append(np.take(head, order))
+            self.spans.append(spans)
             self.orders.append(order)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.offsets) + sum(a.nbytes for a in self.orders)
+        return sum(a.nbytes for a in (*self.spans, *self.orders, *self.heads))
+
+
+def head_view(hashes: U8) -> npt.NDArray[np.void]:
+    """The first 16 bytes of every row as one 16-byte item (a strided view, no copy)."""
+    return np.ndarray(shape=(hashes.shape[0],), dtype="V16", buffer=hashes, strides=(hashes.strides[0],))
 
 
 def _hamming(refs: U64, queries: U64) -> npt.NDArray[np.uint16]:
     """Row-wise Hamming distance of two (k, 4) uint64 arrays."""
-    x = np.bitwise_xor(refs, queries)
-    bc = np.bitwise_count(x)
+    bc = np.bitwise_count(np.bitwise_xor(refs, queries))
     d = bc[:, 0].astype(np.uint16)
     d += bc[:, 1]
     d += bc[:, 2]
@@ -101,55 +115,79 @@ def _hamming(refs: U64, queries: U64) -> npt.NDArray[np.uint16]:
 
 def probe(
     tables: Tables,
-    codes: U64,
-    q_bytes: U8,
-    q_codes: U64,
+    hashes: U8,
+    queries: U8,
     thresholds: tuple[int, ...],
     radius: int,
 ) -> Triple:
     """All (query, row, distance) with distance <= radius among the tabled rows; may contain duplicates.
 
-    ``codes`` is the reference matrix viewed as (n, 4) uint64; ``q_codes`` likewise for the queries.
+    ``hashes`` is the tabled reference matrix (rows ``[0, tables.n)``).
     """
     layout = tables.layout
-    nq = q_bytes.shape[0]
+    nq = queries.shape[0]
+    q_codes = queries.view(np.uint64)
+    q0 = np.ascontiguousarray(q_codes[:, 0])
+    q1 = np.ascontiguousarray(q_codes[:, 1])
+    head = head_view(hashes)
     out_q: list[I64] = []
     out_r: list[I64] = []
-    out_d: list[I64] = []
     for c, t in enumerate(thresholds):
-        masks = flip_masks(layout.bits, t)
-        qk = chunk_keys(q_bytes, layout.offset(c), layout.bits)
+        masks = flip_masks(layout.bits, t).astype(np.intp)
+        # intp keys: numpy's take converts any other index dtype element by element (several times slower).
+        qk = chunk_keys(queries, layout.offset(c), layout.bits).astype(np.intp)
         keys = (qk[:, None] ^ masks[None, :]).ravel()
-        offsets = tables.offsets[c]
-        starts = offsets[keys]
-        keys += np.uint32(1)
-        counts = offsets[keys].astype(np.int64)
+        span = np.take(tables.spans[c], keys)
         del keys
+        counts = (span >> np.uint64(32)).astype(np.int64)
+        span &= np.uint64(0xFFFFFFFF)
+        starts = span.astype(np.int64)
+        del span
         counts -= starts
         total = int(counts.sum())
         if total == 0:
             continue
-        # Expand the (start, count) runs into candidate positions without a Python loop.
-        ends_out = np.cumsum(counts)
-        shift = starts.astype(np.int64)
-        shift -= ends_out
+        # Expand the (start, count) runs into candidate positions without a Python loop:
+        # pos = start_of_run + (k - first_output_index_of_run).
+        shift = starts
         shift += counts
+        shift -= np.cumsum(counts)
         pos = np.repeat(shift, counts)
-        pos += np.arange(total, dtype=np.int64)
-        del shift, ends_out, starts
-        rows = tables.orders[c][pos]
-        del pos
+        del shift, starts
+        pos += np.arange(total, dtype=np.intp)
         per_query = counts.reshape(nq, masks.shape[0]).sum(axis=1)
-        qi = np.repeat(np.arange(nq, dtype=np.int64), per_query)
-        d = _hamming(codes[rows], q_codes[qi])
+        del counts
+        if tables.compact:
+            rows = np.take(tables.orders[c], pos).astype(np.intp)
+            x = np.take(head, rows)
+        else:
+            x = np.take(tables.heads[c], pos)
+        # Stage 1: distance on the first 128 bits. Unrelated hashes differ in ~64 of them, so almost every
+        # candidate is rejected here; it is a lower bound on the full distance, so nothing is lost.
+        x64 = x.view(np.uint64).reshape(-1, 2)
+        del x
+        x64[:, 0] ^= np.repeat(q0, per_query)
+        x64[:, 1] ^= np.repeat(q1, per_query)
+        bc = np.bitwise_count(x64)
+        del x64
+        d = bc[:, 0]
+        d += bc[:, 1]
+        del bc
         hit = np.flatnonzero(d <= radius)
         if hit.size:
-            out_q.append(qi[hit])
-            out_r.append(rows[hit].astype(np.int64))
-            out_d.append(d[hit].astype(np.int64))
+            # Query of each hit from the running candidate count (cheaper than materialising a repeat).
+            out_q.append(np.searchsorted(np.cumsum(per_query), hit, side="right").astype(np.int64))
+            hit_rows = rows[hit] if tables.compact else np.take(tables.orders[c], pos[hit])
+            out_r.append(hit_rows.astype(np.int64))
     if not out_q:
         return empty_triple()
-    return np.concatenate(out_q), np.concatenate(out_r), np.concatenate(out_d)
+    # Stage 2: full 256-bit distance on the survivors.
+    qi = np.concatenate(out_q)
+    rows = np.concatenate(out_r)
+    codes = hashes.view(np.uint64)
+    d = _hamming(codes[rows], q_codes[qi])
+    keep = d <= radius
+    return qi[keep], rows[keep], d[keep].astype(np.int64)
 
 
 def brute(refs: U8, queries: U8, radius: int, row_offset: int = 0) -> Triple:

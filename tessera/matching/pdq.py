@@ -50,12 +50,13 @@ class PdqIndex:
     added after the last build are scanned brute force until a rebuild is cheaper than scanning them.
     """
 
-    def __init__(self, capacity: int = 0, threads: int | None = None) -> None:
+    def __init__(self, capacity: int = 0, threads: int | None = None, compact: bool = False) -> None:
         self._hashes: _mih.U8 = np.empty((max(capacity, 0), HASH_BYTES), dtype=np.uint8)
         self._ids: _mih.I64 = np.empty(max(capacity, 0), dtype=np.int64)
         self._n = 0
         self._tables: _mih.Tables | None = None
         self._threads = max(1, threads or os.cpu_count() or 1)
+        self._compact = compact
 
     # ------------------------------------------------------------------ building
 
@@ -95,7 +96,7 @@ class PdqIndex:
             self._hashes.resize((self._n, HASH_BYTES), refcheck=False)
             self._ids.resize((self._n,), refcheck=False)
         layout = _plan.choose_layout(self._n)
-        self._tables = _mih.Tables(layout, self._hashes[: self._n]) if layout is not None else None
+        self._tables = _mih.Tables(layout, self._hashes[: self._n], self._compact) if layout is not None else None
 
     @property
     def nbytes(self) -> int:
@@ -163,12 +164,10 @@ class PdqIndex:
         if plan.thresholds is None:
             return _mih.brute(refs, q, radius)
         thresholds = plan.thresholds
-        codes = refs.view(np.uint64)
-        q_codes = q.view(np.uint64)
 
         def run(lo: int) -> _mih.Triple:
             hi = min(lo + BATCH, q.shape[0])
-            qi, rows, dist = _mih.probe(tables, codes, q[lo:hi], q_codes[lo:hi], thresholds, radius)
+            qi, rows, dist = _mih.probe(tables, refs, q[lo:hi], thresholds, radius)
             return qi + lo, rows, dist
 
         starts = range(0, q.shape[0], BATCH)

@@ -1,0 +1,51 @@
+"""``hash_item``: from an :class:`~tessera.records.Opener` to a :class:`~tessera.records.MediaRecord`."""
+
+from __future__ import annotations
+
+from tessera.hashing.digest import digest_bytes, read_path
+from tessera.hashing.image import analyse_image
+from tessera.hashing.magic import HEAD_SIZE, sniff
+from tessera.records import MediaRecord, Opener
+
+
+def hash_item(opener: Opener, *, fast_decode: bool = True, perceptual: bool = True) -> MediaRecord:
+    """Digests, type and (for images) dimensions, PDQ and EXIF of one item.
+
+    The bytes are read once (plain files read-only, O_NOATIME where permitted): files up to
+    ``digest.MAX_IN_MEMORY`` are held in memory and the same buffer is hashed, sniffed and decoded;
+    larger ones are streamed through the digests and, if they are images, decoded from the path.
+    Non-media files stop after digests and sniffing, so per-file overhead stays small.
+
+    Image problems (truncated, corrupt, unsupported, decompression bomb) never raise: the record
+    comes back with digests filled and ``error`` set. ``OSError`` from reading a path is raised,
+    since there is no content to describe.
+
+    ``fast_decode`` enables DCT-scaled decoding for PDQ (see ``tessera.hashing.image``);
+    ``perceptual=False`` skips the pixel decode (size and EXIF are still read from the header).
+    """
+    if opener.data is not None:
+        data: bytes | None = opener.data
+        digests = digest_bytes(opener.data)
+        head = opener.data[:HEAD_SIZE]
+    elif opener.path is not None:
+        digests, data, head = read_path(opener.path)
+    else:
+        raise ValueError("opener has neither path nor data")
+    mime, kind = sniff(head)
+    record = MediaRecord(
+        sha256=digests.sha256,
+        md5=digests.md5,
+        sha1=digests.sha1,
+        size=digests.size,
+        mime=mime,
+        kind=kind,
+    )
+    if kind == "image":
+        source = data if data is not None else opener.path
+        assert source is not None  # a path opener whose file was too big to hold in memory
+        facts = analyse_image(source, fast_decode=fast_decode, perceptual=perceptual)
+        record.width, record.height = facts.width, facts.height
+        record.pdq, record.pdq_quality = facts.pdq, facts.pdq_quality
+        record.exif = facts.exif
+        record.error = facts.error
+    return record

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,22 @@ def pct(values: list[int], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run_set(label: str, size: tuple[int, int], n: int, folder: Path, seed0: int) -> dict[str, object]:
+@dataclass
+class SetResult:
+    size: tuple[int, int]
+    n: int
+    gen_ms: float
+    mb: float
+    fast_ms: float
+    full_ms: float
+    tx_ms: float
+    p50: float
+    p95: float
+    max: int
+    full_tx_max: int | None
+
+
+def run_set(label: str, size: tuple[int, int], n: int, folder: Path, seed0: int) -> SetResult:
     paths = []
     gen_start = time.perf_counter()
     for i in range(n):
@@ -85,10 +101,18 @@ def run_set(label: str, size: tuple[int, int], n: int, folder: Path, seed0: int)
     def ours(p: Path, fast: bool) -> Callable[[], str | None]:
         return lambda: hash_item(Opener(path=str(p)), fast_decode=fast).pdq
 
+    def theirs(p: Path) -> Callable[[], str | None]:
+        assert PdqSignal is not None
+        return lambda: PdqSignal.hash_from_file(p)
+
     # Warm-up (imports, caches) outside the timings.
     ours(paths[0], True)()
     ours(paths[0], False)()
-    fast_t, full_t, tx_t, fast_full, full_tx = [], [], [], [], []
+    fast_t: list[float] = []
+    full_t: list[float] = []
+    tx_t: list[float] = []
+    fast_full: list[int] = []
+    full_tx: list[int] = []
     for p in paths:
         t_fast, h_fast = timed(ours(p, True))
         t_full, h_full = timed(ours(p, False))
@@ -97,61 +121,57 @@ def run_set(label: str, size: tuple[int, int], n: int, folder: Path, seed0: int)
         full_t.append(t_full)
         fast_full.append(hamming_hex(h_fast, h_full))
         if PdqSignal is not None:
-            t_tx, h_tx = timed(lambda p=p: PdqSignal.hash_from_file(p))
+            t_tx, h_tx = timed(theirs(p))
             tx_t.append(t_tx)
             assert h_tx is not None
             full_tx.append(hamming_hex(h_full, h_tx))
-    return {
-        "label": label,
-        "size": size,
-        "n": n,
-        "gen_ms": gen_s * 1000,
-        "mb": statistics.mean(p.stat().st_size for p in paths) / 1e6,
-        "fast_ms": statistics.median(fast_t) * 1000,
-        "full_ms": statistics.median(full_t) * 1000,
-        "tx_ms": statistics.median(tx_t) * 1000 if tx_t else float("nan"),
-        "p50": pct(fast_full, 50),
-        "p95": pct(fast_full, 95),
-        "max": max(fast_full),
-        "full_tx_max": max(full_tx) if full_tx else None,
-    }
+    return SetResult(
+        size=size,
+        n=n,
+        gen_ms=gen_s * 1000,
+        mb=statistics.mean(p.stat().st_size for p in paths) / 1e6,
+        fast_ms=statistics.median(fast_t) * 1000,
+        full_ms=statistics.median(full_t) * 1000,
+        tx_ms=statistics.median(tx_t) * 1000 if tx_t else float("nan"),
+        p50=pct(fast_full, 50),
+        p95=pct(fast_full, 95),
+        max=max(fast_full),
+        full_tx_max=max(full_tx) if full_tx else None,
+    )
 
 
-def report(results: list[dict[str, object]], n: int) -> str:
+def report(results: list[SetResult], n: int) -> str:
+    now = dt.datetime.now().astimezone()
     lines = [
         "# Hashing benchmark: fast (DCT-scaled) vs full-resolution decode for PDQ",
         "",
-        f"Run {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} with `python bench/bench_decode.py --n {n}`.",
+        f"Run {now:%Y-%m-%d %H:%M %Z} with `python bench/bench_decode.py --n {n}`.",
         "",
         *machine(),
         "",
         "Timings are single-process medians per image, from a file on disk (read, MD5+SHA-1+SHA-256,",
         "type sniffing, EXIF, decode, PDQ). **Noisy:** other engineers run test suites on this shared",
         "2-core machine at the same time; the lead will rerun this on a quiet machine.",
-        f"Fast path: JPEG `draft()` to a short side of no less than {DRAFT_MIN_SIDE} px (then a box reduce if",
-        "still >= 2x that). Images: generated abstract photo-like JPEGs (quality 90, invented EXIF).",
+        f"Fast path: JPEG `draft()` to a short side of no less than {DRAFT_MIN_SIDE} px (then a box",
+        "reduce if still >= 2x that). Images: generated abstract photo-like JPEGs (quality 90,",
+        "invented EXIF). threatexchange = python-threatexchange `PdqSignal.hash_from_file` (PDQ only).",
         "",
-        "| set | n | avg file | hash_item fast | hash_item full-res | threatexchange PdqSignal | speed-up vs tx |"
-        " fast-vs-full distance p50 / p95 / max | full-res vs tx max |",
+        "| set | n | avg file | hash_item fast | hash_item full-res | threatexchange | fast speed-up vs tx "
+        "| fast-vs-full distance p50 / p95 / max | full-res vs tx max |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        size = r["size"]
-        assert isinstance(size, tuple)
-        tx = float(r["tx_ms"])  # type: ignore[arg-type]
-        fast = float(r["fast_ms"])  # type: ignore[arg-type]
         lines.append(
-            f"| {size[0]}x{size[1]} | {r['n']} | {float(r['mb']):.2f} MB | {fast:.1f} ms | "  # type: ignore[arg-type]
-            f"{float(r['full_ms']):.1f} ms | {tx:.1f} ms | {tx / fast:.1f}x | "  # type: ignore[arg-type]
-            f"{r['p50']:.0f} / {r['p95']:.0f} / {r['max']} bits | {r['full_tx_max']} bits |"
+            f"| {r.size[0]}x{r.size[1]} | {r.n} | {r.mb:.2f} MB | {r.fast_ms:.1f} ms | {r.full_ms:.1f} ms "
+            f"| {r.tx_ms:.1f} ms | {r.tx_ms / r.fast_ms:.1f}x | {r.p50:.0f} / {r.p95:.0f} / {r.max} bits "
+            f"| {r.full_tx_max} bits |"
         )
-    ok = all(float(r["p95"]) <= 10 for r in results)  # type: ignore[arg-type]
+    ok = all(r.p95 <= 10 for r in results)
+    gen = ", ".join(f"{r.gen_ms:.0f} ms" for r in results)
     lines += [
         "",
         f"Acceptance (fast-vs-full p95 <= 10 bits): **{'met' if ok else 'NOT met'}**.",
-        "Generating the test images took "
-        + ", ".join(f"{float(r['gen_ms']):.0f} ms" for r in results)  # type: ignore[arg-type]
-        + " per image (12 MP, 1280x960), JPEG encoding included.",
+        f"Generating the test images took {gen} per image (12 MP, 1280x960), JPEG encoding included.",
         "",
     ]
     return "\n".join(lines)

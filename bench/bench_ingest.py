@@ -63,7 +63,7 @@ def make_files(directory: Path, n: int, seed: int = 7) -> int:
     rng = random.Random(seed)
     total = 0
     block = rng.randbytes(1 << 20)
-    heads = [b"%PDF-1.7\n", b"PK\x03\x04", b"SQLite format 3\x00", b"", b"{\"k\": 1}\n", b"\x7fELF"]
+    heads = [b"%PDF-1.7\n", b"PK\x03\x04", b"SQLite format 3\x00", b"", b'{"k": 1}\n', b"\x7fELF"]
     for i in range(n):
         sub = directory / f"d{i // 500:03d}"
         sub.mkdir(parents=True, exist_ok=True)
@@ -87,12 +87,20 @@ def run(cmd: list[str], **kw: object) -> float:
 def tessera_ingest(source: Path, workers: int, hashset: Path | None) -> float:
     case = OUT / "case"
     shutil.rmtree(case, ignore_errors=True)
-    subprocess.run([*TESSERA, "case", "init", str(case), "--name", "bench", "--agency", "BENCH"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*TESSERA, "case", "init", str(case), "--name", "bench", "--agency", "BENCH"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     if hashset:
-        subprocess.run([*TESSERA, "hashset", "import", str(hashset), "--case", str(case)], check=True,
-                       stdout=subprocess.DEVNULL)
-    return run([*TESSERA, "ingest", str(source), "--device", "B1", "--workers", str(workers), "--case", str(case)])
+        subprocess.run(
+            [*TESSERA, "hashset", "import", str(hashset), "--case", str(case)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return run(
+        [*TESSERA, "ingest", str(source), "--device", "B1", "--workers", str(workers), "--case", str(case)]
+    )
 
 
 def peer_pdq(paths: list[Path]) -> float:
@@ -135,8 +143,10 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     rows: list[str] = []
 
-    for label, n, size, seed0 in (("photos12", args.n12, (4032, 3024), 100_000),
-                                  ("photos1k", args.nsmall, (1280, 960), 200_000)):
+    for label, n, size, seed0 in (
+        ("photos12", args.n12, (4032, 3024), 100_000),
+        ("photos1k", args.nsmall, (1280, 960), 200_000),
+    ):
         if label in skip:
             continue
         print(f"[{label}] generating {n} photos {size[0]}x{size[1]} ...", flush=True)
@@ -147,9 +157,11 @@ def main() -> None:
         ratio = peer / ours
         print(f"[{label}] tessera {n / ours:.1f} img/s, threatexchange {n / peer:.2f} img/s, x{ratio:.1f}")
         target = 15 if label == "photos12" else 3
-        rows.append(f"| {label} ({size[0]}x{size[1]}, {n} JPEGs) | tessera ingest --workers {args.workers}: "
-                    f"{n / ours:.2f} img/s ({ours:.1f} s) | PdqSignal.hash_from_file loop: {n / peer:.2f} img/s "
-                    f"({peer:.1f} s) | **{ratio:.1f}x** (target >= {target}x) |")
+        rows.append(
+            f"| {label} ({size[0]}x{size[1]}, {n} JPEGs) | tessera ingest --workers {args.workers}: "
+            f"{n / ours:.2f} img/s ({ours:.1f} s) | PdqSignal.hash_from_file loop: {n / peer:.2f} img/s "
+            f"({peer:.1f} s) | **{ratio:.1f}x** (target >= {target}x) |"
+        )
 
     if "digests" not in skip:
         tree = OUT / "files"
@@ -164,16 +176,28 @@ def main() -> None:
             ours = tessera_ingest(tree, args.workers, None)
             ratio = peer / ours
             mb = total / 1e6
-            print(f"[digests] tessera {args.files / ours:.0f} files/s, hashdeep {args.files / peer:.0f} files/s, "
-                  f"x{ratio:.2f}")
-            rows.append(f"| digests ({args.files:,} mixed non-image files, {mb:,.0f} MB) | tessera ingest: "
-                        f"{args.files / ours:,.0f} files/s, {mb / ours:,.0f} MB/s ({ours:.1f} s) | hashdeep -r -c "
-                        f"md5,sha1,sha256: {args.files / peer:,.0f} files/s ({peer:.1f} s) | **{ratio:.2f}x** "
-                        f"(target >= 0.9x) |")
+            print(
+                f"[digests] tessera {args.files / ours:.0f} files/s, "
+                f"hashdeep {args.files / peer:.0f} files/s, x{ratio:.2f}"
+            )
+            rows.append(
+                f"| digests ({args.files:,} mixed non-image files, {mb:,.0f} MB) | tessera ingest: "
+                f"{args.files / ours:,.0f} files/s, {mb / ours:,.0f} MB/s ({ours:.1f} s) | hashdeep -r -c "
+                f"md5,sha1,sha256: {args.files / peer:,.0f} files/s ({peer:.1f} s) | **{ratio:.2f}x** "
+                f"(target >= 0.9x) |"
+            )
 
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = [f"\n### Ingest throughput — {stamp}", f"Machine: {machine()}.", "Command: `python bench/bench_ingest.py "
-               + " ".join(sys.argv[1:]) + "`", "", "| data | Tessera | peer | ratio |", "|---|---|---|---|", *rows, ""]
+    section = [
+        f"\n### Ingest throughput — {stamp}",
+        f"Machine: {machine()}.",
+        "Command: `python bench/bench_ingest.py " + " ".join(sys.argv[1:]) + "`",
+        "",
+        "| data | Tessera | peer | ratio |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
     with (HERE / "RESULTS.md").open("a", encoding="utf-8") as fh:
         fh.write("\n".join(section) + "\n")
     print("\n".join(section))

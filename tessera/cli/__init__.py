@@ -8,6 +8,7 @@ import typer
 
 from tessera.cli import case, export, hashset, ingest, matches, report
 from tessera.cli.common import EXIT_USAGE, CliError, print_error
+from tessera.evidence import EvidenceError
 from tessera.records import FormatError
 from tessera.store.db import StoreError
 
@@ -44,8 +45,17 @@ def main() -> None:
             sys.exit(rv)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except (CliError, StoreError, FormatError, FileNotFoundError, NotADirectoryError, PermissionError,
-            ArgumentError, OperationalError) as exc:
+    except (
+        CliError,
+        StoreError,
+        FormatError,
+        EvidenceError,
+        FileNotFoundError,
+        NotADirectoryError,
+        PermissionError,
+        ArgumentError,
+        OperationalError,
+    ) as exc:
         print_error(str(exc))
         sys.exit(EXIT_USAGE)
     except (typer.Abort, KeyboardInterrupt):

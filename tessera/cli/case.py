@@ -18,7 +18,9 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Case directory to create.")],
     name: Annotated[str, typer.Option("--name", help="Operation or investigation name.")],
     agency: Annotated[str, typer.Option("--agency", help="Owning agency code.")],
-    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL; default SQLite DIR/case.db.")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="SQLAlchemy URL; default SQLite DIR/case.db.")
+    ] = None,
 ) -> None:
     """Create a case directory and its database."""
     handle = init_case(directory, name, agency, db)

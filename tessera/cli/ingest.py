@@ -31,7 +31,8 @@ class _Rate(ProgressColumn):
         if elapsed <= 0:
             return Text("")
         mb = task.fields.get("bytes", 0) / 1e6
-        return Text(f"{task.completed / elapsed:,.0f} files/s {mb / elapsed:,.1f} MB/s hits {task.fields.get('hits', 0)}")
+        hits = task.fields.get("hits", 0)
+        return Text(f"{task.completed / elapsed:,.0f} files/s {mb / elapsed:,.1f} MB/s hits {hits}")
 
 
 class RichIngestProgress:
@@ -56,8 +57,10 @@ class RichIngestProgress:
         self.bar.update(self.task, hits=self.hits)
         cat = "uncategorised" if hit.category is None else f"category {hit.category}"
         dist = f" distance {hit.distance}" if hit.algorithm == "pdq" else ""
-        self.bar.console.print(f"[bold red]HIT[/] {hit.device_id}:{hit.locator}  {hit.algorithm}{dist}  "
-                               f"{hit.hashset}  {cat}", highlight=False)
+        self.bar.console.print(
+            f"[bold red]HIT[/] {hit.device_id}:{hit.locator}  {hit.algorithm}{dist}  {hit.hashset}  {cat}",
+            highlight=False,
+        )
 
 
 def command(
@@ -65,8 +68,12 @@ def command(
     device: Annotated[str, typer.Option("--device", help="Device (evidence item) id, e.g. D017.")],
     kind: Annotated[str, typer.Option("--kind", help="phone|computer|tablet|storage|capture")] = "storage",
     suspect: Annotated[str | None, typer.Option("--suspect", help="Suspect id.")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Hashing processes (0 = in-process).")] = os.cpu_count() or 1,
-    full_decode: Annotated[bool, typer.Option("--full-decode", help="Decode JPEGs at full size for PDQ.")] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Hashing processes (0 = in-process).")
+    ] = os.cpu_count() or 1,
+    full_decode: Annotated[
+        bool, typer.Option("--full-decode", help="Decode JPEGs at full size for PDQ.")
+    ] = False,
     case: CaseOpt = None,
 ) -> None:
     """Walk, hash and match one evidence source; run it again to resume a stopped run."""
@@ -75,15 +82,28 @@ def command(
     if not source.exists():
         fail(f"no such evidence source: {source}")
     handle = load_case(case)
-    opts = IngestOptions(device_id=device, kind=kind, suspect=suspect, workers=workers, fast_decode=not full_decode)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
+    opts = IngestOptions(
+        device_id=device, kind=kind, suspect=suspect, workers=workers, fast_decode=not full_decode
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
         res = ingest(handle, source, opts, RichIngestProgress(bar, device))
-    out.print(f"{device}: {res.files_new:,} files stored, {res.files_skipped:,} already stored (resumed), "
-              f"{res.media_new:,} new media, {res.hits:,} hits, {res.errors:,} errors in {res.elapsed:.1f}s")
+    out.print(
+        f"{device}: {res.files_new:,} files stored, {res.files_skipped:,} already stored (resumed), "
+        f"{res.media_new:,} new media, {res.hits:,} hits, {res.errors:,} errors in {res.elapsed:.1f}s"
+    )
     if res.errors:
         for loc, err in res.problems[:10]:
             console.print(f"  problem {device}:{loc}: {err}", highlight=False, markup=False)
-        console.print(f"{res.errors:,} file(s) could not be fully processed; they are recorded in the case "
-                      f"(tessera report lists them all)")
+        console.print(
+            f"{res.errors:,} file(s) could not be fully processed; they are recorded in the case "
+            f"(tessera report lists them all)"
+        )
         raise typer.Exit(EXIT_PARTIAL)

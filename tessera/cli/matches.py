@@ -41,7 +41,14 @@ def command(
             for r in rows:
                 n += 1
                 cat = "" if r["category"] is None else str(r["category"])
-                table.add_row(r["device"], r["locator"], r["algorithm"], str(r["distance"]), r["hashset"], cat,
-                              r["sha256"][:16])
+                table.add_row(
+                    r["device"],
+                    r["locator"],
+                    r["algorithm"],
+                    str(r["distance"]),
+                    r["hashset"],
+                    cat,
+                    r["sha256"][:16],
+                )
             out.print(table)
             out.print(f"{n:,} match row(s)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
+from functools import lru_cache
 from typing import Any, BinaryIO, ClassVar
 
 import ijson
@@ -64,7 +65,8 @@ class _CountingReader:
 
 def _json_error(exc: Exception, what: str, where: str) -> FormatError:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, ijson.IncompleteJSONError) or "premature EOF" in reason:
+    # ijson raises IncompleteJSONError for trailing garbage too, so the reason text decides.
+    if "premature eof" in reason.lower() or "incomplete json" in reason.lower():
         return FormatError(f"truncated JSON: the file ends before {what} is complete ({reason})", where)
     return FormatError(f"malformed JSON in {what}: {reason}", where)
 
@@ -108,16 +110,42 @@ def _top_level(
     return None
 
 
+@lru_cache(maxsize=4096)
+def _role(key: str) -> tuple[str, str]:
+    """What a media field is for, and its ``extra`` name; cached because every item repeats them."""
+    low = key.lower()
+    if "odata." in low:
+        return "skip", ""  # OData navigation links and ids: transport noise, not facts
+    alg = normalise_algorithm(key)
+    if alg in HEX_LENGTHS or alg == "photodna":
+        return "hash", alg
+    if low in _ROLES:
+        return _ROLES[low], ""
+    return ("flag" if low in _FLAGS else "other"), snake(key)
+
+
+_ROLES = {
+    "mediaid": "id",
+    "category": "category",
+    "victimidentified": "victim",
+    "series": "series",
+    "alternativehashes": "alternatives",
+    "mediafiles": "files",
+    "exifs": "exif",
+}
+
+
 def _put(target: dict[str, Any], key: str, value: Any) -> None:
     """Store a field worth keeping: empty values dropped, .NET dates made ISO with the raw text kept."""
     if value is None or value == "" or value == [] or value == {}:
         return
     if isinstance(value, str):
-        iso = net_date(value)
-        if iso is not None:
-            target[key] = iso
-            target[key + "_raw"] = value
-            return
+        if "/Date(" in value:
+            iso = net_date(value)
+            if iso is not None:
+                target[key] = iso
+                target[key + "_raw"] = value
+                return
     elif isinstance(value, dict):
         value = _clean(value)
     elif isinstance(value, list):
@@ -128,13 +156,13 @@ def _put(target: dict[str, Any], key: str, value: Any) -> None:
 def _clean(obj: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, val in obj.items():
-        low = key.lower()
-        if "odata." in low:
+        role, name = _role(key)
+        if role == "skip":
             continue
-        if low in _FLAGS:
+        if role == "flag":
             with suppress(FormatError):  # a nested flag is informative only: kept as written
                 val = flag(val, key, "")
-        _put(out, snake(key), val)
+        _put(out, name or snake(key), val)
     return out
 
 
@@ -193,46 +221,43 @@ def media_records(
     media_id: Any = None
     files: list[Any] = []
     for key, val in obj.items():
-        low = key.lower()
-        alg = normalise_algorithm(key)
-        if "odata." in low:
-            continue  # OData navigation links and ids: transport noise, not facts
-        if alg in HEX_LENGTHS or alg == "photodna":
-            add(alg, val)
-        elif low == "mediaid":
+        role, name = _role(key)
+        if role == "hash":
+            add(name, val)
+        elif role == "id":
             media_id = val
-        elif low == "category":
+        elif role == "category":
             category = category_value(val, where)
-        elif low == "victimidentified":
+        elif role == "victim":
             victim = flag(val, key, where)
-        elif low == "series":
+        elif role == "series":
             series = _series(val)
-        elif low in _FLAGS:
-            _put(extra, snake(key), flag(val, key, where))
-        elif low == "alternativehashes" and isinstance(val, list):
+        elif role == "flag":
+            _put(extra, name, flag(val, key, where))
+        elif role == "alternatives" and isinstance(val, list):
             others = []
             for alt in val:
                 low_alt = {k.lower(): v for k, v in alt.items()} if isinstance(alt, dict) else {}
-                name = normalise_algorithm(str(low_alt.get("hashname") or ""))
-                if name in HEX_LENGTHS or name == "photodna":
-                    add(name, low_alt.get("hashvalue"))
+                alt_alg = normalise_algorithm(str(low_alt.get("hashname") or ""))
+                if alt_alg in HEX_LENGTHS or alt_alg == "photodna":
+                    add(alt_alg, low_alt.get("hashvalue"))
                 else:
                     others.append(alt)
             _put(extra, "alternative_hashes", others)
-        elif low == "mediafiles" and isinstance(val, list):
+        elif role == "files" and isinstance(val, list):
             files = val
             _put(extra, "media_files", val)
-        elif low == "exifs":
-            _put(extra, "exif", _exif(val))
-        else:
-            _put(extra, snake(key), val)
+        elif role == "exif" and val:
+            extra["exif"] = _exif(val)  # property names are EXIF's own: not re-spelled
+        elif role != "skip":
+            _put(extra, name or snake(key), val)
     # Occurrences repeat the media's own hashes; they only add one the media object lacks.
     for occurrence in files:
         if isinstance(occurrence, dict):
             for key, val in occurrence.items():
-                alg = normalise_algorithm(key)
-                if alg in HEX_LENGTHS:
-                    add(alg, val)
+                role, name = _role(key)
+                if role == "hash" and name != "photodna":
+                    add(name, val)
     if not any(hashes.values()):
         raise FormatError("media item has no MD5, SHA1, SHA256, PDQ or PhotoDNA value", where)
     media_key = default_key if media_id in (None, "") else f"{key_prefix}{media_id}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from tessera.hashsets import open_hashset
 from tessera.ingest.matcher import CaseMatcher, case_default_threshold
@@ -62,9 +62,15 @@ def import_hashset(
         dup = s.scalar(select(m.HashSet.name).where(m.HashSet.source_sha256 == source_hash))
         with path.open("rb") as fh:
             reader = open_hashset(fh, fmt, algorithm=algorithm, category=category)
-            hs = m.HashSet(name=set_name, format=reader.info.format, profile=reader.info.profile,
-                           source_file=str(path.resolve()), source_sha256=source_hash,
-                           pdq_threshold=pdq_threshold, meta=dict(reader.info.metadata))
+            hs = m.HashSet(
+                name=set_name,
+                format=reader.info.format,
+                profile=reader.info.profile,
+                source_file=str(path.resolve()),
+                source_sha256=source_hash,
+                pdq_threshold=pdq_threshold,
+                meta=dict(reader.info.metadata),
+            )
             if dup:
                 hs.meta["same_file_as"] = dup
             s.add(hs)
@@ -73,19 +79,27 @@ def import_hashset(
             total = 0
             try:
                 for e in reader:
-                    rows.append({"hashset_id": hs.id, "algorithm": e.algorithm, "value": e.value,
-                                 "category": e.category, "series": e.series,
-                                 "victim_identified": e.victim_identified, "media_key": e.media_key,
-                                 "extra": e.extra or None})
+                    rows.append(
+                        {
+                            "hashset_id": hs.id,
+                            "algorithm": e.algorithm,
+                            "value": e.value,
+                            "category": e.category,
+                            "series": e.series,
+                            "victim_identified": e.victim_identified,
+                            "media_key": e.media_key,
+                            "extra": e.extra or None,
+                        }
+                    )
                     counts[e.algorithm] = counts.get(e.algorithm, 0) + 1
                     if len(rows) >= _BATCH:
-                        s.execute(m.HashEntry.__table__.insert(), rows)
+                        s.execute(insert(m.HashEntry), rows)
                         total += len(rows)
                         rows = []
                         if on_entries:
                             on_entries(total)
                 if rows:
-                    s.execute(m.HashEntry.__table__.insert(), rows)
+                    s.execute(insert(m.HashEntry), rows)
                     total += len(rows)
             except FormatError:
                 s.rollback()
@@ -109,19 +123,34 @@ def import_hashset(
 def hashset_summary(case: CaseHandle) -> list[dict[str, Any]]:
     with case.session() as s:
         matched = dict(
-            s.execute(select(m.Match.hashset_id, func.count(func.distinct(m.Match.sha256))).group_by(m.Match.hashset_id)).all()  # type: ignore[arg-type]
+            s.execute(
+                select(m.Match.hashset_id, func.count(func.distinct(m.Match.sha256))).group_by(
+                    m.Match.hashset_id
+                )
+            ).all()
         )
         out = []
         for hs in s.scalars(select(m.HashSet).order_by(m.HashSet.id)):
             by_alg = dict(
-                s.execute(  # type: ignore[arg-type]
-                    select(m.HashEntry.algorithm, func.count()).where(m.HashEntry.hashset_id == hs.id)
+                s.execute(
+                    select(m.HashEntry.algorithm, func.count())
+                    .where(m.HashEntry.hashset_id == hs.id)
                     .group_by(m.HashEntry.algorithm)
                 ).all()
             )
-            out.append({"id": hs.id, "name": hs.name, "format": hs.format, "version": hs.version,
-                        "profile": hs.profile, "entries": hs.entry_count, "by_algorithm": by_alg,
-                        "imported_at": hs.imported_at.isoformat(timespec="seconds"),
-                        "source_sha256": hs.source_sha256, "pdq_threshold": hs.pdq_threshold,
-                        "matched_media": matched.get(hs.id, 0)})
+            out.append(
+                {
+                    "id": hs.id,
+                    "name": hs.name,
+                    "format": hs.format,
+                    "version": hs.version,
+                    "profile": hs.profile,
+                    "entries": hs.entry_count,
+                    "by_algorithm": by_alg,
+                    "imported_at": hs.imported_at.isoformat(timespec="seconds"),
+                    "source_sha256": hs.source_sha256,
+                    "pdq_threshold": hs.pdq_threshold,
+                    "matched_media": matched.get(hs.id, 0),
+                }
+            )
         return out

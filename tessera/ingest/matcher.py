@@ -85,11 +85,10 @@ class CaseMatcher:
     def match_records(self, session: Session, records: Sequence[MediaRecord]) -> list[Hit]:
         """Match newly stored media; writes the match rows (idempotently) and returns the hits."""
         hits = [Hit(s, e, h, a, 0) for s, e, h, a in exact_matches(session, [r.sha256 for r in records])]
-        usable = [
-            (r.sha256, r.pdq)
-            for r in records
-            if r.pdq and r.pdq_quality is not None and r.pdq_quality >= self.min_quality
-        ]
+        usable: list[tuple[str, str]] = []
+        for r in records:
+            if r.pdq is not None and r.pdq_quality is not None and r.pdq_quality >= self.min_quality:
+                usable.append((r.sha256, r.pdq))
         hits.extend(self._pdq_hits(usable))
         store_hits(session, hits)
         return hits
@@ -106,7 +105,7 @@ class CaseMatcher:
                 .execution_options(yield_per=_CHUNK)
             )
             for part in session.execute(q).partitions(_CHUNK):
-                pdq_hits = list(self._pdq_hits([(s, p) for s, p in part]))
+                pdq_hits = list(self._pdq_hits([(s, p) for s, p in part if p is not None]))
                 store_hits(session, pdq_hits)
                 count += len(pdq_hits)
         return count
@@ -125,7 +124,7 @@ def store_hits(session: Session, hits: Iterable[Hit]) -> None:
         for h in hits
     ]
     for start in range(0, len(rows), 1000):
-        insert_ignore(session, m.Match.__table__, rows[start : start + 1000], ["sha256", "entry_id"])  # type: ignore[arg-type]
+        insert_ignore(session, m.Match, rows[start : start + 1000], ["sha256", "entry_id"])
 
 
 def case_default_threshold(s: Session) -> int:

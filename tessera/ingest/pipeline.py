@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import tessera
-from tessera.evidence import Limits, iter_evidence
+from tessera.evidence import Limits, discard_spool, iter_evidence
 from tessera.hashing import hash_item
 from tessera.ingest.matcher import CaseMatcher, Hit, case_default_threshold
 from tessera.records import EvidenceItem, MediaRecord, Opener
@@ -75,7 +75,9 @@ class IngestResult:
     elapsed: float = 0.0
 
 
-def hash_batch(batch: Sequence[tuple[int, Opener]], fast_decode: bool) -> list[tuple[int, MediaRecord | None, str | None]]:
+def hash_batch(
+    batch: Sequence[tuple[int, Opener]], fast_decode: bool
+) -> list[tuple[int, MediaRecord | None, str | None]]:
     """Worker entry point: hash each opener; a failure is returned, never raised."""
     out: list[tuple[int, MediaRecord | None, str | None]] = []
     for idx, opener in batch:
@@ -115,8 +117,15 @@ def count_tree(root: Path) -> tuple[int, int]:
 class _Writer:
     """The single writer: buffers hashed items and commits them with their matches."""
 
-    def __init__(self, case: CaseHandle, device_id: str, run_id: int, matcher: CaseMatcher,
-                 result: IngestResult, progress: IngestProgress | None) -> None:
+    def __init__(
+        self,
+        case: CaseHandle,
+        device_id: str,
+        run_id: int,
+        matcher: CaseMatcher,
+        result: IngestResult,
+        progress: IngestProgress | None,
+    ) -> None:
         self.case, self.device_id, self.run_id = case, device_id, run_id
         self.matcher, self.result, self.progress = matcher, result, progress
         self.buf: list[tuple[EvidenceItem, MediaRecord | None, str | None]] = []
@@ -125,6 +134,8 @@ class _Writer:
         self._categories: dict[int, int | None] = {}
 
     def add(self, item: EvidenceItem, rec: MediaRecord | None, error: str | None) -> None:
+        # A huge archive member was spooled to the case's scratch space; once hashed it goes.
+        discard_spool(item)
         self.buf.append((item, rec, error))
         if rec is not None:
             self.result.bytes_hashed += rec.size
@@ -139,7 +150,7 @@ class _Writer:
         with self.case.session() as s:
             recs: dict[str, MediaRecord] = {r.sha256: r for _, r, _ in buf if r is not None}
             new_sha = set(recs) - existing_sha256(s, recs)
-            insert_ignore(s, m.Media.__table__, [media_row(recs[h]) for h in sorted(new_sha)], ["sha256"])  # type: ignore[arg-type]
+            insert_ignore(s, m.Media, [media_row(recs[h]) for h in sorted(new_sha)], ["sha256"])
             rows = []
             for item, rec, error in buf:
                 err = "; ".join(e for e in (item.error, error, rec.error if rec else None) if e) or None
@@ -148,16 +159,21 @@ class _Writer:
                     self.result.errors += 1
                     if len(self.result.problems) < 20:
                         self.result.problems.append((item.locator, err))
-            insert_ignore(s, m.File.__table__, rows, ["device_id", "locator"])  # type: ignore[arg-type]
+            insert_ignore(s, m.File, rows, ["device_id", "locator"])
             hits = self.matcher.match_records(s, [recs[h] for h in sorted(new_sha)])
             # Content already in the case was matched when first stored; its new locations are
             # reported as hits too so the examiner sees every occurrence on this device.
             old = [h for h in recs if h not in new_sha]
             if old:
-                hits += [Hit(r.sha256, r.entry_id, r.hashset_id, r.algorithm, r.distance)
-                         for r in s.scalars(select(m.Match).where(m.Match.sha256.in_(old)))]
-            s.execute(update(m.IngestRun).where(m.IngestRun.id == self.run_id).values(
-                files_new=m.IngestRun.files_new + len(buf), errors=self.result.errors))
+                hits += [
+                    Hit(r.sha256, r.entry_id, r.hashset_id, r.algorithm, r.distance)
+                    for r in s.scalars(select(m.Match).where(m.Match.sha256.in_(old)))
+                ]
+            s.execute(
+                update(m.IngestRun)
+                .where(m.IngestRun.id == self.run_id)
+                .values(files_new=m.IngestRun.files_new + len(buf), errors=self.result.errors)
+            )
             s.commit()
             self.result.files_new += len(buf)
             self.result.media_new += len(new_sha)
@@ -166,8 +182,9 @@ class _Writer:
                 self._report(s, buf, hits)
                 self.progress.advance(len(buf), sum((r.size if r else 0) for _, r, _ in buf))
 
-    def _report(self, s: Session, buf: list[tuple[EvidenceItem, MediaRecord | None, str | None]],
-                hits: list[Hit]) -> None:
+    def _report(
+        self, s: Session, buf: list[tuple[EvidenceItem, MediaRecord | None, str | None]], hits: list[Hit]
+    ) -> None:
         assert self.progress is not None
         by_sha: dict[str, list[str]] = {}
         for item, rec, _ in buf:
@@ -179,8 +196,16 @@ class _Writer:
                 self._set_names[h.hashset_id] = hs.name if hs else str(h.hashset_id)
             entry = s.get(m.HashEntry, h.entry_id)
             for loc in by_sha.get(h.sha256, []):
-                self.progress.hit(HitReport(self.device_id, loc, self._set_names[h.hashset_id],
-                                            h.algorithm, h.distance, entry.category if entry else None))
+                self.progress.hit(
+                    HitReport(
+                        self.device_id,
+                        loc,
+                        self._set_names[h.hashset_id],
+                        h.algorithm,
+                        h.distance,
+                        entry.category if entry else None,
+                    )
+                )
 
 
 def _ensure_device(s: Session, opts: IngestOptions, source: Path) -> None:
@@ -201,8 +226,13 @@ def _executor(workers: int) -> ProcessPoolExecutor | None:
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 
-def ingest(case: CaseHandle, source: Path, opts: IngestOptions, progress: IngestProgress | None = None,
-           should_stop: Callable[[], bool] | None = None) -> IngestResult:
+def ingest(
+    case: CaseHandle,
+    source: Path,
+    opts: IngestOptions,
+    progress: IngestProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> IngestResult:
     """Ingest one evidence source into the case as device ``opts.device_id``."""
     t0 = time.monotonic()
     with case.session() as s:
@@ -216,10 +246,12 @@ def ingest(case: CaseHandle, source: Path, opts: IngestOptions, progress: Ingest
     if progress:
         progress.start(*count_tree(source))
     writer = _Writer(case, opts.device_id, run_id, matcher, result, progress)
-    limits = opts.limits or Limits()
+    limits = opts.limits or Limits(scratch_dir=case.scratch)
     executor = _executor(opts.workers)
     window = max(2, opts.workers * 4)
-    inflight: deque[tuple[Future[list[tuple[int, MediaRecord | None, str | None]]] | None, list[EvidenceItem]]] = deque()
+    inflight: deque[
+        tuple[Future[list[tuple[int, MediaRecord | None, str | None]]] | None, list[EvidenceItem]]
+    ] = deque()
 
     def drain_one() -> None:
         fut, items = inflight.popleft()
@@ -249,7 +281,7 @@ def ingest(case: CaseHandle, source: Path, opts: IngestOptions, progress: Ingest
 
     try:
         batch: list[EvidenceItem] = []
-        for item in _walk(source, limits, case):
+        for item in iter_evidence(source, limits):
             batch.append(item)
             if len(batch) >= BATCH:
                 submit(batch)
@@ -265,13 +297,16 @@ def ingest(case: CaseHandle, source: Path, opts: IngestOptions, progress: Ingest
         if executor is not None:
             executor.shutdown(cancel_futures=True)
     with case.session() as s:
-        s.execute(update(m.IngestRun).where(m.IngestRun.id == run_id).values(
-            status="complete" if not (should_stop and should_stop()) else "stopped",
-            finished_at=m.utcnow(), files_skipped=result.files_skipped, errors=result.errors))
+        s.execute(
+            update(m.IngestRun)
+            .where(m.IngestRun.id == run_id)
+            .values(
+                status="complete" if not (should_stop and should_stop()) else "stopped",
+                finished_at=m.utcnow(),
+                files_skipped=result.files_skipped,
+                errors=result.errors,
+            )
+        )
         s.commit()
     result.elapsed = time.monotonic() - t0
     return result
-
-
-def _walk(source: Path, limits: Limits, case: CaseHandle) -> Iterator[EvidenceItem]:
-    yield from iter_evidence(source, limits)

@@ -85,9 +85,15 @@ class Tables:
             spans = ends << np.uint64(32)
             spans[1:] |= ends[:-1]
             del ends
-            # Stable sort keeps rows of one bucket in insertion order (deterministic output).
-            order = np.argsort(keys, kind="stable").astype(np.uint32)
+            # Sorting (key << 32 | row) orders rows by key and, within a bucket, by insertion (deterministic
+            # output); numpy's SIMD sort on uint64 beats a stable argsort of the keys.
+            packed = keys.astype(np.uint64)
             del keys
+            packed <<= np.uint64(32)
+            packed |= np.arange(self.n, dtype=np.uint64)
+            packed.sort()
+            order = packed.astype(np.uint32)  # keeps the low 32 bits: the row
+            del packed
             if not compact:
                 self.heads.append(np.take(head, order))
             self.spans.append(spans)
@@ -127,8 +133,7 @@ def probe(
     layout = tables.layout
     nq = queries.shape[0]
     q_codes = queries.view(np.uint64)
-    q0 = np.ascontiguousarray(q_codes[:, 0])
-    q1 = np.ascontiguousarray(q_codes[:, 1])
+    q_head = np.ascontiguousarray(head_view(queries))
     head = head_view(hashes)
     out_q: list[I64] = []
     out_r: list[I64] = []
@@ -164,11 +169,10 @@ def probe(
             x = np.take(tables.heads[c], pos)
         # Stage 1: distance on the first 128 bits. Unrelated hashes differ in ~64 of them, so almost every
         # candidate is rejected here; it is a lower bound on the full distance, so nothing is lost.
-        x64 = x.view(np.uint64).reshape(-1, 2)
+        x64 = x.view(np.uint64)
+        x64 ^= np.repeat(q_head, per_query).view(np.uint64)
         del x
-        x64[:, 0] ^= np.repeat(q0, per_query)
-        x64[:, 1] ^= np.repeat(q1, per_query)
-        bc = np.bitwise_count(x64)
+        bc = np.bitwise_count(x64.reshape(-1, 2))
         del x64
         d = bc[:, 0]
         d += bc[:, 1]

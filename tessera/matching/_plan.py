@@ -19,14 +19,14 @@ from math import comb
 
 BITS = 256
 
-#: Seconds per probed bucket (key generation, two offset lookups, bookkeeping).
-COST_PROBE = 12e-9
-#: Seconds per candidate verified (row gather, XOR, popcount).
-COST_CANDIDATE = 25e-9
+#: Seconds per probed bucket (key generation, one random read of the bucket span, bookkeeping).
+COST_PROBE = 20e-9
+#: Seconds per candidate screened (read of its first 16 bytes, XOR, popcount, bookkeeping).
+COST_CANDIDATE = 20e-9
+#: Same in compact mode, where the read is a cache (and TLB) miss into the hash matrix via the row number.
+COST_CANDIDATE_COMPACT = 50e-9
 #: Seconds per (query, reference) pair for faiss' brute-force Hamming range search.
-COST_BRUTE_PAIR = 0.6e-9
-#: Fixed per-search overhead of a probing pass (numpy call overhead per chunk and batch).
-COST_PASS = 40e-6
+COST_BRUTE_PAIR = 1.2e-9
 #: Seconds per reference per chunk to build tables (key extraction, counting, sorting).
 COST_BUILD = 60e-9
 
@@ -71,14 +71,15 @@ def thresholds_for(chunks: int, radius: int) -> tuple[int, ...]:
     return tuple(base + (1 if i < extra else 0) for i in range(chunks))
 
 
-def mih_cost(layout: Layout, n: int, thresholds: tuple[int, ...]) -> float:
+def mih_cost(layout: Layout, n: int, thresholds: tuple[int, ...], compact: bool = False) -> float:
     """Estimated seconds per query of probing ``thresholds`` on ``layout`` over ``n`` references."""
     per_bucket = n / float(1 << layout.bits)
     probes = sum(ball_size(layout.bits, t) for t in thresholds)
-    return probes * (COST_PROBE + COST_CANDIDATE * per_bucket)
+    per_candidate = COST_CANDIDATE_COMPACT if compact else COST_CANDIDATE
+    return probes * (COST_PROBE + per_candidate * per_bucket)
 
 
-def probe_plan(layout: Layout | None, n: int, radius: int) -> ProbePlan:
+def probe_plan(layout: Layout | None, n: int, radius: int, compact: bool = False) -> ProbePlan:
     """Cheapest exact way to search ``n`` tabled references at ``radius``: a subset of chunks, or brute force.
 
     Probing fewer chunks than the layout has is allowed (the bound is over the chunks probed), which is
@@ -90,13 +91,13 @@ def probe_plan(layout: Layout | None, n: int, radius: int) -> ProbePlan:
     best = brute
     for used in range(1, layout.chunks + 1):
         ts = thresholds_for(used, radius)
-        cost = mih_cost(layout, n, ts)
+        cost = mih_cost(layout, n, ts, compact)
         if cost < best.est_seconds_per_query:
             best = ProbePlan(ts, cost)
     return best
 
 
-def choose_layout(n: int, radius: int = 31) -> Layout | None:
+def choose_layout(n: int, radius: int = 31, compact: bool = False) -> Layout | None:
     """Table layout minimising search cost at ``radius`` for ``n`` references; ``None`` if brute force wins.
 
     Wider chunks mean smaller buckets but many more probes per chunk; the offsets table (``2**b`` entries)
@@ -110,7 +111,7 @@ def choose_layout(n: int, radius: int = 31) -> Layout | None:
     best: tuple[float, Layout] | None = None
     for bits in range(MIN_CHUNK_BITS, max_bits + 1):
         layout = Layout(BITS // bits, bits)
-        cost = probe_plan(layout, n, radius).est_seconds_per_query
+        cost = probe_plan(layout, n, radius, compact).est_seconds_per_query
         if best is None or cost < best[0]:
             best = (cost, layout)
     if best is None or best[0] >= n * COST_BRUTE_PAIR:

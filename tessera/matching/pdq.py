@@ -23,9 +23,11 @@ HASH_BYTES = 32
 DEFAULT_RADIUS = 31
 MAX_RADIUS = 255
 
-#: Queries per probing batch: big enough to amortise numpy call overhead, small enough that the
-#: per-batch temporaries (a few hundred bytes per query) stay in the tens of MiB.
+#: Queries per probing batch: big enough to amortise numpy call overhead ...
 BATCH = 4096
+#: ... but capped so one batch's probes plus candidates (about 50 bytes of temporaries each) stay near
+#: 100 MiB per thread even at large radii, where a query probes hundreds of thousands of buckets.
+BATCH_WORK = 2_000_000
 
 
 def _as_hashes(hashes: npt.ArrayLike) -> _mih.U8:
@@ -95,7 +97,7 @@ class PdqIndex:
         if self._hashes.shape[0] != self._n:
             self._hashes.resize((self._n, HASH_BYTES), refcheck=False)
             self._ids.resize((self._n,), refcheck=False)
-        layout = _plan.choose_layout(self._n)
+        layout = _plan.choose_layout(self._n, compact=self._compact)
         self._tables = _mih.Tables(layout, self._hashes[: self._n], self._compact) if layout is not None else None
 
     @property
@@ -118,9 +120,9 @@ class PdqIndex:
         tail = self._n - tabled
         if tail == 0:
             return
-        if self._tables is None and _plan.choose_layout(self._n) is None:
+        if self._tables is None and _plan.choose_layout(self._n, compact=self._compact) is None:
             return  # brute force is the plan anyway; nothing to build
-        layout = _plan.choose_layout(self._n)
+        layout = _plan.choose_layout(self._n, compact=self._compact)
         chunks = layout.chunks if layout is not None else 0
         rebuild_cost = self._n * chunks * _plan.COST_BUILD
         scan_cost = tail * n_queries * _plan.COST_BRUTE_PAIR
@@ -159,18 +161,22 @@ class PdqIndex:
     def _search_tables(self, q: _mih.U8, radius: int) -> _mih.Triple:
         tables = self._tables
         assert tables is not None
-        plan = _plan.probe_plan(tables.layout, tables.n, radius)
+        plan = _plan.probe_plan(tables.layout, tables.n, radius, tables.compact)
         refs = self._hashes[: tables.n]
         if plan.thresholds is None:
             return _mih.brute(refs, q, radius)
         thresholds = plan.thresholds
+        layout = tables.layout
+        per_bucket = tables.n / float(1 << layout.bits)
+        work = max(_plan.ball_size(layout.bits, t) for t in thresholds) * (1.0 + per_bucket)
+        batch = max(1, min(BATCH, int(BATCH_WORK / work)))
 
         def run(lo: int) -> _mih.Triple:
-            hi = min(lo + BATCH, q.shape[0])
+            hi = min(lo + batch, q.shape[0])
             qi, rows, dist = _mih.probe(tables, refs, q[lo:hi], thresholds, radius)
             return qi + lo, rows, dist
 
-        starts = range(0, q.shape[0], BATCH)
+        starts = range(0, q.shape[0], batch)
         # numpy releases the GIL inside its array loops, so threads overlap the gathers and popcounts.
         if self._threads > 1 and len(starts) > 1:
             with ThreadPoolExecutor(self._threads) as pool:

@@ -24,21 +24,43 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
             dev = s.get(m.Device, dev_id)
             if dev is None:
                 raise KeyError(f"no device {dev_id!r} in this case")
-            runs = s.scalars(select(m.IngestRun).where(m.IngestRun.device_id == dev_id).order_by(m.IngestRun.id)).all()
-            devices.append({
-                "id": dev.id, "kind": dev.kind, "suspect": dev.suspect, "source_path": dev.source_path,
-                "evidence_hash": dev.evidence_hash,
-                "runs": [{"started": r.started_at.isoformat(timespec="seconds"), "status": r.status,
-                          "finished": r.finished_at.isoformat(timespec="seconds") if r.finished_at else None}
-                         for r in runs],
-                "stats": device_stats(s, dev_id),
-                "hits": list(iter_matches(s, dev_id)),
-                "problems": [{"locator": loc, "error": err} for _, loc, err in iter_problems(s, dev_id)],
-            })
-        sets = [{"name": h.name, "format": h.format, "version": h.version, "profile": h.profile,
-                 "entries": h.entry_count, "source_sha256": h.source_sha256,
-                 "imported_at": h.imported_at.isoformat(timespec="seconds")}
-                for h in s.scalars(select(m.HashSet).order_by(m.HashSet.id))]
+            runs = s.scalars(
+                select(m.IngestRun).where(m.IngestRun.device_id == dev_id).order_by(m.IngestRun.id)
+            ).all()
+            devices.append(
+                {
+                    "id": dev.id,
+                    "kind": dev.kind,
+                    "suspect": dev.suspect,
+                    "source_path": dev.source_path,
+                    "evidence_hash": dev.evidence_hash,
+                    "runs": [
+                        {
+                            "started": r.started_at.isoformat(timespec="seconds"),
+                            "status": r.status,
+                            "finished": r.finished_at.isoformat(timespec="seconds")
+                            if r.finished_at
+                            else None,
+                        }
+                        for r in runs
+                    ],
+                    "stats": device_stats(s, dev_id),
+                    "hits": list(iter_matches(s, dev_id)),
+                    "problems": [{"locator": loc, "error": err} for _, loc, err in iter_problems(s, dev_id)],
+                }
+            )
+        sets = [
+            {
+                "name": h.name,
+                "format": h.format,
+                "version": h.version,
+                "profile": h.profile,
+                "entries": h.entry_count,
+                "source_sha256": h.source_sha256,
+                "imported_at": h.imported_at.isoformat(timespec="seconds"),
+            }
+            for h in s.scalars(select(m.HashSet).order_by(m.HashSet.id))
+        ]
         return {
             "format": REPORT_FORMAT,
             "version": REPORT_VERSION,

@@ -23,13 +23,17 @@ def _items(case: CaseHandle, scope: str) -> Iterator[dict[str, Any]]:
             q = q.where(select(m.Match.id).where(m.Match.sha256 == m.Media.sha256).exists())
         for media in s.scalars(q.execution_options(yield_per=2000)):
             cat = s.scalar(
-                select(m.HashEntry.category).join(m.Match, m.Match.entry_id == m.HashEntry.id)
+                select(m.HashEntry.category)
+                .join(m.Match, m.Match.entry_id == m.HashEntry.id)
                 .where(m.Match.sha256 == media.sha256, m.HashEntry.category.is_not(None))
-                .order_by(m.Match.distance).limit(1)
+                .order_by(m.Match.distance)
+                .limit(1)
             )
             decision = s.scalar(
-                select(m.Decision.category).where(m.Decision.sha256 == media.sha256)
-                .order_by(m.Decision.id.desc()).limit(1)
+                select(m.Decision.category)
+                .where(m.Decision.sha256 == media.sha256)
+                .order_by(m.Decision.id.desc())
+                .limit(1)
             )
             yield {
                 "media_id": media.sha256[:32],

@@ -9,8 +9,22 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-CSV_FIELDS = ["section", "device", "metric", "value", "locator", "sha256", "md5", "sha1", "algorithm",
-              "distance", "hashset", "matched_value", "category", "error"]
+CSV_FIELDS = [
+    "section",
+    "device",
+    "metric",
+    "value",
+    "locator",
+    "sha256",
+    "md5",
+    "sha1",
+    "algorithm",
+    "distance",
+    "hashset",
+    "matched_value",
+    "category",
+    "error",
+]
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:
@@ -46,7 +60,9 @@ def write_csv(report: dict[str, Any], path: Path) -> None:
 
 
 def write_html(report: dict[str, Any], path: Path) -> None:
-    env = Environment(loader=PackageLoader("tessera.report", "templates"), autoescape=select_autoescape(["html"]))
+    env = Environment(
+        loader=PackageLoader("tessera.report", "templates"), autoescape=select_autoescape(["html"])
+    )
     path.write_text(env.get_template("report.html").render(r=report), encoding="utf-8")
 
 

@@ -71,7 +71,9 @@ def init_case(directory: Path, name: str, agency: str, db_url: str | None = None
 def open_case(directory: Path) -> CaseHandle:
     cfg_path = directory / CASE_CONFIG
     if not cfg_path.is_file():
-        raise StoreError(f"no case at {directory} (run: tessera case init {directory} --name ... --agency ...)")
+        raise StoreError(
+            f"no case at {directory} (run: tessera case init {directory} --name ... --agency ...)"
+        )
     try:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

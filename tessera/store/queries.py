@@ -5,23 +5,44 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from tessera.store import models as m
 
 MATCH_FIELDS = (
-    "device", "locator", "sha256", "md5", "sha1", "algorithm", "distance",
-    "hashset", "matched_value", "category", "series", "victim_identified", "deleted",
+    "device",
+    "locator",
+    "sha256",
+    "md5",
+    "sha1",
+    "algorithm",
+    "distance",
+    "hashset",
+    "matched_value",
+    "category",
+    "series",
+    "victim_identified",
+    "deleted",
 )
 
 
-def _match_query(device: str | None) -> Select[Any]:
+def _match_query(device: str | None) -> Any:
     q = (
         select(
-            m.File.device_id, m.File.locator, m.Media.sha256, m.Media.md5, m.Media.sha1,
-            m.Match.algorithm, m.Match.distance, m.HashSet.name, m.HashEntry.value,
-            m.HashEntry.category, m.HashEntry.series, m.HashEntry.victim_identified, m.File.deleted,
+            m.File.device_id,
+            m.File.locator,
+            m.Media.sha256,
+            m.Media.md5,
+            m.Media.sha1,
+            m.Match.algorithm,
+            m.Match.distance,
+            m.HashSet.name,
+            m.HashEntry.value,
+            m.HashEntry.category,
+            m.HashEntry.series,
+            m.HashEntry.victim_identified,
+            m.File.deleted,
         )
         .join(m.Media, m.Media.sha256 == m.File.sha256)
         .join(m.Match, m.Match.sha256 == m.Media.sha256)
@@ -71,15 +92,18 @@ def device_stats(session: Session, device: str | None) -> dict[str, Any]:
     media_q = select(m.Media).join(media_ids, media_ids.c.sha256 == m.Media.sha256)
     unique_media = session.scalar(select(func.count()).select_from(media_ids)) or 0
     by_kind = dict(
-        session.execute(  # type: ignore[arg-type]
-            select(m.Media.kind, func.count()).join(media_ids, media_ids.c.sha256 == m.Media.sha256)
+        session.execute(
+            select(m.Media.kind, func.count())
+            .join(media_ids, media_ids.c.sha256 == m.Media.sha256)
             .group_by(m.Media.kind)
         ).all()
     )
-    matched_media = session.scalar(select(func.count()).select_from(media_q.where(_is_matched()).subquery())) or 0
-    new_media = session.scalar(
-        select(func.count()).select_from(media_q.where(new_material_filter()).subquery())
-    ) or 0
+    matched_media = (
+        session.scalar(select(func.count()).select_from(media_q.where(_is_matched()).subquery())) or 0
+    )
+    new_media = (
+        session.scalar(select(func.count()).select_from(media_q.where(new_material_filter()).subquery())) or 0
+    )
     hit_q = (
         select(m.Match.algorithm, m.HashEntry.category, func.count(func.distinct(m.Match.sha256)))
         .join(media_ids, media_ids.c.sha256 == m.Match.sha256)
@@ -92,8 +116,8 @@ def device_stats(session: Session, device: str | None) -> dict[str, Any]:
         by_alg[alg] = by_alg.get(alg, 0) + n
         key = "uncategorised" if cat is None else str(cat)
         by_cat[key] = by_cat.get(key, 0) + n
-    hit_files_q = select(func.count()).select_from(files).where(
-        exists().where(m.Match.sha256 == files.c.sha256)
+    hit_files_q = (
+        select(func.count()).select_from(files).where(exists().where(m.Match.sha256 == files.c.sha256))
     )
     return {
         "files": total_files,
@@ -110,18 +134,28 @@ def device_stats(session: Session, device: str | None) -> dict[str, Any]:
     }
 
 
-def iter_problems(session: Session, device: str | None = None) -> Iterator[tuple[str, str, str]]:
+def iter_problems(session: Session, device: str | None = None) -> Iterator[tuple[str, str, str | None]]:
     q = select(m.File.device_id, m.File.locator, m.File.error).where(m.File.error.is_not(None))
     if device:
         q = q.where(m.File.device_id == device)
-    for row in session.execute(q.order_by(m.File.device_id, m.File.locator).execution_options(yield_per=2000)):
+    for row in session.execute(
+        q.order_by(m.File.device_id, m.File.locator).execution_options(yield_per=2000)
+    ):
         yield row[0], row[1], row[2]
 
 
 def iter_new_material(session: Session, device: str | None = None) -> Iterator[dict[str, Any]]:
     q = (
-        select(m.File.device_id, m.File.locator, m.Media.sha256, m.Media.md5, m.Media.sha1, m.Media.pdq,
-               m.Media.pdq_quality, m.Media.kind)
+        select(
+            m.File.device_id,
+            m.File.locator,
+            m.Media.sha256,
+            m.Media.md5,
+            m.Media.sha1,
+            m.Media.pdq,
+            m.Media.pdq_quality,
+            m.Media.kind,
+        )
         .join(m.Media, m.Media.sha256 == m.File.sha256)
         .where(new_material_filter())
         .order_by(m.File.device_id, m.File.locator)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -18,14 +18,17 @@ from tessera.records import EvidenceItem, MediaRecord
 from tessera.store import models as m
 
 
-def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]) -> None:
+def insert_ignore(
+    session: Session, model: type[m.Base], rows: Sequence[dict[str, Any]], keys: list[str]
+) -> None:
+    """Insert ``rows``; rows whose natural key (``keys``) is already stored are left as they are."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+        stmt: Any = postgresql.insert(model).on_conflict_do_nothing(index_elements=keys)
     elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+        stmt = sqlite.insert(model).on_conflict_do_nothing(index_elements=keys)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
     session.execute(stmt, list(rows))

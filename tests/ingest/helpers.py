@@ -51,8 +51,9 @@ def known_vics(sc: Scenario, path: Path, version: str = "2.0") -> Path:
     entries = []
     for i, (_name, data) in enumerate(sorted(sc.known.items())):
         rec = hash_item(Opener(data=data), fast_decode=False)
-        entries.append({"media_id": 100 + i, "md5": rec.md5, "sha1": rec.sha1, "pdq": rec.pdq,
-                        "category": 1 + i % 3})
+        entries.append(
+            {"media_id": 100 + i, "md5": rec.md5, "sha1": rec.sha1, "pdq": rec.pdq, "category": 1 + i % 3}
+        )
     vics_media(entries, version=version, out=path)
     return path
 

@@ -45,7 +45,10 @@ def test_every_file_once_and_known_material_found(case: CaseHandle, tmp_path: Pa
     for r in rows:
         by_loc.setdefault(str(r["locator"]), []).append(r)
     # Exact copies, including the one inside the zip, match on MD5 and SHA-1 (and PDQ at distance 0).
-    for loc in [*(k for k in SCENARIO.plant if "IMG-known" in k), "/Download/backup.zip!/photos/known0-copy.jpg"]:
+    for loc in [
+        *(k for k in SCENARIO.plant if "IMG-known" in k),
+        "/Download/backup.zip!/photos/known0-copy.jpg",
+    ]:
         algs = {r["algorithm"] for r in by_loc[loc]}
         assert {"md5", "sha1", "pdq"} <= algs, (loc, algs)
         assert all(r["hashset"] == "known" and r["category"] in (1, 2, 3) for r in by_loc[loc])

@@ -39,7 +39,9 @@ def _stored_files(db: Path) -> int:
 
 def test_kill_9_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     sc = build_scenario(n_known=3, n_unrelated=2)
-    tree = make_device_tree(tmp_path / "dev", 21, n_photos=500, n_chat=150, image_size=(320, 240), plant=sc.plant)
+    tree = make_device_tree(
+        tmp_path / "dev", 21, n_photos=500, n_chat=150, image_size=(320, 240), plant=sc.plant
+    )
     total = len(tree.locators)
     known = known_vics(sc, tmp_path / "known.json")
     cases = {}
@@ -53,8 +55,12 @@ def test_kill_9_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     straight = subprocess.run(_cli(*args, "--case", str(cases["straight"])), capture_output=True, text=True)
     assert straight.returncode in (0, 1), straight.stderr
 
-    proc = subprocess.Popen(_cli(*args, "--case", str(cases["killed"])), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        _cli(*args, "--case", str(cases["killed"])),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     db = cases["killed"] / "case.db"
     deadline = time.monotonic() + 120
     at_kill = 0

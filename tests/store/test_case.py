@@ -53,14 +53,19 @@ def test_writes_are_idempotent(case: CaseHandle) -> None:
         s.add(m.Device(id="D001", kind="phone"))
         s.commit()
         for _ in range(2):  # a rerun after a kill writes the same rows again
-            insert_ignore(s, m.Media.__table__, [media_row(_rec(1)), media_row(_rec(2))], ["sha256"])  # type: ignore[arg-type]
-            rows = [file_row("D001", _item("/a", None), _rec(1), None, None),
-                    file_row("D001", _item("/DCIM/caf\\xe9.jpg", raw), _rec(2), "truncated image", None)]
-            insert_ignore(s, m.File.__table__, rows, ["device_id", "locator"])  # type: ignore[arg-type]
+            insert_ignore(s, m.Media, [media_row(_rec(1)), media_row(_rec(2))], ["sha256"])
+            rows = [
+                file_row("D001", _item("/a", None), _rec(1), None, None),
+                file_row("D001", _item("/DCIM/caf\\xe9.jpg", raw), _rec(2), "truncated image", None),
+            ]
+            insert_ignore(s, m.File, rows, ["device_id", "locator"])
             s.commit()
         assert s.scalar(select(func.count()).select_from(m.Media)) == 2
         assert s.scalar(select(func.count()).select_from(m.File)) == 2
         stored = s.scalar(select(m.File).where(m.File.locator == "/DCIM/caf\\xe9.jpg"))
         assert stored is not None and stored.raw_path == raw and stored.error == "truncated image"
-        assert existing_locators(s, "D001", ["/a", "/b", "/DCIM/caf\\xe9.jpg"]) == {"/a", "/DCIM/caf\\xe9.jpg"}
+        assert existing_locators(s, "D001", ["/a", "/b", "/DCIM/caf\\xe9.jpg"]) == {
+            "/a",
+            "/DCIM/caf\\xe9.jpg",
+        }
         assert existing_locators(s, "D002", ["/a"]) == set()

@@ -177,7 +177,7 @@ def guess_encoding(head: bytes) -> str:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         # A head cut in the middle of a multi-byte character is still UTF-8.
-        if exc.start < len(body) - 3:
+        if not (exc.reason == "unexpected end of data" and exc.end == len(body)):
             return "cp1252"
     return "utf-8"
 

@@ -308,6 +308,6 @@ def headed_csv(
     def rows() -> Iterator[str]:
         yield delimiter.join([*(cased(c) for c in names), *extras])
         for e in entries:
-            yield delimiter.join([*(cell(e.get(c)) for c in names), *(cell(v) for v in extras.values())])
+            yield delimiter.join([*(cell(e.get(c.lower())) for c in names), *(cell(v) for v in extras.values())])
 
     return _emit(_lines(rows(), bom), out)

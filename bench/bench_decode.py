@@ -1,6 +1,6 @@
 """Fast (DCT-scaled) vs full-resolution decode for PDQ, and python-threatexchange for reference.
 
-Usage: python bench/bench_decode.py [--n 40] [--out bench/RESULTS-hashing.md]
+Usage: python bench/bench_decode.py [--n 40] [--sweep] [--out bench/RESULTS-hashing.md]
 
 Generates abstract photo-like JPEGs (12 MP and 1280x960) into a temporary folder, then times, per
 image and single-process: ``hash_item`` (fast path, the production default), ``hash_item`` with
@@ -32,6 +32,7 @@ import pdqhash  # noqa: E402
 import PIL  # noqa: E402
 from PIL import features  # noqa: E402
 
+import tessera.hashing.image as image_mod  # noqa: E402
 from tessera.hashing import DRAFT_MIN_SIDE, hamming_hex, hash_item  # noqa: E402
 from tessera.records import Opener  # noqa: E402
 from tessera.synth.images import SIZE_12MP, SIZE_MESSENGER, invented_exif, photo_jpeg  # noqa: E402
@@ -87,9 +88,32 @@ class SetResult:
     p95: float
     max: int
     full_tx_max: int | None
+    #: draft side -> (p50, p95, max distance to full-res, median ms) when --sweep is given
+    sweep: dict[int, tuple[float, float, int, float]]
 
 
-def run_set(label: str, size: tuple[int, int], n: int, folder: Path, seed0: int) -> SetResult:
+def draft_sweep(paths: list[Path], full: list[str]) -> dict[int, tuple[float, float, int, float]]:
+    """Accuracy and time of the fast path for several minimum draft sides (how 256 was chosen)."""
+    chosen = image_mod.DRAFT_MIN_SIDE
+    out = {}
+    try:
+        for side in (128, 256, 512):
+            image_mod.DRAFT_MIN_SIDE = side
+            times, dists = [], []
+            for p, h_full in zip(paths, full, strict=True):
+                t, h = timed(lambda p=p: hash_item(Opener(path=str(p))).pdq)  # type: ignore[misc]
+                assert h is not None
+                times.append(t)
+                dists.append(hamming_hex(h, h_full))
+            out[side] = (pct(dists, 50), pct(dists, 95), max(dists), statistics.median(times) * 1000)
+    finally:
+        image_mod.DRAFT_MIN_SIDE = chosen
+    return out
+
+
+def run_set(
+    label: str, size: tuple[int, int], n: int, folder: Path, seed0: int, sweep: bool = False
+) -> SetResult:
     paths = []
     gen_start = time.perf_counter()
     for i in range(n):
@@ -113,6 +137,7 @@ def run_set(label: str, size: tuple[int, int], n: int, folder: Path, seed0: int)
     tx_t: list[float] = []
     fast_full: list[int] = []
     full_tx: list[int] = []
+    full_hashes: list[str] = []
     for p in paths:
         t_fast, h_fast = timed(ours(p, True))
         t_full, h_full = timed(ours(p, False))
@@ -120,11 +145,12 @@ def run_set(label: str, size: tuple[int, int], n: int, folder: Path, seed0: int)
         fast_t.append(t_fast)
         full_t.append(t_full)
         fast_full.append(hamming_hex(h_fast, h_full))
+        full_hashes.append(h_full)
         if PdqSignal is not None:
             t_tx, h_tx = timed(theirs(p))
             tx_t.append(t_tx)
-            assert h_tx is not None
-            full_tx.append(hamming_hex(h_full, h_tx))
+            if h_tx:  # PdqSignal returns "" below quality 50
+                full_tx.append(hamming_hex(h_full, h_tx))
     return SetResult(
         size=size,
         n=n,
@@ -137,6 +163,7 @@ def run_set(label: str, size: tuple[int, int], n: int, folder: Path, seed0: int)
         p95=pct(fast_full, 95),
         max=max(fast_full),
         full_tx_max=max(full_tx) if full_tx else None,
+        sweep=draft_sweep(paths, full_hashes) if sweep else {},
     )
 
 
@@ -166,6 +193,17 @@ def report(results: list[SetResult], n: int) -> str:
             f"| {r.tx_ms:.1f} ms | {r.tx_ms / r.fast_ms:.1f}x | {r.p50:.0f} / {r.p95:.0f} / {r.max} bits "
             f"| {r.full_tx_max} bits |"
         )
+    for r in results:
+        if r.sweep:
+            lines += [
+                "",
+                f"Draft-size sweep, {r.size[0]}x{r.size[1]} (distance to full-res decode; median time):",
+                "",
+                "| minimum side | p50 / p95 / max | hash_item |",
+                "|---|---|---|",
+            ]
+            for side, (p50, p95, mx, ms) in r.sweep.items():
+                lines.append(f"| {side} px | {p50:.0f} / {p95:.0f} / {mx} bits | {ms:.1f} ms |")
     ok = all(r.p95 <= 10 for r in results)
     gen = ", ".join(f"{r.gen_ms:.0f} ms" for r in results)
     lines += [
@@ -180,6 +218,7 @@ def report(results: list[SetResult], n: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--n", type=int, default=40, help="images per set (default 40)")
+    ap.add_argument("--sweep", action="store_true", help="also compare minimum draft sides 128/256/512")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS-hashing.md"))
     args = ap.parse_args(argv)
     if PdqSignal is None:
@@ -187,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tessera-bench-") as tmp:
         folder = Path(tmp)
         results = [
-            run_set("12mp", SIZE_12MP, args.n, folder, 1000),
-            run_set("1280", SIZE_MESSENGER, args.n, folder, 5000),
+            run_set("12mp", SIZE_12MP, args.n, folder, 1000, args.sweep),
+            run_set("1280", SIZE_MESSENGER, args.n, folder, 5000, args.sweep),
         ]
     text = report(results, args.n)
     args.out.write_text(text)

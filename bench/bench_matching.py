@@ -67,7 +67,9 @@ class Workload:
     def truth(self, limit: int | None = None) -> set[tuple[int, int, int]]:
         """Planted (query, reference id, distance) within the radius; ids are row numbers."""
         n = self.n_true
-        out = zip(self.plant_q[:n].tolist(), self.plant_pos[:n].tolist(), self.plant_d[:n].tolist(), strict=True)
+        out = zip(
+            self.plant_q[:n].tolist(), self.plant_pos[:n].tolist(), self.plant_d[:n].tolist(), strict=True
+        )
         return {t for t in out if limit is None or t[1] < limit}
 
     def decoys(self) -> set[tuple[int, int]]:
@@ -139,7 +141,9 @@ def phase_ours(args: argparse.Namespace) -> dict[str, Any]:
     lims, d_bf, i_bf = flat.range_search(work.queries[sample], RADIUS + 1)
     del flat
     bf = {
-        (int(sample[k]), int(i_bf[j]), int(d_bf[j])) for k in range(sample.size) for j in range(lims[k], lims[k + 1])
+        (int(sample[k]), int(i_bf[j]), int(d_bf[j]))
+        for k in range(sample.size)
+        for j in range(lims[k], lims[k + 1])
     }
     sample_set = set(sample.tolist())
     out["brute_sample_queries"] = int(sample.size)
@@ -164,6 +168,7 @@ def phase_ours(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def phase_peer(args: argparse.Namespace) -> dict[str, Any]:
+    import faiss
     from threatexchange.signal_type.pdq.pdq_index import PDQIndex
 
     work = Workload(args.refs, args.queries, args.seed)
@@ -181,6 +186,23 @@ def phase_peer(args: argparse.Namespace) -> dict[str, Any]:
     rng = np.random.default_rng([args.seed, 3])
     sample = np.sort(rng.choice(args.queries, min(args.peer_sample, args.queries), replace=False))
     hexes = [bytes(work.queries[i]).hex() for i in sample]
+    # The peer asks faiss for one query at a time; with OpenMP on, each call pays thread start-up and
+    # barriers (several times slower when the cores are busy). Give it its faster setting, chosen on
+    # a warm-up of up to 200 other random queries.
+    warm = [
+        bytes(h).hex()
+        for h in np.random.default_rng([args.seed, 4]).integers(0, 256, (200, 32), dtype=np.uint8)
+    ]
+    per_thread: dict[int, float] = {}
+    default_threads = faiss.omp_get_max_threads()
+    for threads in sorted({default_threads, 1}, reverse=True):
+        faiss.omp_set_num_threads(threads)
+        t0 = time.perf_counter()
+        for h in warm:
+            index.query(h)
+        per_thread[threads] = (time.perf_counter() - t0) / len(warm)
+    best_threads = min(per_thread, key=lambda k: per_thread[k])
+    faiss.omp_set_num_threads(best_threads)
     found: set[tuple[int, int, int]] = set()
     t0 = time.perf_counter()
     for qn, h in zip(sample.tolist(), hexes, strict=True):
@@ -204,6 +226,8 @@ def phase_peer(args: argparse.Namespace) -> dict[str, Any]:
         "over_radius": sum(1 for _, _, d in found if d > RADIUS),
         "rss_growth_bytes": vm("VmRSS") - base,
         "peak_rss_bytes": vm("VmHWM"),
+        "omp_threads_used": best_threads,
+        "warmup_us_per_query_by_threads": {k: v * 1e6 for k, v in per_thread.items()},
     }
     return out
 
@@ -243,7 +267,8 @@ def machine() -> str:
 
 def table(rows: list[dict[str, Any]], ours: dict[str, Any], peer: dict[str, Any] | None) -> str:
     lines = [
-        "| engine | refs | build s | search s (all queries) | us/query | peak RSS GiB | index B/ref | recall |",
+        "| engine | refs | build s | search s (all queries) | us/query | peak RSS GiB | index B/ref "
+        "| recall |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -267,7 +292,9 @@ def main() -> None:
     ap.add_argument("--refs", type=int, default=10_000_000)
     ap.add_argument("--queries", type=int, default=100_000)
     ap.add_argument("--peer-sample", type=int, default=2000)
-    ap.add_argument("--peer-refs", type=int, default=0, help="peer index size (default: refs, if memory allows)")
+    ap.add_argument(
+        "--peer-refs", type=int, default=0, help="peer index size (default: refs, if memory allows)"
+    )
     ap.add_argument("--verify-sample", type=int, default=200, help="queries re-checked by faiss brute force")
     ap.add_argument("--seed", type=int, default=20240501)
     ap.add_argument("--no-peer", action="store_true")
@@ -301,19 +328,26 @@ def main() -> None:
                     f"The peer was built on the first {peer_refs:,} references only: at {args.refs:,} it "
                     "would not fit in the memory available next to other work (about 1.15 KB per reference)."
                 )
-        peer = run_phase(args, "peer", [*common, "--peer-refs", str(peer_refs), "--peer-sample", str(args.peer_sample)])
+        peer = run_phase(
+            args, "peer", [*common, "--peer-refs", str(peer_refs), "--peer-sample", str(args.peer_sample)]
+        )
         rows.append(peer)
     total = time.perf_counter() - started
 
     text = table(rows, ours, peer)
     checks = (
-        f"Checks (ours): planted neighbours {ours['planted']:,}, recall {ours['recall']:.4f}, results over the "
-        f"radius {ours['over_radius']}, decoys (distance 32-40) returned {ours['decoys_returned']}, "
+        f"Checks (ours): planted neighbours {ours['planted']:,}, recall {ours['recall']:.4f}, "
+        f"results over the radius {ours['over_radius']}, "
+        f"decoys (distance 32-40) returned {ours['decoys_returned']}, "
         f"unplanted results {ours['unplanted_returned']}; equal to faiss brute force on "
         f"{ours['brute_sample_queries']} queries: {ours['brute_sample_equal']}. Layout {ours['layout']}."
     )
     if peer is not None:
-        checks += f" Peer: recall {peer['recall']:.4f} on its {peer['planted']} sampled planted pairs."
+        checks += (
+            f" Peer: recall {peer['recall']:.4f} on its {peer['planted']} sampled planted pairs; "
+            f"faiss OpenMP threads {peer['omp_threads_used']} (warm-up us/query by threads: "
+            f"{ {k: round(v) for k, v in peer['warmup_us_per_query_by_threads'].items()} })."
+        )
     detail = json.dumps(rows, indent=1)
     print(text)
     print(checks)
@@ -323,7 +357,8 @@ def main() -> None:
     if not args.no_append:
         stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         section = [
-            f"\n## {stamp} -- {args.refs:,} refs, {args.queries:,} queries, peer sample {args.peer_sample:,}\n",
+            f"\n## {stamp} -- {args.refs:,} refs, {args.queries:,} queries, "
+            f"peer sample {args.peer_sample:,}\n",
             f"Machine: {machine()}. Command: `python bench/bench_matching.py --refs {args.refs} "
             f"--queries {args.queries} --peer-sample {args.peer_sample}`. Wall time {total:.0f} s.\n",
             text + "\n",

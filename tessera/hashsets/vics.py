@@ -259,7 +259,10 @@ def media_records(
                 if role == "hash" and name != "photodna":
                     add(name, val)
     if not any(hashes.values()):
-        raise FormatError("media item has no MD5, SHA1, SHA256, PDQ or PhotoDNA value", where)
+        hint = (
+            " (it looks like a case: is the file #Cases?)" if any(k.lower() == "media" for k in obj) else ""
+        )
+        raise FormatError(f"media item has no MD5, SHA1, SHA256, PDQ or PhotoDNA value{hint}", where)
     media_key = default_key if media_id in (None, "") else f"{key_prefix}{media_id}"
     return [
         HashEntryRecord(
@@ -369,6 +372,8 @@ class VicsReader:
                     else:
                         _put(case, snake(key), _skip_value(events, ev, val))
             _top_level(events, self.info.metadata, stop_at_value=False)
+            for _ in events:  # the parser checks that nothing follows the document
+                pass
         except ijson.JSONError as exc:
             case_no = max(case_no, 1)
             raise _json_error(exc, f"case {case_no}", self._where(index + 1, case_no)) from None

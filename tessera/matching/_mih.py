@@ -101,7 +101,8 @@ class Tables:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (*self.spans, *self.orders, *self.heads))
+        arrays: list[npt.NDArray[np.generic]] = [*self.spans, *self.orders, *self.heads]
+        return sum(a.nbytes for a in arrays)
 
 
 def head_view(hashes: U8) -> npt.NDArray[np.void]:
@@ -203,7 +204,7 @@ def brute(refs: U8, queries: U8, radius: int, row_offset: int = 0) -> Triple:
     queries = np.ascontiguousarray(queries)
     res = faiss.RangeSearchResult(nq)
     # faiss keeps distances strictly below its radius argument.
-    faiss.hamming_range_search(
+    faiss.hamming_range_search(  # type: ignore[attr-defined]
         faiss.swig_ptr(queries), faiss.swig_ptr(refs), nq, nr, radius + 1, refs.shape[1], res
     )
     lims = faiss.rev_swig_ptr(res.lims, nq + 1).copy().astype(np.int64)

@@ -98,7 +98,9 @@ class PdqIndex:
             self._hashes.resize((self._n, HASH_BYTES), refcheck=False)
             self._ids.resize((self._n,), refcheck=False)
         layout = _plan.choose_layout(self._n, compact=self._compact)
-        self._tables = _mih.Tables(layout, self._hashes[: self._n], self._compact) if layout is not None else None
+        self._tables = (
+            _mih.Tables(layout, self._hashes[: self._n], self._compact) if layout is not None else None
+        )
 
     @property
     def nbytes(self) -> int:

@@ -116,8 +116,9 @@ def vics_media_object(
     if e.get("series"):
         obj["Series"] = e["series"]
     alternatives = []
-    if e.get("sha256"):
-        alternatives.append({"HashName": "SHA256", "HashValue": _hex(e["sha256"], upper)})
+    for alg, name in (("sha256", "SHA256"), ("pdq", "PDQ")):
+        if e.get(alg):
+            alternatives.append({"HashName": name, "HashValue": _hex(e[alg], upper)})
     if e.get("photodna"):
         if version == "2.0":
             alternatives.append({"HashName": "PhotoDNA", "HashValue": e["photodna"]})
@@ -308,6 +309,8 @@ def headed_csv(
     def rows() -> Iterator[str]:
         yield delimiter.join([*(cased(c) for c in names), *extras])
         for e in entries:
-            yield delimiter.join([*(cell(e.get(c.lower())) for c in names), *(cell(v) for v in extras.values())])
+            yield delimiter.join(
+                [*(cell(e.get(c.lower())) for c in names), *(cell(v) for v in extras.values())]
+            )
 
     return _emit(_lines(rows(), bom), out)

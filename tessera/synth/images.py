@@ -94,7 +94,7 @@ def _base(rng: random.Random, width: int, height: int) -> Image.Image:
         else:
             pts = [(x0 + rng.randint(0, w), y0 + rng.randint(0, h)) for _ in range(rng.randint(3, 6))]
             draw.polygon(pts, fill=colour)
-    # Mottling at about 1/80 of the frame (the scale PDQ samples, 64x64): without it an image
+    # Mottling at ~1/50 of the frame (near the scale PDQ samples, 64x64): without it an image
     # dominated by one flat shape gets a low PDQ quality, which real photos rarely do.
     mottle = nprng.integers(0, 256, (max(2, height // 10), max(2, width // 10)), dtype=np.uint8)
     soft = np.asarray(Image.fromarray(mottle, "L").resize((width, height), Image.Resampling.BICUBIC))

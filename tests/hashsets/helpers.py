@@ -18,7 +18,9 @@ def read(data: bytes, fmt: str = "auto", **options: Any) -> tuple[HashSetInfo, l
     return reader.info, list(reader)
 
 
-def vics_doc(value: list[Any], *, key: str = "odata.metadata", version: str = "1.3", entity: str = "Media") -> bytes:
+def vics_doc(
+    value: list[Any], *, key: str = "odata.metadata", version: str = "1.3", entity: str = "Media"
+) -> bytes:
     """A hand-written VICS document, for fields the generators do not vary."""
     import json
 

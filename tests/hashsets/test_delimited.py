@@ -42,8 +42,14 @@ def test_icse_header_case_insensitive_category_option_and_extra_column() -> None
     (rec,) = recs
     assert (rec.algorithm, rec.value, rec.category, rec.victim_identified) == ("md5", MD5, 1, True)
     assert rec.media_key == "IMG-1"
-    assert rec.extra == {"media_id": "IMG-1", "is_distributed": True, "offender_identified": False,
-                         "number_of_submissions": 3, "media_type": "Video", "agency_note": "invented"}  # fmt: skip
+    assert rec.extra == {
+        "media_id": "IMG-1",
+        "is_distributed": True,
+        "offender_identified": False,
+        "number_of_submissions": 3,
+        "media_type": "Video",
+        "agency_note": "invented",
+    }
 
 
 def test_icse_short_rows_are_padded_and_photodna_opaque() -> None:
@@ -69,8 +75,9 @@ def test_icse_bad_flag_named() -> None:
 
 
 def test_headed_csv_any_case_any_order_extra_columns() -> None:
-    data = headed_csv(ENTRIES, ("series", "Category", "sha256", "MD5"), extra_columns={"Source": "inv"},
-                      header_case="as-is")  # fmt: skip
+    data = headed_csv(
+        ENTRIES, ("series", "Category", "sha256", "MD5"), extra_columns={"Source": "inv"}, header_case="as-is"
+    )
     info, recs = read(data)
     assert info.format == "csv" and info.metadata["delimiter"] == ","
     assert {(r.algorithm, r.value) for r in recs} == {(a, e[a]) for e in ENTRIES for a in ("md5", "sha256")}

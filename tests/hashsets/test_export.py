@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -39,12 +40,25 @@ def test_round_trip(version: str) -> None:
 
 def test_text_stream_and_metadata_round_trip() -> None:
     item = {
-        "md5": MD5, "sha1": SHA1, "media_id": "M-1", "category": 2, "is_distributed": True,
-        "offender_identified": False, "comments": "invented", "media_size": 1234,
-        "date_updated": datetime(2010, 1, 1, tzinfo=UTC), "exif": {"Make": "Invented"},
-        "media_files": [{"file_name": "a.jpg", "file_path": "D017/x", "deleted": True,
-                         "created": datetime(2011, 2, 3, 4, 5, 6, tzinfo=UTC)}],
-    }  # fmt: skip
+        "md5": MD5,
+        "sha1": SHA1,
+        "media_id": "M-1",
+        "category": 2,
+        "is_distributed": True,
+        "offender_identified": False,
+        "comments": "invented",
+        "media_size": 1234,
+        "date_updated": datetime(2010, 1, 1, tzinfo=UTC),
+        "exif": {"Make": "Invented"},
+        "media_files": [
+            {
+                "file_name": "a.jpg",
+                "file_path": "D017/x",
+                "deleted": True,
+                "created": datetime(2011, 2, 3, 4, 5, 6, tzinfo=UTC),
+            }
+        ],
+    }
     text = io.StringIO()
     write_vics(text, [item], "1.3")
     doc = json.loads(text.getvalue())
@@ -63,7 +77,9 @@ def test_text_stream_and_metadata_round_trip() -> None:
 
 def test_2_0_writes_typed_flags_and_iso_dates() -> None:
     out = io.StringIO()
-    write_vics(out, [{"sha256": SHA256, "victim_identified": True, "date_updated": datetime(2020, 5, 6)}], "2.0")
+    write_vics(
+        out, [{"sha256": SHA256, "victim_identified": True, "date_updated": datetime(2020, 5, 6)}], "2.0"
+    )
     doc = json.loads(out.getvalue())
     assert doc["@odata.context"].endswith("/2.0.xml/US/$metadata#Media")
     media = doc["value"][0]
@@ -74,7 +90,7 @@ def test_2_0_writes_typed_flags_and_iso_dates() -> None:
 def test_items_are_streamed() -> None:
     produced = 0
 
-    def items():  # type: ignore[no-untyped-def]
+    def items() -> Iterator[dict]:
         nonlocal produced
         for e in _items(5):
             produced += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,9 @@ from .helpers import MD5, SHA1, SHA256, read, vics_doc
 ENTRIES = list(random_entries(30, seed=7))
 
 
-def _expected(entries: list[dict], algs: tuple[str, ...] = ("md5", "sha1", "sha256")) -> set[tuple[str, str]]:
+def _expected(
+    entries: list[dict], algs: tuple[str, ...] = ("md5", "sha1", "sha256", "pdq")
+) -> set[tuple[str, str]]:
     out = {(alg, e[alg]) for e in entries for alg in algs}
     out |= {("photodna", e["photodna"]) for e in entries if e["photodna"]}
     return out
@@ -55,16 +58,24 @@ def test_upper_case_hex_is_lowered_and_entries_share_media_key() -> None:
     info, recs = read(vics_media(ENTRIES[:1], upper=True))
     assert all(r.value == r.value.lower() for r in recs if r.algorithm != "photodna")
     assert {r.media_key for r in recs} == {"1000"}
-    assert {r.algorithm for r in recs} == {"md5", "sha1", "sha256", "photodna"}
+    assert {r.algorithm for r in recs} == {"md5", "sha1", "sha256", "pdq", "photodna"}
 
 
 def test_string_booleans_dates_and_null_categories() -> None:
     item = {
-        "MediaID": 7, "Category": None, "MD5": MD5.upper(), "SHA1": SHA1,
-        "VictimIdentified": "True", "OffenderIdentified": "false", "IsDistributed": True,
-        "DateUpdated": "/Date(1262304000000+0100)/", "Comments": "invented note",
-        "MediaSize": "2048", "RelativeFilePath": "a\\b.jpg", "UnknownVendorField": 3,
-    }  # fmt: skip
+        "MediaID": 7,
+        "Category": None,
+        "MD5": MD5.upper(),
+        "SHA1": SHA1,
+        "VictimIdentified": "True",
+        "OffenderIdentified": "false",
+        "IsDistributed": True,
+        "DateUpdated": "/Date(1262304000000+0100)/",
+        "Comments": "invented note",
+        "MediaSize": "2048",
+        "RelativeFilePath": "a\\b.jpg",
+        "UnknownVendorField": 3,
+    }
     info, recs = read(vics_doc([item]))
     md5 = next(r for r in recs if r.algorithm == "md5")
     assert md5.value == MD5
@@ -93,11 +104,16 @@ def test_photodna_kept_opaque_top_level_and_alternative_hashes() -> None:
     opaque = "AbC+/=" * 32 + " "
     items = [
         {"MediaID": 1, "MD5": MD5, "PhotoDNA": opaque},
-        {"MediaID": 2, "SHA1": SHA1,
-         "AlternativeHashes": [{"HashName": "PhotoDNA", "HashValue": "1,2,3,255"},
-                               {"HashName": "SHA256", "HashValue": SHA256.upper()},
-                               {"HashName": "VendorHash", "HashValue": "zz"}]},
-    ]  # fmt: skip
+        {
+            "MediaID": 2,
+            "SHA1": SHA1,
+            "AlternativeHashes": [
+                {"HashName": "PhotoDNA", "HashValue": "1,2,3,255"},
+                {"HashName": "SHA256", "HashValue": SHA256.upper()},
+                {"HashName": "VendorHash", "HashValue": "zz"},
+            ],
+        },
+    ]
     _, recs = read(vics_doc(items, key="@odata.context", version="2.0"))
     photo = [r.value for r in recs if r.algorithm == "photodna"]
     assert photo == [opaque, "1,2,3,255"]
@@ -107,26 +123,52 @@ def test_photodna_kept_opaque_top_level_and_alternative_hashes() -> None:
 
 
 def test_keys_are_case_insensitive_and_series_object() -> None:
-    item = {"mediaid": 5, "md5": MD5, "CATEGORY": "3", "series": {"Name": "Series X"}, "victimidentified": "no"}
+    item = {
+        "mediaid": 5,
+        "md5": MD5,
+        "CATEGORY": "3",
+        "series": {"Name": "Series X"},
+        "victimidentified": "no",
+    }
     _, recs = read(vics_doc([item]))
     assert (recs[0].category, recs[0].series, recs[0].victim_identified, recs[0].media_key) == (
-        3, "Series X", False, "5")  # fmt: skip
+        3,
+        "Series X",
+        False,
+        "5",
+    )
 
 
 def test_media_files_and_exifs_kept_without_odata_noise() -> None:
     item = {
-        "odata.id": f'Media("{MD5}")', "MediaFiles@odata.navigationLinkUrl": "/x", "MD5": MD5,
-        "MediaFiles": [{"MD5": MD5.upper(), "FileName": "f.jpg", "FilePath": "d", "Deleted": "true",
-                        "Written": "/Date(0)/"}],
+        "odata.id": f'Media("{MD5}")',
+        "MediaFiles@odata.navigationLinkUrl": "/x",
+        "MD5": MD5,
+        "MediaFiles": [
+            {
+                "MD5": MD5.upper(),
+                "FileName": "f.jpg",
+                "FilePath": "d",
+                "Deleted": "true",
+                "Written": "/Date(0)/",
+            }
+        ],
         "Exifs": [{"MD5": MD5, "PropertyName": "Make", "PropertyValue": "Invented"}],
-    }  # fmt: skip
+    }
     _, recs = read(vics_doc([item]))
     assert len(recs) == 1
     extra = recs[0].extra
     assert "odata_id" not in extra and not any("navigation" in k for k in extra)
-    assert extra["media_files"] == [{"md5": MD5.upper(), "file_name": "f.jpg", "file_path": "d",
-                                     "deleted": True, "written": "1970-01-01T00:00:00Z",
-                                     "written_raw": "/Date(0)/"}]  # fmt: skip
+    assert extra["media_files"] == [
+        {
+            "md5": MD5.upper(),
+            "file_name": "f.jpg",
+            "file_path": "d",
+            "deleted": True,
+            "written": "1970-01-01T00:00:00Z",
+            "written_raw": "/Date(0)/",
+        }
+    ]
     assert extra["exif"] == {"Make": "Invented"}
 
 
@@ -223,6 +265,20 @@ def test_trailing_garbage_rejected() -> None:
         read(vics_doc([{"MD5": MD5}]) + b" {")
 
 
+def test_cases_trailing_garbage_and_fields_after_value() -> None:
+    data = vics_cases(ENTRIES[:2]).rstrip()
+    info, _ = read(data[:-1] + b',"odata.count": 1}')
+    assert info.metadata["odata_count"] == 1
+    with pytest.raises(FormatError, match="malformed"):
+        read(data + b"]")
+
+
+def test_cases_file_declared_as_media_gets_a_hint() -> None:
+    data = vics_cases(ENTRIES[:2]).replace(b"#Cases", b"#Media")
+    with pytest.raises(FormatError, match="is the file #Cases"):
+        read(data)
+
+
 def test_non_seekable_stream() -> None:
     data = vics_media(ENTRIES, "2.0")
 
@@ -233,7 +289,7 @@ def test_non_seekable_stream() -> None:
         def readable(self) -> bool:
             return True
 
-        def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        def readinto(self, b: Any) -> int:
             chunk = self._buf.read(min(len(b), 1000))
             b[: len(chunk)] = chunk
             return len(chunk)

@@ -31,24 +31,61 @@ def run_demo(out_dir: str) -> None:
     out.print(f"hash set {res.name!r}: {res.entries} entries ({', '.join(sorted(res.by_algorithm))})")
     results = []
     for dev in op.devices:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as bar:
-            r = ingest(case, dev.path, IngestOptions(dev.id, kind=dev.kind, suspect=dev.suspect),
-                       RichIngestProgress(bar, dev.id))
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            r = ingest(
+                case,
+                dev.path,
+                IngestOptions(dev.id, kind=dev.kind, suspect=dev.suspect),
+                RichIngestProgress(bar, dev.id),
+            )
         results.append((dev, r))
     report = build_report(case)
     for fmt in ("html", "json"):
         WRITERS[fmt](report, root / f"report.{fmt}")
-    table = Table("device", "kind", "suspect", "files", "unique media", "matched media", "files with hits",
-                  "new material", "errors", title="Operation Demo: triage summary")
+    table = Table(
+        "device",
+        "kind",
+        "suspect",
+        "files",
+        "unique media",
+        "matched media",
+        "files with hits",
+        "new material",
+        "errors",
+        title="Operation Demo: triage summary",
+    )
     for d in report["devices"]:
         st = d["stats"]
-        table.add_row(d["id"], d["kind"], d["suspect"] or "", str(st["files"]), str(st["unique_media"]),
-                      str(st["matched_media"]), str(st["files_with_hits"]), str(st["new_material"]),
-                      str(st["errors"]))
+        table.add_row(
+            d["id"],
+            d["kind"],
+            d["suspect"] or "",
+            str(st["files"]),
+            str(st["unique_media"]),
+            str(st["matched_media"]),
+            str(st["files_with_hits"]),
+            str(st["new_material"]),
+            str(st["errors"]),
+        )
     t = report["totals"]
-    table.add_row("all", "", "", str(t["files"]), str(t["unique_media"]), str(t["matched_media"]),
-                  str(t["files_with_hits"]), str(t["new_material"]), str(t["errors"]), style="bold")
+    table.add_row(
+        "all",
+        "",
+        "",
+        str(t["files"]),
+        str(t["unique_media"]),
+        str(t["matched_media"]),
+        str(t["files_with_hits"]),
+        str(t["new_material"]),
+        str(t["errors"]),
+        style="bold",
+    )
     out.print(table)
     out.print(f"hits by algorithm: {t['hits_by_algorithm']}; by category: {t['hits_by_category']}")
     out.print(f"case: {case.directory}   (try: tessera matches --case {case.directory})")

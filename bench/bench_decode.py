@@ -167,12 +167,12 @@ def run_set(
     )
 
 
-def report(results: list[SetResult], n: int) -> str:
+def report(results: list[SetResult], command: str) -> str:
     now = dt.datetime.now().astimezone()
     lines = [
         "# Hashing benchmark: fast (DCT-scaled) vs full-resolution decode for PDQ",
         "",
-        f"Run {now:%Y-%m-%d %H:%M %Z} with `python bench/bench_decode.py --n {n}`.",
+        f"Run {now:%Y-%m-%d %H:%M %Z} with `{command}`.",
         "",
         *machine(),
         "",
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             run_set("12mp", SIZE_12MP, args.n, folder, 1000, args.sweep),
             run_set("1280", SIZE_MESSENGER, args.n, folder, 5000, args.sweep),
         ]
-    text = report(results, args.n)
+    text = report(results, " ".join(["python bench/bench_decode.py", *(argv or sys.argv[1:])]))
     args.out.write_text(text)
     print(text)
     return 0

@@ -26,7 +26,8 @@ def import_(
         str | None, typer.Option("--algorithm", help="For plain lists: md5|sha1|sha256|pdq")
     ] = None,
     category: Annotated[
-        int | None, typer.Option("--category", help="Category for entries that carry none.")
+        int | None,
+        typer.Option("--category", help="Category for lists, ICSE and CSVs without a category column."),
     ] = None,
     pdq_threshold: Annotated[
         int | None, typer.Option("--pdq-threshold", help="PDQ distance for this set.")

@@ -31,7 +31,8 @@ from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.writes import existing_locators, existing_sha256, file_row, insert_ignore, media_row
 
-BATCH = 32  # items per worker task: amortises inter-process overhead on small files
+BATCH = 32  # items per worker task: amortises inter-process overhead on small files ...
+BATCH_BYTES = 2 << 20  # ... while big files (photos, videos) go one or two at a time, to every worker
 FLUSH_FILES = 1000  # commit at least this often ...
 FLUSH_SECONDS = 1.0  # ... or this often, so hits reach the examiner quickly
 
@@ -217,13 +218,21 @@ def _ensure_device(s: Session, opts: IngestOptions, source: Path) -> None:
         dev.source_path = dev.source_path or str(source)
 
 
+def _warm() -> None:
+    """Runs once in each worker so all of them exist before the writer starts any threads."""
+
+
 def _executor(workers: int) -> ProcessPoolExecutor | None:
     if workers <= 0:
         return None
-    # forkserver: workers do not inherit the writer's database connections or threads.
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["tessera.hashing"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    # fork: workers start in milliseconds with the hashing code already imported (a forkserver costs
+    # about a second per run). It is safe because workers only hash bytes and the pool is started
+    # before the matcher's index (with its OpenMP threads) exists; elsewhere, spawn.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    for _ in range(workers):
+        pool.submit(_warm)
+    return pool
 
 
 def ingest(
@@ -235,6 +244,24 @@ def ingest(
 ) -> IngestResult:
     """Ingest one evidence source into the case as device ``opts.device_id``."""
     t0 = time.monotonic()
+    executor = _executor(opts.workers)
+    try:
+        result = _run(case, source, opts, progress, should_stop, executor)
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    result.elapsed = time.monotonic() - t0
+    return result
+
+
+def _run(
+    case: CaseHandle,
+    source: Path,
+    opts: IngestOptions,
+    progress: IngestProgress | None,
+    should_stop: Callable[[], bool] | None,
+    executor: ProcessPoolExecutor | None,
+) -> IngestResult:
     with case.session() as s:
         _ensure_device(s, opts, source)
         run = m.IngestRun(device_id=opts.device_id, source_path=str(source), tool_version=tessera.__version__)
@@ -247,7 +274,6 @@ def ingest(
         progress.start(*count_tree(source))
     writer = _Writer(case, opts.device_id, run_id, matcher, result, progress)
     limits = opts.limits or Limits(scratch_dir=case.scratch)
-    executor = _executor(opts.workers)
     window = max(2, opts.workers * 4)
     inflight: deque[
         tuple[Future[list[tuple[int, MediaRecord | None, str | None]]] | None, list[EvidenceItem]]
@@ -279,23 +305,21 @@ def ingest(
         while len(inflight) >= window:
             drain_one()
 
-    try:
-        batch: list[EvidenceItem] = []
-        for item in iter_evidence(source, limits):
-            batch.append(item)
-            if len(batch) >= BATCH:
-                submit(batch)
-                batch = []
-                if should_stop and should_stop():
-                    break
-        if batch:
+    batch: list[EvidenceItem] = []
+    batch_bytes = 0
+    for item in iter_evidence(source, limits):
+        batch.append(item)
+        batch_bytes += item.size or 0
+        if len(batch) >= BATCH or batch_bytes >= BATCH_BYTES:
             submit(batch)
-        while inflight:
-            drain_one()
-        writer.flush()
-    finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+            batch, batch_bytes = [], 0
+            if should_stop and should_stop():
+                break
+    if batch:
+        submit(batch)
+    while inflight:
+        drain_one()
+    writer.flush()
     with case.session() as s:
         s.execute(
             update(m.IngestRun)
@@ -308,5 +332,4 @@ def ingest(
             )
         )
         s.commit()
-    result.elapsed = time.monotonic() - t0
     return result

@@ -1,6 +1,6 @@
 """Fast (DCT-scaled) vs full-resolution decode for PDQ, and python-threatexchange for reference.
 
-Usage: python bench/bench_decode.py [--n 40] [--sweep] [--out bench/RESULTS-hashing.md]
+Usage: python bench/bench_decode.py [--n 40] [--sweep] [--out bench/RESULTS.md]
 
 Generates abstract photo-like JPEGs (12 MP and 1280x960) into a temporary folder, then times, per
 image and single-process: ``hash_item`` (fast path, the production default), ``hash_item`` with
@@ -170,7 +170,7 @@ def run_set(
 def report(results: list[SetResult], command: str) -> str:
     now = dt.datetime.now().astimezone()
     lines = [
-        "# Hashing benchmark: fast (DCT-scaled) vs full-resolution decode for PDQ",
+        "## Decode: fast (DCT-scaled) vs full-resolution decode for PDQ",
         "",
         f"Run {now:%Y-%m-%d %H:%M %Z} with `{command}`.",
         "",
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--n", type=int, default=40, help="images per set (default 40)")
     ap.add_argument("--sweep", action="store_true", help="also compare minimum draft sides 128/256/512")
-    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS-hashing.md"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     args = ap.parse_args(argv)
     if PdqSignal is None:
         print("python-threatexchange not installed: its column will be empty", file=sys.stderr)
@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             run_set("1280", SIZE_MESSENGER, args.n, folder, 5000, args.sweep),
         ]
     text = report(results, " ".join(["python bench/bench_decode.py", *(argv or sys.argv[1:])]))
-    args.out.write_text(text)
+    with args.out.open("a", encoding="utf-8") as fh:  # results accumulate, dated, one section a run
+        fh.write("\n" + text)
     print(text)
     return 0
 

@@ -1,6 +1,6 @@
 """Whole-ingest throughput against the peers named in issue 2, in one run.
 
-    python bench/bench_ingest.py [--n12 40] [--nsmall 300] [--files 20000] [--workers 2]
+    python bench/bench_ingest.py [--n12 250] [--nsmall 1000] [--files 20000] [--peer-sample 100] [--workers 2]
 
 * photos: generated 12-MP (4032x3024) and 1280x960 JPEGs; Tessera's whole ingest (three digests + PDQ +
   match against a loaded hash set + store, via the real CLI) against python-threatexchange's
@@ -57,8 +57,8 @@ def make_photos(directory: Path, n: int, size: tuple[int, int], seed0: int) -> l
 def make_files(directory: Path, n: int, seed: int = 7) -> int:
     """Mixed non-image files (text, binary, document-like headers), sizes log-uniform 512 B .. 512 KiB."""
     marker = directory / ".complete"
-    if marker.exists():
-        return int(marker.read_text())
+    if marker.exists() and marker.read_text().split()[0] == str(n):
+        return int(marker.read_text().split()[1])
     shutil.rmtree(directory, ignore_errors=True)
     rng = random.Random(seed)
     total = 0
@@ -74,7 +74,7 @@ def make_files(directory: Path, n: int, seed: int = 7) -> int:
         off = rng.randrange(len(block) - size) if size < len(block) else 0
         (sub / f"file{i:06d}.bin").write_bytes(head + block[off : off + size] + i.to_bytes(4, "big"))
         total += size + len(head) + 4
-    marker.write_text(str(total))
+    marker.write_text(f"{n} {total}")
     return total
 
 
@@ -133,10 +133,11 @@ def known_set(paths: list[Path]) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n12", type=int, default=40)
-    ap.add_argument("--nsmall", type=int, default=300)
+    ap.add_argument("--n12", type=int, default=250)
+    ap.add_argument("--nsmall", type=int, default=1000)
     ap.add_argument("--files", type=int, default=20_000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--peer-sample", type=int, default=100, help="photos the peer is timed on (rate)")
     ap.add_argument("--skip", default="", help="comma list of: photos12,photos1k,digests")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -153,14 +154,17 @@ def main() -> None:
         paths = make_photos(OUT / label, n, size, seed0)
         hs = known_set(paths)
         ours = tessera_ingest(OUT / label, args.workers, hs)
-        peer = peer_pdq(paths)
-        ratio = peer / ours
-        print(f"[{label}] tessera {n / ours:.1f} img/s, threatexchange {n / peer:.2f} img/s, x{ratio:.1f}")
+        sample = paths[: max(1, min(n, args.peer_sample))]
+        peer = peer_pdq(sample)
+        ours_rate, peer_rate = n / ours, len(sample) / peer
+        ratio = ours_rate / peer_rate
+        print(f"[{label}] tessera {ours_rate:.1f} img/s, threatexchange {peer_rate:.2f} img/s, x{ratio:.1f}")
         target = 15 if label == "photos12" else 3
         rows.append(
             f"| {label} ({size[0]}x{size[1]}, {n} JPEGs) | tessera ingest --workers {args.workers}: "
-            f"{n / ours:.2f} img/s ({ours:.1f} s) | PdqSignal.hash_from_file loop: {n / peer:.2f} img/s "
-            f"({peer:.1f} s) | **{ratio:.1f}x** (target >= {target}x) |"
+            f"{ours_rate:.2f} img/s ({n} in {ours:.1f} s, CLI start included) | "
+            f"PdqSignal.hash_from_file loop: {peer_rate:.2f} img/s ({len(sample)} in {peer:.1f} s) | "
+            f"**{ratio:.1f}x** (target >= {target}x) |"
         )
 
     if "digests" not in skip:
@@ -175,7 +179,7 @@ def main() -> None:
             peer = run(["hashdeep", "-r", "-c", "md5,sha1,sha256", str(tree)])
             ours = tessera_ingest(tree, args.workers, None)
             ratio = peer / ours
-            mb = total / 1e6
+            mb = total / 1e6  # the tree's .complete marker is one more (tiny) file for both tools
             print(
                 f"[digests] tessera {args.files / ours:.0f} files/s, "
                 f"hashdeep {args.files / peer:.0f} files/s, x{ratio:.2f}"
@@ -189,7 +193,7 @@ def main() -> None:
 
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = [
-        f"\n### Ingest throughput — {stamp}",
+        f"\n## Ingest throughput — {stamp}",
         f"Machine: {machine()}.",
         "Command: `python bench/bench_ingest.py " + " ".join(sys.argv[1:]) + "`",
         "",

@@ -29,7 +29,7 @@ U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 RADIUS = 31
 CHUNK = 1_000_000
-RESULTS = Path(__file__).resolve().parent / "RESULTS-matching.md"
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 #: Peer peak RSS per reference, measured at 1M (entries list, id maps, faiss multi-hash).
 PEER_BYTES_PER_REF = 1150
 
@@ -357,7 +357,7 @@ def main() -> None:
     if not args.no_append:
         stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         section = [
-            f"\n## {stamp} -- {args.refs:,} refs, {args.queries:,} queries, "
+            f"\n## PDQ matching — {stamp} — {args.refs:,} refs, {args.queries:,} queries, "
             f"peer sample {args.peer_sample:,}\n",
             f"Machine: {machine()}. Command: `python bench/bench_matching.py --refs {args.refs} "
             f"--queries {args.queries} --peer-sample {args.peer_sample}`. Wall time {total:.0f} s.\n",
@@ -368,8 +368,6 @@ def main() -> None:
             "excluded). Peak RSS is the whole process, including the generated data.\n",
             f"<details><summary>raw</summary>\n\n```json\n{detail}\n```\n</details>\n",
         ]
-        if not RESULTS.exists():
-            RESULTS.write_text("# PDQ matching benchmark results\n")
         with RESULTS.open("a") as f:
             f.write("\n".join(s for s in section if s))
 

@@ -197,8 +197,15 @@ def open_item(opener: Opener) -> BinaryIO:
 def read_head(opener: Opener, size: int = HEAD_SIZE) -> bytes:
     if opener.data is not None:
         return opener.data[:size]
-    with open_item(opener) as fh:
-        return fh.read(size)
+    if opener.path is None:
+        raise ValueError("opener has neither data nor path")
+    # A bare descriptor read: the walker sniffs every file, so no buffered file object per file.
+    # Openers with a path are only made for regular files (the source checked with lstat).
+    fd = _os_open(os.fsencode(opener.path), _READ_FLAGS)
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
 
 
 # --- bounded member reading ---------------------------------------------------------------------

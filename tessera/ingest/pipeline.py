@@ -268,6 +268,8 @@ def _run(
         s.add(run)
         s.commit()
         run_id = run.id
+        # Only a device that already has files can be a resumed run; a first run skips the look-ups.
+        resuming = s.scalar(select(m.File.id).where(m.File.device_id == opts.device_id).limit(1)) is not None
         matcher = CaseMatcher(case_default_threshold(s)).load(s)
     result = IngestResult(run_id=run_id)
     if progress:
@@ -287,8 +289,10 @@ def _run(
             writer.add(items[idx], rec, err)
 
     def submit(batch: list[EvidenceItem]) -> None:
-        with case.session() as s:
-            done = existing_locators(s, opts.device_id, [i.locator for i in batch])
+        done: set[str] = set()
+        if resuming:
+            with case.session() as s:
+                done = existing_locators(s, opts.device_id, [i.locator for i in batch])
         todo = [i for i in batch if i.locator not in done]
         result.files_skipped += len(batch) - len(todo)
         work = [(n, i.opener) for n, i in enumerate(todo) if i.opener is not None]

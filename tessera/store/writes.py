@@ -25,13 +25,16 @@ def insert_ignore(
     if not rows:
         return
     dialect = session.get_bind().dialect.name
+    # Core inserts on the table (not the ORM entity): the ORM's per-row bookkeeping costs more than
+    # the database write itself when an ingest stores thousands of small files a second.
+    table: Any = model.__table__
     if dialect == "postgresql":
-        stmt: Any = postgresql.insert(model).on_conflict_do_nothing(index_elements=keys)
+        stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
     elif dialect == "sqlite":
-        stmt = sqlite.insert(model).on_conflict_do_nothing(index_elements=keys)
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
-    session.execute(stmt, list(rows))
+    session.connection().execute(stmt, list(rows))
 
 
 def chunks(seq: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:

@@ -48,7 +48,7 @@ class HitReport:
     device_id: str
     locator: str
     hashset: str
-    algorithm: str
+    algorithm: str  # every algorithm that matched this file against the set, e.g. "md5+pdq+sha1"
     distance: int
     category: int | None
 
@@ -132,7 +132,6 @@ class _Writer:
         self.buf: list[tuple[EvidenceItem, MediaRecord | None, str | None]] = []
         self.last_flush = time.monotonic()
         self._set_names: dict[int, str] = {}
-        self._categories: dict[int, int | None] = {}
 
     def add(self, item: EvidenceItem, rec: MediaRecord | None, error: str | None) -> None:
         # A huge archive member was spooled to the case's scratch space; once hashed it goes.
@@ -186,24 +185,30 @@ class _Writer:
     def _report(
         self, s: Session, buf: list[tuple[EvidenceItem, MediaRecord | None, str | None]], hits: list[Hit]
     ) -> None:
+        """One line per file and hash set, naming every algorithm that matched (md5+sha1+pdq)."""
         assert self.progress is not None
         by_sha: dict[str, list[str]] = {}
         for item, rec, _ in buf:
             if rec is not None:
                 by_sha.setdefault(rec.sha256, []).append(item.locator)
+        grouped: dict[tuple[str, int], list[Hit]] = {}
         for h in hits:
-            if h.hashset_id not in self._set_names:
-                hs = s.get(m.HashSet, h.hashset_id)
-                self._set_names[h.hashset_id] = hs.name if hs else str(h.hashset_id)
-            entry = s.get(m.HashEntry, h.entry_id)
-            for loc in by_sha.get(h.sha256, []):
+            grouped.setdefault((h.sha256, h.hashset_id), []).append(h)
+        for (sha, set_id), group in grouped.items():
+            if set_id not in self._set_names:
+                hs = s.get(m.HashSet, set_id)
+                self._set_names[set_id] = hs.name if hs else str(set_id)
+            closest = min(group, key=lambda h: h.distance)
+            entry = s.get(m.HashEntry, closest.entry_id)
+            algorithms = "+".join(sorted({h.algorithm for h in group}))
+            for loc in by_sha.get(sha, []):
                 self.progress.hit(
                     HitReport(
                         self.device_id,
                         loc,
-                        self._set_names[h.hashset_id],
-                        h.algorithm,
-                        h.distance,
+                        self._set_names[set_id],
+                        algorithms,
+                        closest.distance,
                         entry.category if entry else None,
                     )
                 )

@@ -1,0 +1,1 @@
+"""Messaging intelligence: parsers for WhatsApp and Telegram sources, returning records."""

@@ -1,0 +1,52 @@
+"""The messaging-parser interface: one plugin per source format, registered under a permanent name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from tessera.plugins import Registry
+from tessera.records import Opener
+from tessera.messaging.records import MessagingRecord
+
+
+@dataclass
+class ParseContext:
+    """What a parser gets: the file, a way to reach files beside it, and scratch space.
+
+    ``locator`` is the evidence locator of the file (``/sdcard/WhatsApp/Databases/msgstore.db``,
+    ``/chat.zip!/WhatsApp Chat with G.txt``); record locators are built from it plus a position
+    (``#message/4711``, ``#L120``). ``sibling(relative)`` returns an opener for a file next to it
+    (``wa.db``, ``msgstore.db-wal``, an attachment in the same zip), or None. ``scratch`` is case
+    space outside the evidence, for a parser that must copy a database before opening it.
+    """
+
+    locator: str
+    opener: Opener
+    scratch: Path
+    sibling: Callable[[str], Opener | None] = lambda _name: None
+    #: Chat exports write local times without a zone; this is the zone they are read in.
+    local_tz: tzinfo | None = None
+    device_id: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+
+
+class MessagingParser(Protocol):
+    #: Permanent registry name: "whatsapp-msgstore", "whatsapp-export", "telegram-export".
+    name: ClassVar[str]
+
+    def detect(self, locator: str, head: bytes) -> bool:
+        """Cheap check on the file name and first bytes (at least 8 KiB when the file has them)."""
+        ...
+
+    def parse(self, ctx: ParseContext) -> Iterator[MessagingRecord]:
+        """Check the declared required structure first (raise ParseError naming what is missing),
+        then yield records. Raise ParseError for unreadable input; the pipeline stores nothing of a
+        source whose parse raised."""
+        ...
+
+
+PARSERS: Registry[MessagingParser] = Registry("messaging parser")

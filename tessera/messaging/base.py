@@ -8,9 +8,9 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from tessera.messaging.records import MessagingRecord
 from tessera.plugins import Registry
 from tessera.records import Opener
-from tessera.messaging.records import MessagingRecord
 
 
 @dataclass

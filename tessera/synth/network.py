@@ -225,9 +225,9 @@ def make_network(
     posts: list[Post] = []
     for item in net.items.values():
         group = rng.choice(list(net.groups.values()))
-        members = net.members[group.key]
-        sender = rng.choice(list(members))
-        t = max(members[sender], group.created) + timedelta(
+        joined = net.members[group.key]
+        sender = rng.choice(list(joined))
+        t = max(joined[sender], group.created) + timedelta(
             hours=rng.randint(1, 72), minutes=rng.randint(0, 59)
         )
         post_id += 1
@@ -235,7 +235,7 @@ def make_network(
         for other in net.groups.values():
             if other.key == group.key or other.platform != group.platform:
                 continue
-            carriers = [p for p in members if p in net.members[other.key]]
+            carriers = [p for p in joined if p in net.members[other.key]]
             if carriers and rng.random() < 0.6:
                 carrier = rng.choice(carriers)
                 t2 = t + timedelta(hours=rng.randint(1, 48), minutes=rng.randint(1, 59))

@@ -137,6 +137,7 @@ def main() -> None:
     ap.add_argument("--nsmall", type=int, default=1000)
     ap.add_argument("--files", type=int, default=20_000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--repeat", type=int, default=3, help="digest runs per tool (best is kept)")
     ap.add_argument("--peer-sample", type=int, default=100, help="photos the peer is timed on (rate)")
     ap.add_argument("--skip", default="", help="comma list of: photos12,photos1k,digests")
     args = ap.parse_args()
@@ -176,8 +177,11 @@ def main() -> None:
         else:
             run(["cat", *[str(p) for p in list(tree.rglob("*.bin"))[:1]]])
             subprocess.run(f"cat {tree}/*/* > /dev/null", shell=True, check=False)  # warm the page cache
-            peer = run(["hashdeep", "-r", "-c", "md5,sha1,sha256", str(tree)])
-            ours = tessera_ingest(tree, args.workers, None)
+            # Best of --repeat runs each: hashdeep's wall time varies by a second or more here.
+            peer = min(
+                run(["hashdeep", "-r", "-c", "md5,sha1,sha256", str(tree)]) for _ in range(args.repeat)
+            )
+            ours = min(tessera_ingest(tree, args.workers, None) for _ in range(args.repeat))
             ratio = peer / ours
             mb = total / 1e6  # the tree's .complete marker is one more (tiny) file for both tools
             print(
@@ -187,7 +191,7 @@ def main() -> None:
             rows.append(
                 f"| digests ({args.files:,} mixed non-image files, {mb:,.0f} MB) | tessera ingest: "
                 f"{args.files / ours:,.0f} files/s, {mb / ours:,.0f} MB/s ({ours:.1f} s) | hashdeep -r -c "
-                f"md5,sha1,sha256: {args.files / peer:,.0f} files/s ({peer:.1f} s) | **{ratio:.2f}x** "
+                f"md5,sha1,sha256: {args.files / peer:,.0f} files/s ({peer:.1f} s); best of {args.repeat} each | **{ratio:.2f}x** "
                 f"(target >= 0.9x) |"
             )
 

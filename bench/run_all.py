@@ -1,6 +1,6 @@
 """Run every benchmark once, each against its peer, appending dated sections to bench/RESULTS.md.
 
-    python bench/run_all.py [--quick]
+python bench/run_all.py [--quick]
 """
 
 from __future__ import annotations

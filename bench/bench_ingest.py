@@ -191,8 +191,8 @@ def main() -> None:
             rows.append(
                 f"| digests ({args.files:,} mixed non-image files, {mb:,.0f} MB) | tessera ingest: "
                 f"{args.files / ours:,.0f} files/s, {mb / ours:,.0f} MB/s ({ours:.1f} s) | hashdeep -r -c "
-                f"md5,sha1,sha256: {args.files / peer:,.0f} files/s ({peer:.1f} s); best of {args.repeat} each | "
-                f"**{ratio:.2f}x** (target >= 0.9x) |"
+                f"md5,sha1,sha256: {args.files / peer:,.0f} files/s ({peer:.1f} s); best of {args.repeat} "
+                f"each | **{ratio:.2f}x** (target >= 0.9x) |"
             )
 
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -182,3 +182,156 @@ class Decision(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     cluster_id: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# --- messaging intelligence (issue 3) ----------------------------------------------------------
+
+
+class Account(Base):
+    """One account on one platform, however many sources and devices show it."""
+
+    __tablename__ = "account"
+    __table_args__ = (UniqueConstraint("platform", "key", name="uq_account_platform_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    #: E.164 for accounts known by phone number, else "platform:identifier".
+    key: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    country: Mapped[str | None] = mapped_column(String(2), index=True)
+    username: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    names: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class AccountAlias(Base):
+    """A source's identifier for an account (a JID, an @lid, a Telegram id, a number as written)."""
+
+    __tablename__ = "account_alias"
+    __table_args__ = (UniqueConstraint("platform", "raw_id", "scope", name="uq_alias"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    raw_id: Mapped[str] = mapped_column(String(300))
+    #: "" for global identifiers; a device id for names that only mean something on one device.
+    scope: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Chat(Base):
+    __tablename__ = "chat"
+    __table_args__ = (UniqueConstraint("platform", "key", name="uq_chat_platform_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20), default="group")
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+
+
+class Membership(Base):
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("chat_id", "account_id", name="uq_membership"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chat.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str | None] = mapped_column(String(20))
+    joined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Sighting(Base):
+    """An account or chat as seen on one device (one row per entity, device and source)."""
+
+    __tablename__ = "sighting"
+    __table_args__ = (UniqueConstraint("entity", "entity_id", "device_id", "source_id", name="uq_sighting"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(10))  # account | chat
+    entity_id: Mapped[int] = mapped_column(Integer, index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("device.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("messaging_source.id", ondelete="CASCADE"))
+    locator: Mapped[str | None] = mapped_column(Text)
+
+
+class MessagingSource(Base):
+    """A parsed messaging file (a msgstore.db, a chat export, a result.json) on a device."""
+
+    __tablename__ = "messaging_source"
+    __table_args__ = (UniqueConstraint("device_id", "locator", name="uq_messaging_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("device.id"), index=True)
+    locator: Mapped[str] = mapped_column(Text)
+    parser: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))  # complete | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    parsed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Message(Base):
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint("device_id", "locator", name="uq_message_device_locator"),
+        Index("ix_message_chat_time", "chat_id", "time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("device.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("messaging_source.id", ondelete="CASCADE"), index=True)
+    locator: Mapped[str] = mapped_column(Text)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chat.id"))
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str | None] = mapped_column(Text)
+    forwarded: Mapped[bool] = mapped_column(Boolean, default=False)
+    forwarded_from: Mapped[str | None] = mapped_column(String(300))
+    action: Mapped[str | None] = mapped_column(String(40))
+    #: SHA-256 of the attachment: from the source's own hash, or resolved from the stored file.
+    media_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    media_path: Mapped[str | None] = mapped_column(Text)
+    media_omitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    raw_id: Mapped[str | None] = mapped_column(String(200))
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Suspect(Base):
+    __tablename__ = "suspect"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alias: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="unidentified")
+    jurisdiction: Mapped[str | None] = mapped_column(String(2))
+    risk_flags: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SuspectAccount(Base):
+    __tablename__ = "suspect_account"
+    __table_args__ = (UniqueConstraint("suspect_id", "account_id", name="uq_suspect_account"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    suspect_id: Mapped[str] = mapped_column(ForeignKey("suspect.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained record of human decisions (see tessera.audit)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[str] = mapped_column(String(40))  # ISO-8601 UTC, as hashed
+    user: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(300))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON, as hashed
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

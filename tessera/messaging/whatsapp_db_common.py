@@ -1,0 +1,290 @@
+"""Shared pieces of the WhatsApp ``msgstore.db`` readers: opening evidence read-only, schema checks,
+JID helpers and the code tables WhatsApp uses in both schemas.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+from tessera.messaging.records import AccountRecord, ParseError
+from tessera.records import Opener
+
+PLATFORM = "whatsapp"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CRYPT = re.compile(r".*\.crypt\d+$", re.IGNORECASE)
+
+#: Servers of JIDs that name a person's account (phone JID, privacy identity, old web form).
+USER_SERVERS = frozenset({"s.whatsapp.net", "lid", "c.us"})
+
+#: message_type (current) / media_wa_type (legacy) -> record kind. Anything else is "other"; the
+#: number is always kept in ``raw["message_type"]``.
+KINDS: dict[int, str] = {
+    0: "text",
+    1: "image",
+    2: "audio",
+    3: "video",
+    7: "system",
+    9: "document",
+    13: "video",  # GIF: an MP4 on disk
+    20: "sticker",
+    42: "image",  # view-once image
+    43: "video",  # view-once video
+}
+
+#: message_system.action_type (current) / media_size of a status-6 row (legacy) -> action.
+ACTIONS: dict[int, str] = {
+    1: "renamed",
+    4: "joined",
+    5: "left",
+    6: "photo_changed",
+    7: "removed",
+    11: "created",
+    12: "added",
+    14: "removed",
+    15: "promoted",
+    20: "joined",  # by invite link; raw["action_type"] tells it apart
+    27: "description_changed",
+}
+
+#: group_participant_user.rank / group_participants.admin -> role (2 is the superadmin: the creator).
+ROLES = {0: "member", 1: "admin", 2: "creator"}
+
+
+def ms_to_utc(ms: int | None) -> datetime:
+    """WhatsApp stores epoch milliseconds; timedelta keeps them exact (no float rounding)."""
+    return _EPOCH + timedelta(milliseconds=ms or 0)
+
+
+def decode_file_hash(value: str | bytes | None) -> str | None:
+    """``file_hash``/``media_hash``: base64 of the SHA-256 of the plaintext file -> lower hex."""
+    if not value:
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 32 else None
+
+
+def chat_kind(jid: str) -> str:
+    if jid.endswith("@g.us"):
+        return "group"
+    if jid.endswith("@broadcast"):
+        return "broadcast"  # status@broadcast (stories) and broadcast lists
+    if jid.endswith("@newsletter"):
+        return "channel"
+    return "private"
+
+
+def is_user_jid(jid: str | None) -> bool:
+    return bool(jid) and jid.rpartition("@")[2] in USER_SERVERS  # type: ignore[union-attr]
+
+
+def phone_of(jid: str) -> str | None:
+    """A phone JID's user part is the international number; ``@lid`` users are not numbers."""
+    user, _, server = jid.partition("@")
+    user = user.split(":", 1)[0].split(".", 1)[0]  # device suffixes: 3461...:12@s.whatsapp.net
+    if server in ("s.whatsapp.net", "c.us") and user.isdigit():
+        return "+" + user
+    return None
+
+
+def owner_id(options: dict[str, str], device_id: str | None) -> tuple[str, bool]:
+    """The device owner's raw id and whether it is a real JID.
+
+    ``msgstore.db`` stores the owner's own messages with no sender; the owner's number lives in
+    shared preferences, outside the database. The examiner gives it with ``options["owner"]`` (a
+    JID or a number); otherwise a placeholder ``whatsapp:owner@<device>`` stands for it.
+    """
+    given = options.get("owner", "").strip()
+    if given:
+        if "@" in given:
+            return given, True
+        digits = re.sub(r"\D", "", given)
+        if digits:
+            return digits + "@s.whatsapp.net", True
+    return f"whatsapp:owner@{device_id or 'device'}", False
+
+
+def owner_record(raw_id: str, real: bool, name: str | None, locator: str) -> AccountRecord:
+    return AccountRecord(
+        PLATFORM,
+        raw_id,
+        phone=phone_of(raw_id) if real else None,
+        display_name=name,
+        is_device_owner=True,
+        locator=locator,
+    )
+
+
+def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+
+
+def tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+
+
+def require(conn: sqlite3.Connection, schema: str, required: dict[str, tuple[str, ...]], name: str) -> None:
+    """Raise ParseError naming every required table or column the database lacks."""
+    have = tables(conn)
+    missing: list[str] = []
+    for table, cols in required.items():
+        if table not in have:
+            missing.append(f"table {table}")
+            continue
+        lacking = [c for c in cols if c not in columns(conn, table)]
+        if lacking:
+            missing.append(", ".join(f"{table}.{c}" for c in lacking))
+    if missing:
+        raise ParseError(f"{name}: not a WhatsApp msgstore database ({schema} schema): missing {'; '.join(missing)}")
+
+
+def col(have: set[str], alias: str, name: str, *alternatives: str) -> str:
+    """``alias.name`` when the column exists (or the first alternative that does), else NULL:
+    optional columns come and go between WhatsApp versions."""
+    for c in (name, *alternatives):
+        if c in have:
+            return f"{alias}.{c}"
+    return "NULL"
+
+
+# --- opening evidence ----------------------------------------------------------------------------
+
+
+def base_name(locator: str) -> str:
+    return locator.rstrip("/").rsplit("/", 1)[-1].rsplit("!", 1)[-1]
+
+
+def read_head(opener: Opener, n: int = 100) -> bytes:
+    if opener.data is not None:
+        return opener.data[:n]
+    assert opener.path is not None
+    with open(opener.path, "rb") as fh:
+        return fh.read(n)
+
+
+def check_head(head: bytes, name: str) -> None:
+    if head.startswith(SQLITE_MAGIC):
+        return
+    if _CRYPT.match(name):
+        raise ParseError(
+            f"{name} is an encrypted WhatsApp backup; decrypt it (with the key from the device) "
+            "and ingest the decrypted msgstore.db"
+        )
+    hint = ""
+    if "msgstore" in name.lower():
+        hint = (
+            " (an encrypted WhatsApp backup renamed? decrypt it with the key from the device and ingest"
+            " the decrypted msgstore.db)"
+        )
+    raise ParseError(f"{name}: not an SQLite database{hint}")
+
+
+@dataclass
+class Opened:
+    conn: sqlite3.Connection
+    via_copy: bool = False
+    _tmp: list[Path] = field(default_factory=list)
+
+
+def _uri(path: str) -> str:
+    # quote keeps "/" but escapes "?", "#", "%" and spaces that would break the URI.
+    return "file:" + quote(str(Path(path).resolve())) + "?mode=ro&immutable=1"
+
+
+def _write(opener: Opener, dest: Path) -> None:
+    if opener.data is not None:
+        dest.write_bytes(opener.data)
+    else:
+        assert opener.path is not None
+        shutil.copyfile(opener.path, dest)
+
+
+@contextmanager
+def open_evidence_db(
+    opener: Opener, name: str, sibling: Callable[[str], Opener | None], scratch: Path
+) -> Iterator[sqlite3.Connection]:
+    """Open an evidence SQLite file without ever writing beside it.
+
+    Without a ``-wal`` sibling: ``immutable=1`` on the file (no locks, no -shm, no journal), or
+    ``deserialize`` for bytes read out of a container. With one: the committed transactions in the
+    WAL belong to the database, so db and wal are copied into scratch space and the copy is opened
+    normally (SQLite replays the WAL into the copy, never into the evidence).
+    """
+    check_head(read_head(opener), name)
+    wal = sibling(name + "-wal")
+    tmpdir: Path | None = None
+    try:
+        if wal is not None and (wal.data is None or len(wal.data) > 0):
+            scratch.mkdir(parents=True, exist_ok=True)
+            tmpdir = Path(tempfile.mkdtemp(prefix="msgstore-", dir=scratch))
+            _write(opener, tmpdir / "db")
+            _write(wal, tmpdir / "db-wal")
+            conn = sqlite3.connect(tmpdir / "db")
+        elif opener.data is not None:
+            conn = sqlite3.connect(":memory:")
+            conn.deserialize(opener.data)
+        else:
+            assert opener.path is not None
+            conn = sqlite3.connect(_uri(opener.path), uri=True)
+        try:
+            conn.execute("PRAGMA query_only = 1")
+            yield conn
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise ParseError(f"{name}: unreadable SQLite database: {exc}") from exc
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def quick_check(conn: sqlite3.Connection, name: str) -> None:
+    """Refuse a damaged database before yielding anything: the pipeline stores nothing of a source
+    whose parse raised, and a half-read database would look complete."""
+    try:
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        raise ParseError(f"{name}: damaged SQLite database: {exc}") from exc
+    if problems != ["ok"]:
+        raise ParseError(f"{name}: damaged SQLite database: {'; '.join(problems)}")
+
+
+def load_contacts(
+    sibling: Callable[[str], Opener | None], scratch: Path
+) -> dict[str, tuple[str | None, str | None]]:
+    """``wa.db`` beside the database: jid -> (name, number). The owner's address-book name
+    (``display_name``) wins over the name the account chose (``wa_name``). A missing or unreadable
+    wa.db only costs the names."""
+    opener = sibling("wa.db")
+    if opener is None:
+        return {}
+    out: dict[str, tuple[str | None, str | None]] = {}
+    try:
+        with open_evidence_db(opener, "wa.db", sibling, scratch) as conn:
+            have = columns(conn, "wa_contacts")
+            if "jid" not in have:
+                return {}
+            sql = (
+                f"SELECT w.jid, {col(have, 'w', 'display_name')}, {col(have, 'w', 'wa_name')}, "
+                f"{col(have, 'w', 'number')} FROM wa_contacts w"
+            )
+            for jid, display, wa_name, number in conn.execute(sql):
+                if jid:
+                    out[jid] = (display or wa_name or None, number or None)
+    except (ParseError, sqlite3.Error):
+        return {}
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -283,7 +284,7 @@ def _aware(dt: datetime) -> datetime:
 
 
 def store_source(
-    factory: Callable[[], Session],
+    factory: Callable[[], AbstractContextManager[Session]],
     device_id: str,
     locator: str,
     parser: str,

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Protocol
 
@@ -24,8 +25,12 @@ from sqlalchemy.orm import Session
 
 import tessera
 from tessera.evidence import Limits, discard_spool, iter_evidence
+from tessera.evidence.base import read_head
 from tessera.hashing import hash_item
 from tessera.ingest.matcher import CaseMatcher, Hit, case_default_threshold
+from tessera.ingest.messaging import SourceResult, link_media, store_source, whatsapp_media_root
+from tessera.messaging import PARSERS, ParseContext
+from tessera.messaging.detect import AUX_NAMES, detect_parser, maybe_messaging
 from tessera.records import EvidenceItem, MediaRecord, Opener
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
@@ -61,6 +66,10 @@ class IngestOptions:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     fast_decode: bool = True
     limits: Limits | None = None
+    #: Country whose national number forms messaging sources use (ISO code), for phone numbers.
+    region: str | None = None
+    #: Zone that chat exports' local times are read in.
+    local_tz: tzinfo | None = None
 
 
 @dataclass
@@ -72,6 +81,7 @@ class IngestResult:
     errors: int = 0
     hits: int = 0
     bytes_hashed: int = 0
+    messaging: list[SourceResult] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # first few (locator, error)
     elapsed: float = 0.0
 
@@ -132,10 +142,12 @@ class _Writer:
         self.buf: list[tuple[EvidenceItem, MediaRecord | None, str | None]] = []
         self.last_flush = time.monotonic()
         self._set_names: dict[int, str] = {}
+        self.keep: set[str] = set()  # locators whose spooled bytes a messaging parser still needs
 
     def add(self, item: EvidenceItem, rec: MediaRecord | None, error: str | None) -> None:
         # A huge archive member was spooled to the case's scratch space; once hashed it goes.
-        discard_spool(item)
+        if item.locator not in self.keep:
+            discard_spool(item)
         self.buf.append((item, rec, error))
         if rec is not None:
             self.result.bytes_hashed += rec.size
@@ -316,7 +328,17 @@ def _run(
 
     batch: list[EvidenceItem] = []
     batch_bytes = 0
+    candidates: list[tuple[EvidenceItem, str]] = []
+    aux: dict[str, Opener] = {}
     for item in iter_evidence(source, limits):
+        if item.opener is not None and item.error is None and maybe_messaging(item.locator):
+            parser = _detect(item)
+            if parser:
+                candidates.append((item, parser))
+                writer.keep.add(item.locator)
+        if item.opener is not None and item.locator.rsplit("/", 1)[-1] in AUX_NAMES:
+            aux[item.locator] = item.opener
+            writer.keep.add(item.locator)
         batch.append(item)
         batch_bytes += item.size or 0
         if len(batch) >= BATCH or batch_bytes >= BATCH_BYTES:
@@ -329,6 +351,17 @@ def _run(
     while inflight:
         drain_one()
     writer.flush()
+    # Messaging sources are parsed once their device's files are stored, so attachments resolve.
+    for item, parser in candidates:
+        res = _parse_source(case, opts, item, parser, aux)
+        if res is not None:
+            result.messaging.append(res)
+            if res.error:
+                result.errors += 1
+                result.problems.append((item.locator, res.error))
+        discard_spool(item)
+    for opener in aux.values():
+        discard_spool(EvidenceItem(locator="", raw_path=b"", size=None, opener=opener))
     with case.session() as s:
         s.execute(
             update(m.IngestRun)
@@ -342,3 +375,57 @@ def _run(
         )
         s.commit()
     return result
+
+
+def _detect(item: EvidenceItem) -> str | None:
+    assert item.opener is not None
+    try:
+        return detect_parser(item.locator, read_head(item.opener))
+    except OSError:
+        return None
+
+
+def _sibling(item: EvidenceItem, aux: dict[str, Opener]) -> Callable[[str], Opener | None]:
+    parent = item.locator.rsplit("/", 1)[0]
+
+    def find(name: str) -> Opener | None:
+        found = aux.get(f"{parent}/{name}")
+        if found is not None:
+            return found
+        if item.opener is not None and item.opener.path is not None and item.depth == 0:
+            path = os.path.join(os.path.dirname(item.opener.path), name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                return Opener(path=path)
+        return None
+
+    return find
+
+
+def _parse_source(
+    case: CaseHandle, opts: IngestOptions, item: EvidenceItem, parser: str, aux: dict[str, Opener]
+) -> SourceResult | None:
+    with case.session() as s:
+        done = s.scalar(
+            select(m.MessagingSource.status).where(
+                m.MessagingSource.device_id == opts.device_id, m.MessagingSource.locator == item.locator
+            )
+        )
+    if done == "complete":
+        return None  # stored by an earlier (interrupted) run
+    assert item.opener is not None
+    ctx = ParseContext(
+        locator=item.locator,
+        opener=item.opener,
+        scratch=case.scratch,
+        sibling=_sibling(item, aux),
+        local_tz=opts.local_tz,
+        device_id=opts.device_id,
+    )
+    res = store_source(
+        case.session, opts.device_id, item.locator, parser, PARSERS.get(parser).parse(ctx), region=opts.region
+    )
+    if not res.error:
+        with case.session() as s:
+            link_media(s, opts.device_id, item.locator, whatsapp_media_root(s, opts.device_id))
+            s.commit()
+    return res

@@ -1,1 +1,9 @@
-"""Messaging intelligence: parsers for WhatsApp and Telegram sources, returning records."""
+"""Messaging intelligence: parsers for WhatsApp and Telegram sources, returning records.
+
+Importing this package registers the built-in parsers in :data:`PARSERS`.
+"""
+
+from tessera.messaging.base import PARSERS, MessagingParser, ParseContext
+from tessera.messaging.records import ParseError
+
+__all__ = ["PARSERS", "MessagingParser", "ParseContext", "ParseError"]

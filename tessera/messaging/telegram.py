@@ -218,7 +218,9 @@ class TelegramExportParser:
                 if owner.display_name:
                     survey.names.setdefault(owner.display_name, set()).add(owner.raw_id)
             elif kind == "contact":
-                _contact_record(payload[1], payload[0], ctx.locator)  # checks types
+                contact = _contact_record(payload[1], payload[0], ctx.locator)
+                if contact and contact.display_name and contact.raw_id.startswith("user"):
+                    survey.names.setdefault(contact.display_name, set()).add(contact.raw_id)
             elif kind == "chat_begin":
                 chat = _Chat(payload, sum(c.section == payload for c in survey.chats))
                 survey.chats.append(chat)
@@ -283,10 +285,10 @@ class TelegramExportParser:
                     name = msg.raw.get("from") if msg.action is None else msg.raw.get("actor")
                     yield AccountRecord(PLATFORM, msg.sender, display_name=name, locator=loc)
                 yield msg
-                for ms in _memberships(msg, chat.raw_id, survey.names):
-                    if ms.account not in seen:  # a member known only by name
+                for name, ms in _memberships(msg, chat.raw_id, survey.names):
+                    if ms.account not in seen:  # a member who neither wrote nor acted before this
                         seen.add(ms.account)
-                        yield AccountRecord(PLATFORM, ms.account, display_name=ms.account, locator=loc)
+                        yield AccountRecord(PLATFORM, ms.account, display_name=name, locator=loc)
                     yield ms
             elif kind == "chat_end":
                 chat = None
@@ -476,7 +478,9 @@ def _media(msg: dict[str, Any], where: str) -> tuple[str, MediaRef | None]:
     return kind, ref
 
 
-def _memberships(msg: MessageRecord, chat: str, names: dict[str, set[str]]) -> Iterator[MembershipRecord]:
+def _memberships(
+    msg: MessageRecord, chat: str, names: dict[str, set[str]]
+) -> Iterator[tuple[str | None, MembershipRecord]]:
     """Memberships a service message shows. Members are written as display names: a name given to
     exactly one account id in this export is resolved to it; a name never tied to an id stays the
     account identifier; a name shared by several ids is left out (it stays in ``targets``)."""
@@ -490,19 +494,20 @@ def _memberships(msg: MessageRecord, chat: str, names: dict[str, set[str]]) -> I
             return name
         return next(iter(ids)) if len(ids) == 1 else None
 
+    actor = msg.raw.get("actor")
     if msg.action == "created" and msg.sender:
-        yield MembershipRecord(PLATFORM, chat, msg.sender, "creator", joined_at=msg.time, locator=loc)
+        yield actor, MembershipRecord(PLATFORM, chat, msg.sender, "creator", joined_at=msg.time, locator=loc)
     if msg.action == "joined" and msg.sender:
-        yield MembershipRecord(PLATFORM, chat, msg.sender, "member", joined_at=msg.time, locator=loc)
+        yield actor, MembershipRecord(PLATFORM, chat, msg.sender, "member", joined_at=msg.time, locator=loc)
     if msg.action in ("created", "added", "removed", "left"):
         for name in msg.targets:
             account = resolve(name)
             if account is None or (msg.action == "created" and account == msg.sender):
                 continue
             if msg.action in ("removed", "left"):
-                yield MembershipRecord(PLATFORM, chat, account, left_at=msg.time, locator=loc)
+                yield name, MembershipRecord(PLATFORM, chat, account, left_at=msg.time, locator=loc)
             else:
-                yield MembershipRecord(PLATFORM, chat, account, "member", joined_at=msg.time, locator=loc)
+                yield name, MembershipRecord(PLATFORM, chat, account, "member", joined_at=msg.time, locator=loc)
 
 
 def _owner_record(info: dict[str, Any], locator: str) -> AccountRecord:

@@ -1,0 +1,128 @@
+"""WhatsApp for Android ``msgstore.db``: plugin "whatsapp-msgstore" (legacy and current schemas).
+
+Importing this module registers the parser. The database is evidence and is never written: it is
+opened with ``immutable=1`` (or deserialised from bytes), and when a ``-wal`` file sits beside it both
+are copied into the case scratch space and the copy is read (see ``whatsapp_db_common``).
+
+Media: ``MediaRef.path`` is ``message_media.file_path`` as stored, relative to the WhatsApp media root
+of the same phone (``MEDIA_ROOTS``); ``MediaRef.sha256`` comes from ``file_hash`` and links the
+message to the file even when the file was deleted.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from tessera.messaging.base import PARSERS, ParseContext
+from tessera.messaging.records import MessagingRecord, ParseError
+from tessera.messaging.whatsapp_db_common import (
+    SQLITE_MAGIC,
+    base_name,
+    columns,
+    open_evidence_db,
+    quick_check,
+    tables,
+)
+from tessera.messaging.whatsapp_db_current import read_current
+from tessera.messaging.whatsapp_db_legacy import read_legacy
+from tessera.records import Opener
+
+__all__ = ["MEDIA_ROOTS", "WhatsAppMsgstoreParser", "media_candidates", "parse_file", "schema_of"]
+
+_NAME = re.compile(r"msgstore[^/]*\.db(\.crypt\d+)?", re.IGNORECASE)
+
+#: Where ``message_media.file_path`` ("Media/WhatsApp Images/IMG-...jpg") is relative to, on the
+#: shared storage of the same phone (``/sdcard``, ``/storage/emulated/0``, ``/data/media/0``):
+#: Android 11+ scoped storage first, then the older location.
+MEDIA_ROOTS = ("Android/media/com.whatsapp/WhatsApp", "WhatsApp")
+
+
+def media_candidates(file_path: str, storage_root: str = "/sdcard") -> list[str]:
+    """Locators where the file a message points at may lie on the device, most likely first.
+
+    An absolute ``file_path`` (older versions stored ``/storage/emulated/0/WhatsApp/Media/...``) is
+    returned as is; a relative one is joined to each media root under ``storage_root``.
+    """
+    if file_path.startswith("/"):
+        return [file_path]
+    root = storage_root.rstrip("/")
+    return [f"{root}/{m}/{file_path}" for m in MEDIA_ROOTS]
+
+
+def schema_of(conn: sqlite3.Connection, name: str) -> str:
+    """``current`` or ``legacy``. Databases of the transition years hold both tables: the one with
+    messages wins, the current one on a tie."""
+    have = tables(conn)
+    current = "message" in have
+    legacy = "messages" in have and "key_remote_jid" in columns(conn, "messages")
+    if current and legacy:
+        n_cur = conn.execute("SELECT EXISTS (SELECT 1 FROM message)").fetchone()[0]
+        n_leg = conn.execute("SELECT EXISTS (SELECT 1 FROM messages)").fetchone()[0]
+        return "legacy" if n_leg and not n_cur else "current"
+    if current:
+        return "current"
+    if legacy or "messages" in have:
+        return "legacy"  # a messages table without its columns: require() names what is missing
+    raise ParseError(f"{name}: not a WhatsApp msgstore database: missing table message/messages")
+
+
+@PARSERS.register("whatsapp-msgstore")
+class WhatsAppMsgstoreParser:
+    """Options: ``owner`` (the device owner's number or JID, from the phone's shared preferences or
+    the case file), ``integrity`` = ``skip`` to read a database that fails ``PRAGMA quick_check``."""
+
+    name: ClassVar[str] = "whatsapp-msgstore"
+
+    def detect(self, locator: str, head: bytes) -> bool:
+        if _NAME.fullmatch(base_name(locator)):
+            return True  # encrypted backups included: parse() explains what to do with them
+        # A renamed copy: the schema text of sqlite_master sits in the first pages.
+        return head.startswith(SQLITE_MAGIC) and (
+            b"key_remote_jid" in head or (b"chat_row_id" in head and b"sender_jid_row_id" in head)
+        )
+
+    def parse(self, ctx: ParseContext) -> Iterator[MessagingRecord]:
+        name = base_name(ctx.locator)
+        try:
+            with open_evidence_db(ctx.opener, name, ctx.sibling, ctx.scratch) as conn:
+                if ctx.options.get("integrity") != "skip":
+                    quick_check(conn, name)
+                reader = read_current if schema_of(conn, name) == "current" else read_legacy
+                yield from reader(conn, ctx, name)
+        except OSError as exc:
+            raise ParseError(f"{name}: cannot read: {exc}") from exc
+
+
+def parse_file(
+    path: str | Path,
+    *,
+    scratch: Path | None = None,
+    owner: str | None = None,
+    device_id: str | None = None,
+    options: dict[str, str] | None = None,
+) -> Iterator[MessagingRecord]:
+    """Parse a ``msgstore.db`` on the examiner's file system, with ``wa.db`` and ``-wal`` found in
+    the same folder. For tests, benchmarks and ad-hoc use; the pipeline builds its own context."""
+    p = Path(path)
+    opts = dict(options or {})
+    if owner:
+        opts["owner"] = owner
+
+    def sibling(rel: str) -> Opener | None:
+        q = p.parent / rel
+        return Opener(path=str(q)) if q.is_file() else None
+
+    ctx = ParseContext(
+        locator=str(p),
+        opener=Opener(path=str(p)),
+        scratch=scratch or Path(tempfile.gettempdir()) / "tessera-scratch",  # never beside the evidence
+        sibling=sibling,
+        device_id=device_id,
+        options=opts,
+    )
+    return WhatsAppMsgstoreParser().parse(ctx)

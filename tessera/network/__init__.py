@@ -1,0 +1,1 @@
+"""Network tracing over accounts, groups, messages and media."""

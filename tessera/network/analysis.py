@@ -1,0 +1,320 @@
+"""Network tracing over stored messages: who posted an item first, where it spread, who bridges
+groups, which accounts appear on several seized devices, and role indicators with their evidence.
+
+Every result carries the message rows behind it (device + locator), so an investigator can check and
+challenge it. Heavy lifting is done by the database (window functions and aggregates work the same on
+SQLite and PostgreSQL); Python only assembles the answers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from tessera.store import models as m
+
+#: How many evidence rows a listing shows per role; the counts are always complete.
+EVIDENCE_LIMIT = 20
+
+
+def iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    device: str
+    locator: str
+    time: str | None
+    group: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"device": self.device, "locator": self.locator, "time": self.time, "group": self.group}
+
+
+def matched_sha256(session: Session) -> set[str]:
+    """Media that matched a hash set (known material); everything else posted is treated as new."""
+    return set(session.scalars(select(m.Match.sha256).distinct()))
+
+
+def _post_query() -> Any:
+    chat = aliased(m.Chat)
+    acc = aliased(m.Account)
+    return (
+        select(
+            m.Message.id,
+            m.Message.media_sha256,
+            m.Message.time,
+            acc.key,
+            acc.platform,
+            chat.key,
+            chat.title,
+            m.Message.device_id,
+            m.Message.locator,
+            m.Message.forwarded,
+        )
+        .join(chat, chat.id == m.Message.chat_id)
+        .outerjoin(acc, acc.id == m.Message.sender_id)
+        .where(m.Message.media_sha256.is_not(None), m.Message.kind != "system")
+    )
+
+
+def _post(row: Any, first_id: int | None = None) -> dict[str, Any]:
+    msg_id, sha, time, account, platform, chat_key, title, device, locator, forwarded = row
+    return {
+        "sha256": sha,
+        "time": iso(time),
+        "account": account,
+        "platform": platform,
+        "group": title or chat_key,
+        "group_key": chat_key,
+        "device": device,
+        "locator": locator,
+        "forwarded": bool(forwarded),
+        "first": msg_id == first_id,
+    }
+
+
+def timeline(session: Session, sha256: str) -> list[dict[str, Any]]:
+    """Every post of one item in time order (the same post seen on several devices is listed once
+    per device, each with its locator); the earliest is marked ``first``."""
+    rows = session.execute(
+        _post_query().where(m.Message.media_sha256 == sha256).order_by(m.Message.time, m.Message.id)
+    ).all()
+    first = rows[0][0] if rows else None
+    return [_post(r, first) for r in rows]
+
+
+def first_posts(session: Session) -> dict[str, dict[str, Any]]:
+    """sha256 -> the earliest post of it across all devices (ties broken by storage order)."""
+    ranked = (
+        select(
+            m.Message.id.label("id"),
+            func.row_number()
+            .over(partition_by=m.Message.media_sha256, order_by=(m.Message.time, m.Message.id))
+            .label("rank"),
+        )
+        .where(m.Message.media_sha256.is_not(None), m.Message.kind != "system")
+        .subquery()
+    )
+    q = _post_query().join(ranked, and_(ranked.c.id == m.Message.id, ranked.c.rank == 1))
+    rows: Any = session.execute(q)
+    return {row[1]: _post(row, row[0]) for row in rows}
+
+
+def media_spread(session: Session) -> Iterator[dict[str, Any]]:
+    """Per item: first post, number of posts, groups, accounts and devices it reached, known or new."""
+    known = matched_sha256(session)
+    firsts = first_posts(session)
+    q = (
+        select(
+            m.Message.media_sha256,
+            func.count(),
+            func.count(func.distinct(m.Message.chat_id)),
+            func.count(func.distinct(m.Message.sender_id)),
+            func.count(func.distinct(m.Message.device_id)),
+        )
+        .where(m.Message.media_sha256.is_not(None), m.Message.kind != "system")
+        .group_by(m.Message.media_sha256)
+        .order_by(m.Message.media_sha256)
+    )
+    rows: Any = session.execute(q)
+    for sha, posts, groups, accounts, devices in rows:
+        yield {
+            "sha256": sha,
+            "status": "known" if sha in known else "new",
+            "posts": posts,
+            "groups": groups,
+            "accounts": accounts,
+            "devices": devices,
+            "first": firsts.get(sha),
+        }
+
+
+@dataclass
+class AccountSummary:
+    id: int
+    account: str
+    platform: str
+    phone: str | None
+    country: str | None
+    names: list[str]
+    groups: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    messages: int = 0
+    media_posts: int = 0
+    roles: list[str] = field(default_factory=list)
+    #: role -> {"count": n, "evidence": [...]} explaining each role
+    indicators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suspects: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "platform": self.platform,
+            "phone": self.phone,
+            "country": self.country,
+            "names": self.names,
+            "groups": self.groups,
+            "devices": self.devices,
+            "messages": self.messages,
+            "media_posts": self.media_posts,
+            "roles": self.roles,
+            "indicators": self.indicators,
+            "suspects": self.suspects,
+        }
+
+
+def _group_names(session: Session) -> dict[int, str]:
+    return {
+        cid: title or key for cid, title, key in session.execute(select(m.Chat.id, m.Chat.title, m.Chat.key))
+    }
+
+
+def accounts(session: Session) -> list[AccountSummary]:
+    """Every account with its groups, devices, activity and role indicators, most active first.
+
+    Roles (indicators, not verdicts; each with its count and the messages behind it):
+    ``producer-candidate`` first posted new material (matching no hash set); ``distributor`` posted
+    known material (matching a hash set) into groups; ``consumer`` is in groups but posted no media.
+    """
+    groups = _group_names(session)
+    out: dict[int, AccountSummary] = {}
+    for acc in session.scalars(select(m.Account).order_by(m.Account.id)):
+        out[acc.id] = AccountSummary(
+            acc.id, acc.key, acc.platform, acc.phone, acc.country, list(acc.names or [])
+        )
+    member_groups: dict[int, set[int]] = defaultdict(set)
+    for chat_id, acc_id in session.execute(select(m.Membership.chat_id, m.Membership.account_id)):
+        member_groups[acc_id].add(chat_id)
+    for acc_id, device in session.execute(
+        select(m.Sighting.entity_id, m.Sighting.device_id).where(m.Sighting.entity == "account").distinct()
+    ):
+        if acc_id in out:
+            out[acc_id].devices.append(device)
+    activity: Any = session.execute(
+        select(m.Message.sender_id, func.count(), func.count(m.Message.media_sha256))
+        .where(m.Message.sender_id.is_not(None), m.Message.kind != "system")
+        .group_by(m.Message.sender_id)
+    )
+    for acc_id, n, media in activity:
+        out[acc_id].messages, out[acc_id].media_posts = n, media
+    posted_in: Any = session.execute(
+        select(m.Message.sender_id, m.Message.chat_id).where(m.Message.sender_id.is_not(None)).distinct()
+    )
+    for acc_id, chat_id in posted_in:
+        member_groups[acc_id].add(chat_id)
+    for acc_id, chats in member_groups.items():
+        if acc_id in out:
+            out[acc_id].groups = sorted(groups.get(c, str(c)) for c in chats)
+    for suspect_id, acc_id in session.execute(
+        select(m.SuspectAccount.suspect_id, m.SuspectAccount.account_id)
+    ):
+        if acc_id in out:
+            out[acc_id].suspects.append(suspect_id)
+    _roles(session, out, groups)
+    for a in out.values():
+        a.devices.sort()
+    return sorted(out.values(), key=lambda a: (-a.media_posts, -a.messages, a.account))
+
+
+def _add(summary: AccountSummary, role: str, ev: Evidence) -> None:
+    ind = summary.indicators.setdefault(role, {"count": 0, "evidence": []})
+    ind["count"] += 1
+    if len(ind["evidence"]) < EVIDENCE_LIMIT:
+        ind["evidence"].append(ev.as_dict())
+
+
+def _roles(session: Session, out: dict[int, AccountSummary], groups: dict[int, str]) -> None:
+    known = matched_sha256(session)
+    firsts = {p["sha256"]: p for p in first_posts(session).values()}
+    first_locators = {(p["device"], p["locator"]) for p in firsts.values()}
+    q = (
+        select(
+            m.Message.sender_id,
+            m.Message.media_sha256,
+            m.Message.device_id,
+            m.Message.locator,
+            m.Message.time,
+            m.Message.chat_id,
+        )
+        .where(
+            m.Message.media_sha256.is_not(None), m.Message.sender_id.is_not(None), m.Message.kind != "system"
+        )
+        .order_by(m.Message.time, m.Message.id)
+        .execution_options(yield_per=5000)
+    )
+    rows: Any = session.execute(q)
+    for acc_id, sha, device, locator, time, chat_id in rows:
+        ev = Evidence(device, locator, iso(time), groups.get(chat_id))
+        if sha in known:
+            _add(out[acc_id], "distributor", ev)
+        elif (device, locator) in first_locators:
+            _add(out[acc_id], "producer-candidate", ev)
+    for a in out.values():
+        if a.media_posts == 0 and a.groups:
+            a.indicators["consumer"] = {
+                "count": len(a.groups),
+                "evidence": [],
+                "note": "in groups, posted no media",
+            }
+        a.roles = [r for r in ("producer-candidate", "distributor", "consumer") if r in a.indicators]
+
+
+def bridges(session: Session) -> list[dict[str, Any]]:
+    """Accounts that posted in two or more groups, with one message per group as evidence."""
+    groups = _group_names(session)
+    q = (
+        select(m.Message.sender_id, func.count(func.distinct(m.Message.chat_id)))
+        .where(m.Message.sender_id.is_not(None), m.Message.kind != "system")
+        .group_by(m.Message.sender_id)
+        .having(func.count(func.distinct(m.Message.chat_id)) >= 2)
+    )
+    out = []
+    for acc_id, n in session.execute(q).all():
+        acc = session.get(m.Account, acc_id)
+        assert acc is not None
+        evidence = []
+        for chat_id, device, locator, time in session.execute(
+            select(m.Message.chat_id, m.Message.device_id, m.Message.locator, func.min(m.Message.time))
+            .where(m.Message.sender_id == acc_id, m.Message.kind != "system")
+            .group_by(m.Message.chat_id)
+        ):
+            evidence.append(Evidence(device, locator, iso(time), groups.get(chat_id)).as_dict())
+        out.append({"account": acc.key, "platform": acc.platform, "groups": n, "evidence": evidence})
+    return sorted(out, key=lambda b: (-b["groups"], b["account"]))
+
+
+def cross_device(session: Session, entity: str = "account") -> list[dict[str, Any]]:
+    """Accounts (or chats) seen on two or more seized devices, with the devices."""
+    q = (
+        select(m.Sighting.entity_id, func.count(func.distinct(m.Sighting.device_id)))
+        .where(m.Sighting.entity == entity)
+        .group_by(m.Sighting.entity_id)
+        .having(func.count(func.distinct(m.Sighting.device_id)) >= 2)
+    )
+    model: Any = m.Account if entity == "account" else m.Chat
+    out = []
+    for ent_id, n in session.execute(q).all():
+        row: Any = session.get(model, ent_id)
+        devices = sorted(
+            set(
+                session.scalars(
+                    select(m.Sighting.device_id).where(
+                        m.Sighting.entity == entity, m.Sighting.entity_id == ent_id
+                    )
+                )
+            )
+        )
+        label = row.key if entity == "account" else (row.title or row.key)
+        out.append({entity: label, "platform": row.platform, "devices": devices, "count": n})
+    return sorted(out, key=lambda r: (-r["count"], r[entity]))

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from tessera.cli import case, export, hashset, ingest, matches, report
+from tessera.cli import case, export, hashset, ingest, matches, network, report, suspect
 from tessera.cli.common import EXIT_USAGE, CliError, print_error
 from tessera.evidence import EvidenceError
 from tessera.records import FormatError
@@ -24,6 +24,13 @@ app.add_typer(export.app, name="export")
 app.command("ingest")(ingest.command)
 app.command("matches")(matches.command)
 app.command("report")(report.command)
+app.add_typer(suspect.app, name="suspect")
+app.command("accounts")(network.accounts_cmd)
+app.command("groups")(network.groups_cmd)
+app.command("timeline")(network.timeline_cmd)
+app.command("bridges")(network.bridges_cmd)
+app.command("graph")(network.graph_cmd)
+app.command("referrals")(network.referrals_cmd)
 
 
 @app.command("demo")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.progress import (
@@ -74,6 +75,10 @@ def command(
     full_decode: Annotated[
         bool, typer.Option("--full-decode", help="Decode JPEGs at full size for PDQ.")
     ] = False,
+    region: Annotated[
+        str | None, typer.Option("--region", help="Country of national phone forms (ES).")
+    ] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Zone of chat exports' local times.")] = None,
     case: CaseOpt = None,
 ) -> None:
     """Walk, hash and match one evidence source; run it again to resume a stopped run."""
@@ -82,8 +87,18 @@ def command(
     if not source.exists():
         fail(f"no such evidence source: {source}")
     handle = load_case(case)
+    try:
+        local_tz = ZoneInfo(tz) if tz else None
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"unknown time zone {tz!r} (use a name like Europe/Madrid)")
     opts = IngestOptions(
-        device_id=device, kind=kind, suspect=suspect, workers=workers, fast_decode=not full_decode
+        device_id=device,
+        kind=kind,
+        suspect=suspect,
+        workers=workers,
+        fast_decode=not full_decode,
+        region=region.upper() if region else None,
+        local_tz=local_tz,
     )
     with Progress(
         TextColumn("{task.description}"),

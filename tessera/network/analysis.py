@@ -318,3 +318,46 @@ def cross_device(session: Session, entity: str = "account") -> list[dict[str, An
         label = row.key if entity == "account" else (row.title or row.key)
         out.append({entity: label, "platform": row.platform, "devices": devices, "count": n})
     return sorted(out, key=lambda r: (-r["count"], r[entity]))
+
+
+def groups(session: Session) -> list[dict[str, Any]]:
+    """Every chat with members, messages, media items, devices and active period."""
+    members = dict(
+        session.execute(select(m.Membership.chat_id, func.count()).group_by(m.Membership.chat_id))
+        .tuples()
+        .all()
+    )
+    devices: dict[int, set[str]] = defaultdict(set)
+    for chat_id, device in session.execute(
+        select(m.Sighting.entity_id, m.Sighting.device_id).where(m.Sighting.entity == "chat").distinct()
+    ):
+        devices[chat_id].add(device)
+    stats: Any = session.execute(
+        select(
+            m.Message.chat_id,
+            func.count(),
+            func.count(func.distinct(m.Message.media_sha256)),
+            func.min(m.Message.time),
+            func.max(m.Message.time),
+        ).group_by(m.Message.chat_id)
+    )
+    per_chat = {row[0]: row[1:] for row in stats}
+    out = []
+    for chat in session.scalars(select(m.Chat).order_by(m.Chat.platform, m.Chat.key)):
+        n, items, first, last = per_chat.get(chat.id, (0, 0, None, None))
+        out.append(
+            {
+                "group": chat.title or chat.key,
+                "key": chat.key,
+                "platform": chat.platform,
+                "kind": chat.kind,
+                "members": members.get(chat.id, 0),
+                "messages": n,
+                "media_items": items,
+                "devices": sorted(devices[chat.id]),
+                "first_message": iso(first),
+                "last_message": iso(last),
+                "created": iso(chat.created_at),
+            }
+        )
+    return out

@@ -1,0 +1,47 @@
+"""Rendering a listing as a table, JSON or CSV: every listing command takes --format."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tessera.cli.common import fail, out
+
+FormatOpt = Annotated[str, typer.Option("--format", help="table|json|csv")]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "; ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def render(
+    rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str], title: str | None = None
+) -> None:
+    """JSON carries every field; table and CSV show ``columns`` (lists joined with '; ')."""
+    if fmt == "json":
+        sys.stdout.write(json.dumps(list(rows), indent=1, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(columns)
+        for r in rows:
+            w.writerow([_cell(r.get(c)) for c in columns])
+    elif fmt == "table":
+        table = Table(*columns, title=title)
+        for r in rows:
+            table.add_row(*[_cell(r.get(c)) for c in columns])
+        out.print(table)
+        out.print(f"{len(rows):,} row(s)")
+    else:
+        fail("--format must be table, json or csv")

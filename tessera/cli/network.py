@@ -1,0 +1,114 @@
+"""tessera accounts | groups | timeline | graph | referrals"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.cli.listing import FormatOpt, render
+from tessera.network import analysis
+from tessera.network.graph import FORMATS, build_graph, write_graph
+from tessera.network.referrals import write_referrals
+
+
+def accounts_cmd(
+    fmt: FormatOpt = "table",
+    role: Annotated[
+        str | None, typer.Option("--role", help="producer-candidate|distributor|consumer")
+    ] = None,
+    country: Annotated[str | None, typer.Option("--country", help="ISO country code, e.g. ES")] = None,
+    case: CaseOpt = None,
+) -> None:
+    """Accounts with their groups, devices and role indicators (with the messages behind them)."""
+    handle = load_case(case)
+    with handle.session() as s:
+        rows = [a.as_dict() for a in analysis.accounts(s)]
+    if role:
+        rows = [r for r in rows if role in r["roles"]]
+    if country:
+        rows = [r for r in rows if (r["country"] or "").upper() == country.upper()]
+    render(
+        rows,
+        fmt,
+        ["account", "platform", "country", "names", "groups", "devices", "messages", "media_posts", "roles"],
+        "Accounts",
+    )
+
+
+def groups_cmd(fmt: FormatOpt = "table", case: CaseOpt = None) -> None:
+    """Groups and chats with members, messages, media items and the devices that hold them."""
+    handle = load_case(case)
+    with handle.session() as s:
+        rows = analysis.groups(s)
+    render(
+        rows,
+        fmt,
+        [
+            "group",
+            "platform",
+            "kind",
+            "members",
+            "messages",
+            "media_items",
+            "devices",
+            "first_message",
+            "last_message",
+        ],
+        "Groups",
+    )
+
+
+def timeline_cmd(
+    media: Annotated[str, typer.Option("--media", help="SHA-256 of the item.")],
+    fmt: FormatOpt = "table",
+    case: CaseOpt = None,
+) -> None:
+    """Every post of one item in time order, first post marked."""
+    handle = load_case(case)
+    with handle.session() as s:
+        rows = analysis.timeline(s, media.lower())
+    if not rows and fmt == "table":
+        fail(f"no post of {media} in this case")
+    render(rows, fmt, ["time", "account", "group", "device", "locator", "forwarded", "first"], "Timeline")
+
+
+def bridges_cmd(fmt: FormatOpt = "table", case: CaseOpt = None) -> None:
+    """Accounts that posted in two or more groups."""
+    handle = load_case(case)
+    with handle.session() as s:
+        rows = analysis.bridges(s)
+    render(rows, fmt, ["account", "platform", "groups", "evidence"], "Bridges")
+
+
+def graph_cmd(
+    fmt: Annotated[str, typer.Option("--format", help="graphml|gexf|json")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    case: CaseOpt = None,
+) -> None:
+    """Write the account-group-media graph (opens in Gephi)."""
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}")
+    handle = load_case(case)
+    with handle.session() as s:
+        g = build_graph(s)
+    write_graph(g, fmt, out_file)
+    out.print(f"wrote {g.number_of_nodes():,} nodes and {g.number_of_edges():,} edges to {out_file}")
+
+
+def referrals_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the packages (one per country).")],
+    country: Annotated[str | None, typer.Option("--country", help="Only this country.")] = None,
+    case: CaseOpt = None,
+) -> None:
+    """One package per country: accounts, groups, hashes and categories of their posts. No media."""
+    handle = load_case(case)
+    with handle.session() as s:
+        packages = write_referrals(
+            s, out_dir, handle.name, handle.agency, country.upper() if country else None
+        )
+    for p in packages:
+        out.print(f"{p.country}: {p.accounts} accounts, {p.posts} posts, {p.items} items -> {p.path}")
+    out.print(f"{len(packages)} package(s) in {out_dir}")

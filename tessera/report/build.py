@@ -6,8 +6,10 @@ import platform
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import tessera
+from tessera.network import analysis
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.queries import device_ids, device_stats, iter_matches, iter_problems
@@ -71,4 +73,21 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
             "hashsets": sets,
             "totals": device_stats(s, device),
             "devices": devices,
+            "network": network_section(s),
         }
+
+
+def network_section(s: Session) -> dict[str, Any] | None:
+    """Groups, role indicators, bridges, cross-device accounts and first posts; None without messages."""
+    if s.scalar(select(m.Message.id).limit(1)) is None:
+        return None
+    accs = [a.as_dict() for a in analysis.accounts(s)]
+    return {
+        "groups": analysis.groups(s),
+        "accounts_with_roles": [a for a in accs if a["roles"] and a["roles"] != ["consumer"]],
+        "accounts": len(accs),
+        "bridges": analysis.bridges(s),
+        "cross_device_accounts": analysis.cross_device(s, "account"),
+        "cross_device_groups": analysis.cross_device(s, "chat"),
+        "items": list(analysis.media_spread(s)),
+    }

@@ -57,6 +57,7 @@ class _Store:
     source_id: int
     region: str | None
     accounts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    by_raw: dict[tuple[str, str], int] = field(default_factory=dict)
     chats: dict[tuple[str, str], int] = field(default_factory=dict)
     spans: dict[tuple[int, int], _Span] = field(default_factory=dict)
     seen_accounts: set[int] = field(default_factory=set)
@@ -74,11 +75,12 @@ class _Store:
         return self.device_id
 
     def account(self, platform: str, raw_id: str, rec: AccountRecord | None = None) -> int:
+        fast = self.by_raw.get((platform, raw_id))
+        if fast is not None and rec is None:
+            return fast  # the common case: a sender already seen in this source
         scope = self._scope(platform, raw_id)
         cache_key = (platform, raw_id, scope)
         acc_id = self.accounts.get(cache_key)
-        if acc_id is not None and rec is None:
-            return acc_id
         s = self.session
         if acc_id is None:
             acc_id = s.scalar(
@@ -116,6 +118,7 @@ class _Store:
                 acc_id = acc.id
             s.add(m.AccountAlias(account_id=acc_id, platform=platform, raw_id=raw_id, scope=scope))
         self.accounts[cache_key] = acc_id
+        self.by_raw[(platform, raw_id)] = acc_id
         if rec is not None:
             self._merge(acc_id, rec, phone)
             for alias in rec.aliases:

@@ -160,6 +160,8 @@ class _Store:
         s = self.session
         if chat_id is None:
             chat_id = s.scalar(select(m.Chat.id).where(m.Chat.platform == platform, m.Chat.key == raw_id))
+            if chat_id is None and rec is not None:
+                chat_id = self._same_group(platform, raw_id, rec)
             if chat_id is None:
                 new = m.Chat(platform=platform, key=raw_id, kind="group")
                 s.add(new)
@@ -177,6 +179,26 @@ class _Store:
                 row.creator_id = self.account(platform, rec.creator)
         self.seen_chats.add(chat_id)
         return chat_id
+
+    def _same_group(self, platform: str, raw_id: str, rec: ChatRecord) -> int | None:
+        """A chat export names its group only by title; a database names it by JID and title. The
+        two are one group when exactly one group of the platform has that title; the JID becomes the
+        key. Titles shared by several groups are never merged (they stay separate chats)."""
+        if not rec.title or rec.kind != "group":
+            return None
+        same = self.session.scalars(
+            select(m.Chat).where(
+                m.Chat.platform == platform, m.Chat.title == rec.title, m.Chat.kind == "group"
+            )
+        ).all()
+        if len(same) != 1:
+            return None
+        other = same[0]
+        if "@" in raw_id and "@" in other.key:
+            return None  # two JIDs: two different groups that happen to share a title
+        if "@" in raw_id:
+            other.key = raw_id  # an export's group, now known by its JID
+        return other.id
 
     # --- records -----------------------------------------------------------------------------
 

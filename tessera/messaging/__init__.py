@@ -3,6 +3,7 @@
 Importing this package registers the built-in parsers in :data:`PARSERS`.
 """
 
+from tessera.messaging import telegram, whatsapp_db, whatsapp_export  # noqa: F401  (register the parsers)
 from tessera.messaging.base import PARSERS, MessagingParser, ParseContext
 from tessera.messaging.records import ParseError
 

@@ -15,7 +15,6 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 
 import phonenumbers
 
@@ -68,7 +67,7 @@ class Item:
     data: bytes  # JPEG bytes of a generated abstract image
     known: bool  # on the known-material list
 
-    @cached_property
+    @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 

@@ -20,8 +20,10 @@ class Phone:
 def _valid(num: phonenumbers.PhoneNumber) -> Phone | None:
     if not phonenumbers.is_valid_number(num):
         return None
-    return Phone(phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164),
-                 phonenumbers.region_code_for_number(num))
+    return Phone(
+        phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164),
+        phonenumbers.region_code_for_number(num),
+    )
 
 
 def normalise_phone(text: str | None, region: str | None = None) -> Phone | None:

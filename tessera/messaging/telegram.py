@@ -46,72 +46,54 @@ _SKIPPED = re.compile(r"^(?:.* )?\((?:File|Photo) (?:not included|exceeds maximu
 _HEAD_KEYS = re.compile(rb'"(?:personal_information|chats|left_chats|messages|date_unixtime|from_id)"\s*:')
 _FIRST_KEY = re.compile(rb'^\s*\{\s*"(?:about|name|type|id|personal_information|messages)"\s*:')
 
-_CHAT_PREFIX = {
-    "private_group": "chat",
-    "private_supergroup": "channel",
-    "public_supergroup": "channel",
-    "private_channel": "channel",
-    "public_channel": "channel",
-    "personal_chat": "user",
-    "bot_chat": "user",
-    "saved_messages": "user",
-    "replies": "user",
-}
-_CHAT_KIND = {
-    "private_group": "group",
-    "private_supergroup": "group",
-    "public_supergroup": "group",
-    "private_channel": "channel",
-    "public_channel": "channel",
-}
+
+def _table(spec: str) -> dict[str, str]:
+    """``"a=b c=d"`` -> ``{"a": "b", "c": "d"}``: the lookup tables below, kept short."""
+    return dict(pair.split("=", 1) for pair in spec.split())
+
+
+#: Chat ``type`` -> the peer prefix Telegram writes in ``from_id`` for such a peer.
+_CHAT_PREFIX = _table(
+    "private_group=chat private_supergroup=channel public_supergroup=channel private_channel=channel "
+    "public_channel=channel personal_chat=user bot_chat=user saved_messages=user replies=user"
+)
+_CHAT_KIND = _table(
+    "private_group=group private_supergroup=group public_supergroup=group "
+    "private_channel=channel public_channel=channel"
+)
 #: Service actions in the vocabulary of ``MessageRecord.action``; others are kept as written.
-_ACTIONS = {
-    "create_group": "created",
-    "create_channel": "created",
-    "invite_members": "added",
-    "join_group_by_link": "joined",
-    "join_group_by_request": "joined",
-    "remove_members": "removed",
-    "migrate_from_group": "migrated",
-    "migrate_to_supergroup": "migrated",
-    "pin_message": "pinned",
-    "edit_group_title": "title_changed",
-    "edit_group_photo": "photo_changed",
-    "delete_group_photo": "photo_deleted",
-    "clear_history": "cleared",
-}
-_MEDIA_KINDS = {
-    "video_file": "video",
-    "video_message": "video",
-    "animation": "video",
-    "voice_message": "audio",
-    "audio_file": "audio",
-    "sticker": "sticker",
-}
+_ACTIONS = _table(
+    "create_group=created create_channel=created invite_members=added join_group_by_link=joined "
+    "join_group_by_request=joined remove_members=removed migrate_from_group=migrated "
+    "migrate_to_supergroup=migrated pin_message=pinned edit_group_title=title_changed "
+    "edit_group_photo=photo_changed delete_group_photo=photo_deleted clear_history=cleared"
+)
+_MEDIA_KINDS = _table(
+    "video_file=video video_message=video animation=video voice_message=audio audio_file=audio "
+    "sticker=sticker"
+)
+_OTHER_MEDIA = frozenset(("contact_information", "location_information", "poll", "place_name"))
 #: Fields of a message worth keeping in ``raw`` (small values the records do not model).
-_RAW_KEYS = (
-    "type", "action", "members", "inviter", "title", "message_id", "reply_to_message_id",
-    "reply_to_peer_id", "saved_from", "author", "via_bot", "media_type", "width", "height",
-    "duration_seconds", "sticker_emoji", "edited_unixtime", "photo", "file", "from", "actor",
+_RAW_KEYS = frozenset(
+    _table(
+        "type= action= members= inviter= title= message_id= reply_to_message_id= reply_to_peer_id= "
+        "saved_from= author= via_bot= media_type= width= height= duration_seconds= sticker_emoji= "
+        "edited_unixtime= photo= file= from= actor="
+    )
 )
 #: Containers whose JSON type the parser relies on: prefix -> the event that must open them.
 _CONTAINERS = {
-    "personal_information": "start_map",
-    "contacts": "start_map",
-    "contacts.list": "start_array",
-    "chats": "start_map",
-    "chats.list": "start_array",
-    "chats.list.item": "start_map",
-    "chats.list.item.messages": "start_array",
-    "left_chats": "start_map",
-    "left_chats.list": "start_array",
-    "left_chats.list.item": "start_map",
-    "left_chats.list.item.messages": "start_array",
-    "messages": "start_array",
+    k: "start_map" if v == "{" else "start_array"
+    for k, v in _table(
+        "personal_information={ contacts={ contacts.list=[ chats={ chats.list=[ chats.list.item={ "
+        "chats.list.item.messages=[ left_chats={ left_chats.list=[ left_chats.list.item={ "
+        "left_chats.list.item.messages=[ messages=["
+    ).items()
 }
 _MESSAGE_PREFIXES = {"chats.list.item.messages.item", "left_chats.list.item.messages.item", "messages.item"}
 _CHAT_PREFIXES = {"chats.list.item": "chats", "left_chats.list.item": "left_chats"}
 _CHAT_FIELDS = {"name", "type", "id"}
+_OBJECTS = {"personal_information": "personal", "contacts.list.item": "contact"}
 _BUF = 16 * 1024  # small reads keep the byte offset reported for a syntax error close to the fault
 
 
@@ -147,6 +129,18 @@ class _Chat:
         return f"{self.section or 'chat'}[{self.index}]" + (f" (id {self.id})" if self.id is not None else "")
 
 
+class _Where:
+    """Names a message in an error; formatted only when an error is raised."""
+
+    __slots__ = ("chat", "mid")
+
+    def __init__(self, chat: _Chat, mid: Any) -> None:
+        self.chat, self.mid = chat, mid
+
+    def __str__(self) -> str:
+        return f"{self.chat.where} message {self.mid!r:.30}"
+
+
 @dataclass
 class _Survey:
     """What the first pass learns: layout, owner, chat headers, and the names of account ids."""
@@ -167,7 +161,7 @@ def is_skipped(value: str) -> bool:
     return bool(_SKIPPED.match(value))
 
 
-def flatten_text(value: Any, where: str = "message") -> str:
+def flatten_text(value: Any, where: object = "message") -> str:
     """``text`` is a string, or a list of strings and entity objects ``{type, text}``: joined."""
     if value is None:
         return ""
@@ -186,7 +180,6 @@ def flatten_text(value: Any, where: str = "message") -> str:
     raise ParseError(f"{where}: text is {type(value).__name__}, not a string or list")
 
 
-@PARSERS.register("telegram-export")
 class TelegramExportParser:
     name: ClassVar[str] = "telegram-export"
 
@@ -232,7 +225,7 @@ class TelegramExportParser:
                 rec = _message(payload, chat, "", ctx.local_tz)
                 if rec is None:
                     continue
-                name = rec.raw.get("from") or rec.raw.get("actor")
+                name = rec.raw.get("actor" if rec.kind == "system" else "from")
                 if rec.sender and isinstance(name, str):
                     survey.names.setdefault(name, set()).add(rec.sender)
                 if rec.action == "created" and chat.created_at is None:
@@ -269,10 +262,8 @@ class TelegramExportParser:
                     yield rec
             elif kind == "chat_begin" or (kind in ("chat_field", "message") and chat is None):
                 chat = next(chats)
-                yield ChatRecord(
-                    PLATFORM, chat.raw_id, chat.name, _CHAT_KIND.get(chat.type or "", "private"),
-                    chat.created_at, chat.creator, f"{ctx.locator}#chat/{chat.id}",
-                )
+                ckind, cloc = _CHAT_KIND.get(chat.type or "", "private"), f"{ctx.locator}#chat/{chat.id}"
+                yield ChatRecord(PLATFORM, chat.raw_id, chat.name, ckind, chat.created_at, chat.creator, cloc)
             if kind == "message":
                 assert chat is not None
                 loc = f"{ctx.locator}#chat/{chat.id}/message/{payload.get('id')}"
@@ -282,7 +273,7 @@ class TelegramExportParser:
                 msg.from_me = owner_id is not None and msg.sender == owner_id
                 if msg.sender and msg.sender not in seen:
                     seen.add(msg.sender)
-                    name = msg.raw.get("from") if msg.action is None else msg.raw.get("actor")
+                    name = msg.raw.get("actor" if msg.kind == "system" else "from")
                     yield AccountRecord(PLATFORM, msg.sender, display_name=name, locator=loc)
                 yield msg
                 for name, ms in _memberships(msg, chat.raw_id, survey.names):
@@ -294,6 +285,9 @@ class TelegramExportParser:
                 chat = None
 
 
+PARSERS.register(TelegramExportParser.name)(TelegramExportParser())
+
+
 def _single(survey: _Survey) -> _Chat:
     """The chat of a single-chat export (its fields and messages sit at the top level)."""
     if not survey.chats:
@@ -303,7 +297,7 @@ def _single(survey: _Survey) -> _Chat:
 
 def _set_chat_field(chat: _Chat, key: str, value: Any) -> None:
     if key == "id":
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not _is_int(value):
             raise ParseError(f"{chat.where}: id is {value!r:.40}, not an integer")
         chat.id = value
     elif value is not None and not isinstance(value, str):
@@ -324,7 +318,7 @@ def _walk(ctx: ParseContext) -> Iterator[tuple[str, Any]]:
     and messages (each message built as one dict; nothing bigger is ever held)."""
     with open_item(ctx.opener) as raw:
         f = _Counting(raw)
-        last = "the start"
+        last: Any = None  # the id of the last message read, for error messages
         try:
             events = ijson.parse(f, buf_size=_BUF, use_float=True)
             try:
@@ -333,24 +327,46 @@ def _walk(ctx: ParseContext) -> Iterator[tuple[str, Any]]:
                 raise ParseError(f"{ctx.locator}: empty file, not a Telegram Desktop export") from None
             if event != "start_map":
                 raise ParseError(f"{ctx.locator}: top level is not a JSON object: not a Telegram export")
-            builder: ijson.ObjectBuilder | None = None
-            kind, depth, contacts = "", 0, -1
+            # An object being built: a stack of its open containers (a hand-rolled builder: this loop
+            # sees every event of the file, and ijson's ObjectBuilder costs a method call per event).
+            stack: list[Any] = []
+            key: Any = None
+            skipping, skip = False, 0  # inside a skipped value (text_entities repeats text), its depth
+            kind, contacts = "", -1
             for prefix, event, value in events:
-                if builder is not None:
-                    builder.event(event, value)
-                    if event in ("start_map", "start_array"):
-                        depth += 1
-                    elif event in ("end_map", "end_array"):
-                        depth -= 1
-                        if depth == 0:
-                            obj, builder = builder.value, None
+                if stack:
+                    if skipping:
+                        if event == "start_map" or event == "start_array":
+                            skip += 1
+                        elif event == "end_map" or event == "end_array":
+                            skip -= 1
+                        skipping = skip > 0
+                        continue
+                    if event == "map_key":
+                        key = value
+                        skipping = value == "text_entities" and len(stack) == 1 and kind == "message"
+                        continue
+                    top = stack[-1]
+                    if event == "end_map" or event == "end_array":
+                        obj = stack.pop()
+                        if not stack:
                             if kind == "message":
-                                last = f"message {obj.get('id')!r:.30}"
+                                last = obj.get("id")
                                 yield kind, obj
-                            elif kind == "contact":
-                                yield kind, (contacts, obj)
                             else:
-                                yield kind, obj
+                                yield kind, (contacts, obj) if kind == "contact" else obj
+                        continue
+                    if event == "start_map" or event == "start_array":
+                        new: Any = {} if event == "start_map" else []
+                        if type(top) is dict:
+                            top[key] = new
+                        else:
+                            top.append(new)
+                        stack.append(new)
+                    elif type(top) is dict:
+                        top[key] = value
+                    else:
+                        top.append(value)
                     continue
                 expected = _CONTAINERS.get(prefix)
                 if expected and event not in (expected, "map_key", "end_map", "end_array"):
@@ -358,40 +374,41 @@ def _walk(ctx: ParseContext) -> Iterator[tuple[str, Any]]:
                     raise ParseError(f"{ctx.locator}: {prefix} is a JSON {event}, not {want}")
                 if prefix == "" and event == "map_key":
                     yield "root_key", value
-                elif event == "start_map" and (
-                    prefix in _MESSAGE_PREFIXES or prefix in ("personal_information", "contacts.list.item")
-                ):
-                    kind = (
-                        "message" if prefix in _MESSAGE_PREFIXES
-                        else "personal" if prefix == "personal_information" else "contact"
-                    )
+                elif event == "start_map" and (prefix in _MESSAGE_PREFIXES or prefix in _OBJECTS):
+                    kind = _OBJECTS.get(prefix, "message")
                     contacts += kind == "contact"
-                    builder, depth = ijson.ObjectBuilder(), 1
-                    builder.event(event, value)
+                    stack.append({})
                 elif prefix in _MESSAGE_PREFIXES:
-                    raise ParseError(f"{ctx.locator}: after {last}: a message is a JSON {event}, not an object")
-                elif prefix in _CHAT_PREFIXES and event in ("start_map", "end_map"):
-                    yield ("chat_begin", _CHAT_PREFIXES[prefix]) if event == "start_map" else ("chat_end", None)
-                    last = f"the start of a chat in {_CHAT_PREFIXES[prefix]}"
+                    raise ParseError(
+                        f"{ctx.locator}: {_after(last)}a message is a JSON {event}, not an object"
+                    )
+                elif prefix in _CHAT_PREFIXES and (event == "start_map" or event == "end_map"):
+                    yield (
+                        ("chat_begin", _CHAT_PREFIXES[prefix]) if event == "start_map" else ("chat_end", None)
+                    )
+                    last = None
                 elif event not in ("map_key", "start_map", "start_array", "end_map", "end_array"):
-                    key = prefix.rpartition(".")[2]
-                    parent = prefix[: -len(key) - 1] if "." in prefix else ""
-                    if key in _CHAT_FIELDS and (parent in _CHAT_PREFIXES or parent == ""):
-                        yield "chat_field", (key, value)
+                    parent, _, field_name = prefix.rpartition(".")
+                    if field_name in _CHAT_FIELDS and (parent in _CHAT_PREFIXES or parent == ""):
+                        yield "chat_field", (field_name, value)
         except ParseError as exc:
             raise ParseError(f"{exc} (near byte {f.pos})") from None
         except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ParseError(
-                f"{ctx.locator}: invalid JSON near byte {f.pos} (after {last}): {detail}"
+                f"{ctx.locator}: invalid JSON near byte {f.pos} ({_after(last)}{detail})"
             ) from None
+
+
+def _after(last: Any) -> str:
+    return "" if last is None else f"after message {last!r:.30}: "
 
 
 def _message(msg: dict[str, Any], chat: _Chat, loc: str, local_tz: tzinfo | None) -> MessageRecord | None:
     """One message object -> a MessageRecord (None for what carries no message, e.g. "unsupported")."""
-    where = f"{chat.where} message {msg.get('id')!r:.30}"
+    where = _Where(chat, msg.get("id"))
     mid = msg.get("id")
-    if not isinstance(mid, int) or isinstance(mid, bool):
+    if not _is_int(mid):
         raise ParseError(f"{where}: id is not an integer")
     mtype = msg.get("type", "message")
     if not isinstance(mtype, str):
@@ -403,15 +420,14 @@ def _message(msg: dict[str, Any], chat: _Chat, loc: str, local_tz: tzinfo | None
     sender = msg.get("actor_id" if service else "from_id")
     if sender is not None and not isinstance(sender, str):
         raise ParseError(f"{where}: {'actor_id' if service else 'from_id'} is not a string")
-    raw = {k: msg[k] for k in _RAW_KEYS if k in msg}
+    raw = {k: v for k, v in msg.items() if k in _RAW_KEYS}
     members = msg.get("members")
     if members is not None and not isinstance(members, list):
         raise ParseError(f"{where}: members is not a list")
     text = flatten_text(msg.get("text"), where)
-    rec = MessageRecord(
-        PLATFORM, chat.raw_id, sender, time, "system" if service else "text", text or None,
-        raw_id=str(mid), locator=loc, raw=raw,
-    )
+    kind = "system" if service else "text"
+    rec = MessageRecord(PLATFORM, chat.raw_id, sender, time, kind, text or None, raw_id=str(mid), raw=raw)
+    rec.locator = loc
     if service:
         action = msg.get("action")
         rec.action = _ACTIONS.get(action, action) if isinstance(action, str) else "other"
@@ -427,7 +443,7 @@ def _message(msg: dict[str, Any], chat: _Chat, loc: str, local_tz: tzinfo | None
     return rec
 
 
-def _time(msg: dict[str, Any], where: str, local_tz: tzinfo | None) -> datetime:
+def _time(msg: dict[str, Any], where: _Where, local_tz: tzinfo | None) -> datetime:
     unix = msg.get("date_unixtime")
     if unix is not None:  # UTC seconds as a string; exports before late 2021 lack it
         try:
@@ -449,10 +465,10 @@ def _time(msg: dict[str, Any], where: str, local_tz: tzinfo | None) -> datetime:
     return local.replace(tzinfo=local_tz).astimezone(UTC)
 
 
-def _media(msg: dict[str, Any], where: str) -> tuple[str, MediaRef | None]:
+def _media(msg: dict[str, Any], where: _Where) -> tuple[str, MediaRef | None]:
     key = "photo" if "photo" in msg else "file" if "file" in msg else None
     if key is None:
-        if any(k in msg for k in ("contact_information", "location_information", "poll", "place_name")):
+        if not _OTHER_MEDIA.isdisjoint(msg):
             return "other", None
         return "text", None
     value = msg[key]
@@ -461,14 +477,10 @@ def _media(msg: dict[str, Any], where: str) -> tuple[str, MediaRef | None]:
     mime = msg.get("mime_type") if isinstance(msg.get("mime_type"), str) else None
     size = msg.get("file_size", msg.get("photo_file_size"))
     omitted = is_skipped(value)
-    ref = MediaRef(
-        path=None if omitted else value,
-        file_name=msg.get("file_name") if isinstance(msg.get("file_name"), str)
-        else None if omitted else PurePosixPath(value).name,
-        mime=mime,
-        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-        omitted=omitted,
-    )
+    name = msg.get("file_name")  # newer exports name documents; else the exported file's name
+    name = name if isinstance(name, str) else None if omitted else PurePosixPath(value).name
+    size = size if _is_int(size) else None
+    ref = MediaRef(path=None if omitted else value, file_name=name, mime=mime, size=size, omitted=omitted)
     if key == "photo":
         return "image", ref
     kind = _MEDIA_KINDS.get(str(msg.get("media_type")))
@@ -495,10 +507,9 @@ def _memberships(
         return next(iter(ids)) if len(ids) == 1 else None
 
     actor = msg.raw.get("actor")
-    if msg.action == "created" and msg.sender:
-        yield actor, MembershipRecord(PLATFORM, chat, msg.sender, "creator", joined_at=msg.time, locator=loc)
-    if msg.action == "joined" and msg.sender:
-        yield actor, MembershipRecord(PLATFORM, chat, msg.sender, "member", joined_at=msg.time, locator=loc)
+    if msg.action in ("created", "joined") and msg.sender:
+        role = "creator" if msg.action == "created" else "member"
+        yield actor, MembershipRecord(PLATFORM, chat, msg.sender, role, msg.time, locator=loc)
     if msg.action in ("created", "added", "removed", "left"):
         for name in msg.targets:
             account = resolve(name)
@@ -507,38 +518,40 @@ def _memberships(
             if msg.action in ("removed", "left"):
                 yield name, MembershipRecord(PLATFORM, chat, account, left_at=msg.time, locator=loc)
             else:
-                yield name, MembershipRecord(PLATFORM, chat, account, "member", joined_at=msg.time, locator=loc)
+                yield name, MembershipRecord(PLATFORM, chat, account, "member", msg.time, locator=loc)
 
 
 def _owner_record(info: dict[str, Any], locator: str) -> AccountRecord:
     uid = info.get("user_id")
-    if not isinstance(uid, int) or isinstance(uid, bool):
+    if not _is_int(uid):
         raise ParseError(f"{locator}: personal_information.user_id is not an integer")
-    name = " ".join(str(info.get(k) or "") for k in ("first_name", "last_name")).strip()
-    username = info.get("username")
-    phone = info.get("phone_number")
-    return AccountRecord(
-        PLATFORM, f"user{uid}",
-        phone=phone if isinstance(phone, str) and phone else None,
-        # the exporter adds the "@"; the username itself is without it
-        username=username.removeprefix("@") if isinstance(username, str) and username else None,
-        display_name=name or None, is_device_owner=True, locator=f"{locator}#personal_information",
-    )
+    username, phone = info.get("username"), info.get("phone_number")
+    rec = AccountRecord(PLATFORM, f"user{uid}", display_name=_full_name(info), is_device_owner=True)
+    rec.phone = phone if isinstance(phone, str) and phone else None
+    # the exporter adds the "@"; the username itself is without it
+    rec.username = username.removeprefix("@") if isinstance(username, str) and username else None
+    rec.locator = f"{locator}#personal_information"
+    return rec
 
 
 def _contact_record(info: dict[str, Any], index: int, locator: str) -> AccountRecord | None:
     """A saved contact: ``user<id>`` when the export gives ``user_id`` (newer versions), else the phone
     number as written; a contact with neither is dropped (nothing to tie it to)."""
     uid, phone = info.get("user_id"), info.get("phone_number")
-    if uid is not None and (not isinstance(uid, int) or isinstance(uid, bool)):
+    if uid is not None and not _is_int(uid):
         raise ParseError(f"{locator}: contacts.list[{index}].user_id is not an integer")
     if phone is not None and not isinstance(phone, str):
         raise ParseError(f"{locator}: contacts.list[{index}].phone_number is not a string")
     raw_id = f"user{uid}" if uid else phone or None
     if raw_id is None:
         return None
-    name = " ".join(str(info.get(k) or "") for k in ("first_name", "last_name")).strip()
-    return AccountRecord(
-        PLATFORM, raw_id, phone=phone or None, display_name=name or None,
-        locator=f"{locator}#contacts/{index}",
-    )
+    loc = f"{locator}#contacts/{index}"
+    return AccountRecord(PLATFORM, raw_id, phone=phone or None, display_name=_full_name(info), locator=loc)
+
+
+def _full_name(info: dict[str, Any]) -> str | None:
+    return " ".join(str(info.get(k) or "") for k in ("first_name", "last_name")).strip() or None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

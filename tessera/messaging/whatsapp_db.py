@@ -71,7 +71,6 @@ def schema_of(conn: sqlite3.Connection, name: str) -> str:
     raise ParseError(f"{name}: not a WhatsApp msgstore database: missing table message/messages")
 
 
-@PARSERS.register("whatsapp-msgstore")
 class WhatsAppMsgstoreParser:
     """Options: ``owner`` (the device owner's number or JID, from the phone's shared preferences or
     the case file), ``integrity`` = ``skip`` to read a database that fails ``PRAGMA quick_check``."""
@@ -96,6 +95,9 @@ class WhatsAppMsgstoreParser:
                 yield from reader(conn, ctx, name)
         except OSError as exc:
             raise ParseError(f"{name}: cannot read: {exc}") from exc
+
+
+PARSERS.register(WhatsAppMsgstoreParser.name)(WhatsAppMsgstoreParser())
 
 
 def parse_file(

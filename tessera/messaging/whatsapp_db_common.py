@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import re
 import shutil
 import sqlite3
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+from tessera.messaging.base import ParseContext
 from tessera.messaging.records import AccountRecord, ParseError
 from tessera.records import Opener
 
@@ -62,9 +64,17 @@ ACTIONS: dict[int, str] = {
 ROLES = {0: "member", 1: "admin", 2: "creator"}
 
 
-def ms_to_utc(ms: int | None) -> datetime:
-    """WhatsApp stores epoch milliseconds; timedelta keeps them exact (no float rounding)."""
-    return _EPOCH + timedelta(milliseconds=ms or 0)
+def ms_to_utc(ms: int | None, _from: Callable[..., datetime] = datetime.fromtimestamp) -> datetime:
+    """WhatsApp stores epoch milliseconds. ``fromtimestamp(ms / 1000)`` is exact to the millisecond
+    (a double is off by < 1 us until the year 2200 and the result is rounded to the microsecond) and
+    twice as fast as timedelta arithmetic, which stays as the fallback for NULL or absurd values."""
+    try:
+        return _from(ms / 1000, UTC)  # type: ignore[operator]
+    except (TypeError, ValueError, OverflowError, OSError):
+        try:
+            return _EPOCH + timedelta(milliseconds=ms or 0)
+        except OverflowError:
+            return _EPOCH
 
 
 def decode_file_hash(value: str | bytes | None) -> str | None:
@@ -101,31 +111,72 @@ def phone_of(jid: str) -> str | None:
     return None
 
 
-def owner_id(options: dict[str, str], device_id: str | None) -> tuple[str, bool]:
-    """The device owner's raw id and whether it is a real JID.
+#: WhatsApp's shared preferences, reached from ``databases/`` on a full file-system extraction:
+#: ``registration_jid`` (or ``cc`` + ``ph``) is the owner's number, ``push_name`` the name they chose.
+SHARED_PREFS = (
+    "../shared_prefs/com.whatsapp_preferences_light.xml",
+    "../shared_prefs/com.whatsapp_preferences.xml",
+)
+_PREF = re.compile(rb'<string name="(registration_jid|cc|ph|push_name)">([^<]{1,200})</string>')
 
-    ``msgstore.db`` stores the owner's own messages with no sender; the owner's number lives in
-    shared preferences, outside the database. The examiner gives it with ``options["owner"]`` (a
-    JID or a number); otherwise a placeholder ``whatsapp:owner@<device>`` stands for it.
+
+@dataclass(frozen=True)
+class Owner:
+    raw_id: str
+    real: bool  # False for the placeholder
+    name: str | None = None
+    locator: str | None = None  # where the owner's identity was read
+
+
+def _prefs(sibling: Callable[[str], Opener | None]) -> tuple[dict[str, str], str] | None:
+    for rel in SHARED_PREFS:
+        opener = sibling(rel)
+        if opener is None:
+            continue
+        try:
+            data = opener.data if opener.data is not None else Path(opener.path or "").read_bytes()
+        except OSError:
+            continue
+        # A regex over the first MiB, not an XML parser: nothing in a seized file gets to expand.
+        pairs = _PREF.findall(data[: 1 << 20])
+        found = {k.decode(): html.unescape(v.decode("utf-8", "replace")) for k, v in pairs}
+        if found:
+            return found, rel
+    return None
+
+
+def find_owner(ctx: ParseContext) -> Owner:
+    """The device owner, whose own messages ``msgstore.db`` stores without a sender.
+
+    In order: ``options["owner"]`` (a JID or a number the examiner gives), WhatsApp's shared
+    preferences beside the ``databases`` folder, else the placeholder ``whatsapp:owner@<device>``.
     """
-    given = options.get("owner", "").strip()
+    given = ctx.options.get("owner", "").strip()
     if given:
         if "@" in given:
-            return given, True
+            return Owner(given, True)
         digits = re.sub(r"\D", "", given)
         if digits:
-            return digits + "@s.whatsapp.net", True
-    return f"whatsapp:owner@{device_id or 'device'}", False
+            return Owner(digits + "@s.whatsapp.net", True)
+    prefs = _prefs(ctx.sibling)
+    if prefs is not None:
+        values, rel = prefs
+        jid = values.get("registration_jid", "").split("@", 1)[0]
+        digits = jid if jid.isdigit() else re.sub(r"\D", "", values.get("cc", "") + values.get("ph", ""))
+        if len(digits) >= 7:
+            where = ctx.locator.rsplit("/", 1)[0] + "/" + rel
+            return Owner(digits + "@s.whatsapp.net", True, values.get("push_name"), where)
+    return Owner(f"whatsapp:owner@{ctx.device_id or 'device'}", False)
 
 
-def owner_record(raw_id: str, real: bool, name: str | None, locator: str) -> AccountRecord:
+def owner_record(owner: Owner, contact_name: str | None, locator: str) -> AccountRecord:
     return AccountRecord(
         PLATFORM,
-        raw_id,
-        phone=phone_of(raw_id) if real else None,
-        display_name=name,
+        owner.raw_id,
+        phone=phone_of(owner.raw_id) if owner.real else None,
+        display_name=owner.name or contact_name,
         is_device_owner=True,
-        locator=locator,
+        locator=owner.locator or locator,
     )
 
 
@@ -149,7 +200,9 @@ def require(conn: sqlite3.Connection, schema: str, required: dict[str, tuple[str
         if lacking:
             missing.append(", ".join(f"{table}.{c}" for c in lacking))
     if missing:
-        raise ParseError(f"{name}: not a WhatsApp msgstore database ({schema} schema): missing {'; '.join(missing)}")
+        raise ParseError(
+            f"{name}: not a WhatsApp msgstore database ({schema} schema): missing {'; '.join(missing)}"
+        )
 
 
 def col(have: set[str], alias: str, name: str, *alternatives: str) -> str:

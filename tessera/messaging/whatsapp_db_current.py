@@ -30,10 +30,10 @@ from tessera.messaging.whatsapp_db_common import (
     col,
     columns,
     decode_file_hash,
+    find_owner,
     is_user_jid,
     load_contacts,
     ms_to_utc,
-    owner_id,
     owner_record,
     phone_of,
     require,
@@ -68,7 +68,8 @@ def read_current(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Iter
     require(conn, "current", REQUIRED, name)
     have = tables(conn)
     loc = ctx.locator
-    owner, owner_real = owner_id(ctx.options, ctx.device_id)
+    me = find_owner(ctx)
+    owner = me.raw_id
     contacts = load_contacts(ctx.sibling, ctx.scratch)
 
     # --- lookups (small: one row per identity / chat / participant) ------------------------------
@@ -120,19 +121,19 @@ def read_current(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Iter
         chat_rows.append((cid, jid, subject, created))
 
     # --- accounts, chats, memberships -----------------------------------------------------------
-    yield owner_record(owner, owner_real, contacts.get(owner, (None, None))[0], loc)
+    yield owner_record(me, contacts.get(owner, (None, None))[0], loc)
     for rid, raw in jids.items():
         if raw == owner or not is_user_jid(raw):
             continue
         alias = [jids[a] for a in aliases.get(rid, ()) if a in jids]
         display, number = contacts.get(raw, (None, None))
-        for a in alias:
-            if display is None:
-                display = contacts.get(a, (None, None))[0]
+        for a in alias:  # wa.db knows an @lid account under its phone JID (the alias carries the number)
+            display = display or contacts.get(a, (None, None))[0]
         yield AccountRecord(
             PLATFORM,
             raw,
-            phone=number or phone_of(raw),
+            # The JID's own number is exact and international; wa.db's is as the owner typed it.
+            phone=phone_of(raw) or number,
             display_name=display,
             aliases=alias,
             locator=f"{loc}#jid/{rid}",
@@ -151,13 +152,14 @@ def read_current(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Iter
     for group, user, rank, where in participants:
         yield MembershipRecord(PLATFORM, group, user, role=ROLES.get(rank or 0, "member"), locator=where)
 
-    yield from _messages(conn, have, chats, who, owner, loc)
+    yield from _messages(conn, have, chats, jids, who, owner, loc)
 
 
 def _messages(
     conn: sqlite3.Connection,
     have: set[str],
     chats: dict[int, str],
+    jids: dict[int, str],
     who: Any,
     owner: str,
     loc: str,
@@ -226,10 +228,11 @@ def _messages(
         chat = jid_of(chat_row)
         if chat is None:
             continue  # placeholder rows (chat_row_id -1) and rows of chats gone from the chat table
+        sender: str | None
         if from_me:
             sender = owner
         elif sender_row and sender_row > 0:
-            sender = who(sender_row)
+            sender = jids.get(sender_row)
         else:
             # Private chats store no sender: it is the peer. Group rows without one are system lines.
             sender = chat if not chat.endswith(("@g.us", "@broadcast", "@newsletter")) else None

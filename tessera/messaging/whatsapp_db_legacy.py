@@ -31,10 +31,10 @@ from tessera.messaging.whatsapp_db_common import (
     col,
     columns,
     decode_file_hash,
+    find_owner,
     is_user_jid,
     load_contacts,
     ms_to_utc,
-    owner_id,
     owner_record,
     phone_of,
     require,
@@ -54,7 +54,8 @@ def read_legacy(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Itera
     require(conn, "legacy", REQUIRED, name)
     have = tables(conn)
     loc = ctx.locator
-    owner, owner_real = owner_id(ctx.options, ctx.device_id)
+    me = find_owner(ctx)
+    owner = me.raw_id
     contacts = load_contacts(ctx.sibling, ctx.scratch)
     mcols = columns(conn, "messages")
 
@@ -67,12 +68,17 @@ def read_legacy(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Itera
     if "group_participants" in have:
         gcols = columns(conn, "group_participants")
         if {"gjid", "jid"} <= gcols:
-            sql = f"SELECT {col(gcols, 'g', '_id')}, g.gjid, g.jid, {col(gcols, 'g', 'admin')} FROM group_participants g"
+            sql = (
+                f"SELECT {col(gcols, 'g', '_id')}, g.gjid, g.jid, {col(gcols, 'g', 'admin')} "
+                "FROM group_participants g"
+            )
             for pid, gjid, jid, admin in conn.execute(sql):
                 if not gjid:
                     continue
                 user = who(jid)
-                participants.append((gjid, user, admin, f"{loc}#participant/{pid if pid is not None else gjid}"))
+                participants.append(
+                    (gjid, user, admin, f"{loc}#participant/{pid if pid is not None else gjid}")
+                )
                 if admin == 2:
                     creators.setdefault(gjid, user)
 
@@ -101,11 +107,11 @@ def read_legacy(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Itera
     accounts.discard(owner)
 
     # --- accounts, chats, memberships -----------------------------------------------------------
-    yield owner_record(owner, owner_real, contacts.get(owner, (None, None))[0], loc)
-    for raw in sorted(accounts):
-        display, number = contacts.get(raw, (None, None))
+    yield owner_record(me, contacts.get(owner, (None, None))[0], loc)
+    for jid in sorted(accounts):
+        display, number = contacts.get(jid, (None, None))
         yield AccountRecord(
-            PLATFORM, raw, phone=number or phone_of(raw), display_name=display, locator=f"{loc}#account/{raw}"
+            PLATFORM, jid, phone=phone_of(jid) or number, display_name=display, locator=f"{loc}#account/{jid}"
         )
     for cid, jid, subject, created in chat_rows:
         kind = chat_kind(jid)
@@ -141,9 +147,23 @@ def read_legacy(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Itera
         )
         + " FROM messages m ORDER BY m._id"
     )
-    for mid, chat, from_me, key_id, ts, rres, status, wtype, data, mhash, mime, msize, mname, caption, fwd in (
-        conn.execute(sql)
-    ):
+    for (
+        mid,
+        chat,
+        from_me,
+        key_id,
+        ts,
+        rres,
+        status,
+        wtype,
+        data,
+        mhash,
+        mime,
+        msize,
+        mname,
+        caption,
+        fwd,
+    ) in conn.execute(sql):
         if not chat or chat == "-1":
             continue  # the placeholder row WhatsApp keeps at _id 1
         try:
@@ -169,9 +189,11 @@ def read_legacy(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Itera
             code = int(msize or 0)
             raw["action_type"] = code
             action = ACTIONS.get(code, f"action_{code}")
-            if code in _ABOUT_MEMBER and not from_me:
+            if code in _ABOUT_MEMBER:
                 targets = [rres] if rres else []
-                sender = rres if code in _BY_MEMBER and rres else None
+                if not from_me:
+                    # The author of an add or remove is not in these columns; a leaver is their own.
+                    sender = rres if code in _BY_MEMBER and rres else None
         else:
             kind = KINDS.get(mtype, "other") if mtype is not None else "text"
             if mhash or mime or (mname and kind not in ("text", "system")):

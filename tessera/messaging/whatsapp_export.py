@@ -161,7 +161,11 @@ def _read_entries(ctx: ParseContext, lines: list[str], ends_cleanly: bool) -> li
             style = found[0]
             candidates[i] = found[1]
     if style is None:
-        what = "empty file" if not any(ln.strip() for ln in lines) else f"no dated message line in the first {HEAD_LINES} lines"
+        what = (
+            "empty file"
+            if not any(ln.strip() for ln in lines)
+            else f"no dated message line in the first {HEAD_LINES} lines"
+        )
         raise ParseError(f"not a WhatsApp chat export: {ctx.locator}: {what}")
     order, decided_by = pat.decide_order([pat.date_parts(m["date"]) for m in candidates.values()], _hint(ctx))
     tz = ctx.local_tz or UTC
@@ -178,7 +182,9 @@ def _read_entries(ctx: ParseContext, lines: list[str], ends_cleanly: bool) -> li
         if decided_by != "file":
             raw["date_order_ambiguous"] = decided_by  # "option" or "default": days never exceed 12
         entries.append(_Entry(i + 1, line, style, m, local.astimezone(UTC), raw=raw))
-    if not ends_cleanly and lines and entries:
+    if not entries:
+        raise ParseError(f"not a WhatsApp chat export: {ctx.locator}: no line has a valid date and time")
+    if not ends_cleanly:
         _mark_truncated(entries[-1], len(lines))
     return entries
 
@@ -187,10 +193,8 @@ def _mark_truncated(last: _Entry, n_lines: int) -> None:
     """The file ends without a line break, so its last line may be cut. A cut header (``01/03/2``)
     would otherwise be appended to the previous message as text; it is moved to raw instead."""
     last.raw["truncated"] = True
-    if last.more and last.line_no + len(last.more) == n_lines:
-        tail = last.more[-1]
-        if pat.HEADER_PREFIX.match(tail.strip()) and not pat.HEADER_PREFIX.fullmatch(tail.strip()) is None:
-            last.raw["truncated_tail"] = last.more.pop()
+    if last.more and last.line_no + len(last.more) == n_lines and pat.HEADER_START.match(last.more[-1]):
+        last.raw["truncated_tail"] = last.more.pop()
 
 
 def _when(m: re.Match[str], order: str) -> datetime | None:
@@ -241,8 +245,10 @@ class _Builder:
                 memberships.extend(self.memberships(msg))
         chat_id = self.title or (created.raw.get("title") if created else None) or self.ctx.locator
         title = self.title or (created.raw.get("title") if created else None)
-        for record in (*messages, *memberships):
-            record.chat = chat_id
+        for msg in messages:
+            msg.chat = chat_id
+        for member in memberships:
+            member.chat = chat_id
         yield ChatRecord(
             PLATFORM,
             chat_id,
@@ -271,25 +277,28 @@ class _Builder:
         loc = f"{self.ctx.locator}#L{entry.line_no}"
         body = entry.match["body"]
         msg = MessageRecord(PLATFORM, "", None, entry.time, locator=loc, raw=entry.raw)
-        if entry.style == "android":
-            # Android notices have no "Name:"; try them first, as a notice may contain ": " in a title.
-            if self.system(msg, "\n".join([body, *entry.more]), loc):
-                return msg
+        # Android notices have no "Name:"; try them first, as a notice may contain ": " in a title.
+        if entry.style == "android" and self.system(msg, "\n".join([body, *entry.more]), loc):
+            return msg
         sender, first = _split_sender(body)
         if sender is None:
             self.system(msg, "\n".join([body, *entry.more]), loc, unknown_ok=True)
             return msg
         if entry.style == "ios":
-            # iOS prefixes its own notices with the chat's name and a left-to-right mark.
-            text_at = entry.match.start("body") + len(body) - len(first)
+            # iOS attributes its own notices to the chat's name and puts a left-to-right mark before
+            # their text; a mark or the chat's name is needed so typed words are never taken for one.
             clean_line = pat.strip_marks(entry.raw_line)
-            text_at += len(clean_line) - len(clean_line.lstrip())
+            lead = len(clean_line) - len(clean_line.lstrip())
+            text_at = lead + entry.match.start("body") + len(body) - len(first)
             marked = pat.mark_before(entry.raw_line, text_at)
+            by_chat = self.title is not None and sender == self.title
             notice = "\n".join([first, *entry.more])
-            if marked and (self.system(msg, notice, loc) or (sender == self.title and self.system(
-                    msg, notice, loc, unknown_ok=True))):
+            if (marked or by_chat) and self.system(msg, notice, loc):
                 msg.raw["notice_by"] = sender
-                self.is_group = self.is_group or sender == self.title
+                return msg
+            if marked and by_chat and not _is_marker(first):
+                self.system(msg, notice, loc, unknown_ok=True)
+                msg.raw["notice_by"] = sender
                 return msg
         msg.sender = self.account(sender, loc)
         self.senders.add(sender)
@@ -355,16 +364,24 @@ class _Builder:
         else:
             msg.text = "\n".join([first, *more])
             return
-        msg.text = "\n".join(caption).strip() or None if msg.media and not msg.media.omitted else (
-            "\n".join(more).strip() or None
-        )
+        msg.text = "\n".join(caption).strip() or None
 
     def attach(self, msg: MessageRecord, name: str) -> None:
         msg.kind = pat.media_kind(name)
         msg.media = MediaRef(path=name, file_name=name.rsplit("/", 1)[-1])
-        # The pipeline links the path to the stored file; noting presence helps the examiner see
-        # exports made "with media" whose files were lost.
-        msg.raw["attachment_found"] = self.ctx.sibling(name) is not None
+        # The pipeline links the path to the stored file. Presence is noted only when confirmed: a
+        # caller whose sibling() cannot reach container members must not make files look lost.
+        if self.ctx.sibling(name) is not None:
+            msg.raw["attachment_found"] = True
+
+
+def _is_marker(text: str) -> bool:
+    stripped = text.strip()
+    return bool(
+        pat.IOS_ATTACHED.search(text)
+        or stripped.lower() in pat.IOS_OMITTED
+        or pat.DELETED.fullmatch(stripped)
+    )
 
 
 def _split_sender(body: str) -> tuple[str | None, str]:

@@ -51,8 +51,9 @@ IOS_HEADER = re.compile(rf"\[{_DATE},?\s+{_TIME}{_AMPM}\]\s?(?P<body>.*)", re.DO
 #: Android: ``01/03/2024, 10:00 - Name: text`` (some locales drop the comma).
 ANDROID_HEADER = re.compile(rf"{_DATE},?\s+{_TIME}{_AMPM}\s[-\u2013]\s?(?P<body>.*)", re.DOTALL)
 HEADERS = {"ios": IOS_HEADER, "android": ANDROID_HEADER}
-#: The cut-off start of a header (a truncated last line): a date-like beginning.
-HEADER_PREFIX = re.compile(r"\[?\d{1,4}(?:[./-]\d{0,4}){0,2}")
+#: What a cut-off header (the last line of a truncated file) still starts with: a date's first field
+#: and separator.
+HEADER_START = re.compile(r"\[?\d{1,4}[./-]")
 
 ORDERS = ("DMY", "MDY", "YMD")
 
@@ -99,16 +100,22 @@ def make_date(parts: tuple[str, str, str], order: str) -> date | None:
 # --- attachments ---------------------------------------------------------------------------------
 
 #: iOS, file in the export: ``<attached: 00000012-PHOTO-2024-03-01-10-00-00.jpg>`` (es ``adjunto``,
-#: pt ``anexado``); may stand after a caption on the same line.
-IOS_ATTACHED = re.compile(r"<(?:attached|adjunto|anexado)\s?:\s*(?P<name>[^<>]+?)\s*>", re.IGNORECASE)
+#: pt ``anexado``; de/fr/it as open-source parsers list them); may stand after a caption on the line.
+IOS_ATTACHED = re.compile(
+    r"<(?:attached|adjunto|anexado|anhang|pi[eè]ce jointe|allegato)\s?:\s*(?P<name>[^<>]+?)\s*>",
+    re.IGNORECASE,
+)
 #: Android, file in the export: ``IMG-20240301-WA0001.jpg (file attached)``; the caption follows on
 #: the next lines.
 ANDROID_ATTACHED = re.compile(
-    r"(?P<name>.+?)\s\((?:file attached|archivo adjunto|arquivo anexado)\)", re.IGNORECASE
+    r"(?P<name>.+?)\s\((?:file attached|archivo adjunto|arquivo anexado|datei angeh[aä]ngt|fichier joint|"
+    r"file allegato)\)",
+    re.IGNORECASE,
 )
 #: Android, exported "without media".
 ANDROID_OMITTED = re.compile(
-    r"<(?:media omitted|multimedia omitido|medios omitidos|m[ií]dia oculta|arquivo de m[ií]dia oculto)>",
+    r"<(?:media omitted|multimedia omitido|medios omitidos|m[ií]dia oculta|arquivo de m[ií]dia oculto|"
+    r"medien ausgeschlossen|m[ée]dias omis|media omessi)>",
     re.IGNORECASE,
 )
 #: iOS, exported "without media": the phrase names the kind.
@@ -188,8 +195,8 @@ def media_kind(file_name: str) -> str:
 
 #: The exporter, as system lines name them ("You added ...", "Añadiste a ...").
 YOU = "You"
-_Q = "[\"\u201c\u00ab]"
-_QE = "[\"\u201d\u00bb]"
+_Q = '["\u201c\u00ab]'
+_QE = '["\u201d\u00bb]'
 # An actor never contains ": ", so "Name: some text ... left" is never read as a notice.
 _A = r"(?P<actor>(?:(?!: ).)+?)"
 _T = r"(?P<targets>.+)"
@@ -214,13 +221,25 @@ def _p(src: str, action: str | None, locale: str, by_you: bool = False) -> Syste
 SYSTEM_PATTERNS: tuple[SystemPattern, ...] = (
     # end-to-end encryption banners
     _p(r"messages and calls are end-to-end encrypted\b.*", "encrypted", "en"),
-    _p(r"messages (?:to|you send to) this (?:group|chat)(?: and calls)? are now secured with end-to-end "
-       r"encryption\b.*", "encrypted", "en"),
+    _p(
+        r"messages (?:to|you send to) this (?:group|chat)(?: and calls)? are now secured with end-to-end "
+        r"encryption\b.*",
+        "encrypted",
+        "en",
+    ),
     _p(r"los mensajes y (?:las )?llamadas están cifrados de extremo a extremo\b.*", "encrypted", "es"),
-    _p(r"los mensajes (?:que envíes a|en) este (?:grupo|chat) ahora están protegidos con cifrado de extremo "
-       r"a extremo\b.*", "encrypted", "es"),
-    _p(r"(?:as )?mensagens e (?:as )?(?:chamadas|ligações) são protegidas com a criptografia de ponta a "
-       r"ponta\b.*", "encrypted", "pt"),
+    _p(
+        r"los mensajes (?:que envíes a|en) este (?:grupo|chat) ahora están protegidos con cifrado de extremo "
+        r"a extremo\b.*",
+        "encrypted",
+        "es",
+    ),
+    _p(
+        r"(?:as )?mensagens e (?:as )?(?:chamadas|ligações) são protegidas com a criptografia de ponta a "
+        r"ponta\b.*",
+        "encrypted",
+        "pt",
+    ),
     # creation
     _p(rf"you created (?:group {_TITLE}|this group)", "created", "en", True),
     _p(rf"{_A} created (?:group {_TITLE}|this group)", "created", "en"),
@@ -261,7 +280,12 @@ SYSTEM_PATTERNS: tuple[SystemPattern, ...] = (
     _p(rf"{_A} changed the (?:subject|group name) {_FROM}to {_TITLE}", "renamed", "en"),
     _p(rf"cambiaste (?:el asunto|el nombre del grupo) (?:de {_Q}.*{_QE} )?a {_TITLE}", "renamed", "es", True),
     _p(rf"{_A} cambió (?:el asunto|el nombre del grupo) (?:de {_Q}.*{_QE} )?a {_TITLE}", "renamed", "es"),
-    _p(rf"você (?:mudou|alterou) o nome(?: do grupo)? (?:de {_Q}.*{_QE} )?para {_TITLE}", "renamed", "pt", True),
+    _p(
+        rf"você (?:mudou|alterou) o nome(?: do grupo)? (?:de {_Q}.*{_QE} )?para {_TITLE}",
+        "renamed",
+        "pt",
+        True,
+    ),
     _p(rf"{_A} (?:mudou|alterou) o nome(?: do grupo)? (?:de {_Q}.*{_QE} )?para {_TITLE}", "renamed", "pt"),
     # icon and description
     _p(rf"{_A} changed (?:this group's icon|the group icon)", "icon_changed", "en"),
@@ -280,10 +304,16 @@ SYSTEM_PATTERNS: tuple[SystemPattern, ...] = (
     # identity changes
     _p(rf"your security code with {_A} changed\b.*", "security_code_changed", "en"),
     _p(rf"{_A}'s security code changed\b.*", "security_code_changed", "en"),
-    _p(rf"(?:tu código de seguridad con|el código de seguridad de) {_A} cambió\b.*", "security_code_changed",
-       "es"),
-    _p(rf"(?:seu código de segurança com|o código de segurança de) {_A} mudou\b.*", "security_code_changed",
-       "pt"),
+    _p(
+        rf"(?:tu código de seguridad con|el código de seguridad de) {_A} cambió\b.*",
+        "security_code_changed",
+        "es",
+    ),
+    _p(
+        rf"(?:seu código de segurança com|o código de segurança de) {_A} mudou\b.*",
+        "security_code_changed",
+        "pt",
+    ),
     _p(rf"{_A} changed their phone number\b.*", "number_changed", "en"),
     _p(rf"{_A} cambió su número de teléfono\b.*", "number_changed", "es"),
     _p(rf"{_A} mudou (?:seu|o) número de telefone\b.*", "number_changed", "pt"),
@@ -291,8 +321,17 @@ SYSTEM_PATTERNS: tuple[SystemPattern, ...] = (
 
 #: Actions that only happen in groups: one of them makes a chat a group.
 GROUP_ACTIONS = frozenset(
-    {"created", "joined", "added", "removed", "left", "renamed", "icon_changed", "description_changed",
-     "promoted"}
+    {
+        "created",
+        "joined",
+        "added",
+        "removed",
+        "left",
+        "renamed",
+        "icon_changed",
+        "description_changed",
+        "promoted",
+    }
 )
 #: How system lines name the exporter as a target ("X added you").
 YOU_TARGETS = frozenset({"you", "te", "você", "voce"})

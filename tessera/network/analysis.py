@@ -271,7 +271,7 @@ def _roles(session: Session, out: dict[int, AccountSummary], groups: dict[int, s
 
 
 def bridges(session: Session) -> list[dict[str, Any]]:
-    """Accounts that posted in two or more groups, with one message per group as evidence."""
+    """Accounts that posted in two or more groups, with their first message in each as evidence."""
     groups = _group_names(session)
     q = (
         select(m.Message.sender_id, func.count(func.distinct(m.Message.chat_id)))
@@ -279,18 +279,44 @@ def bridges(session: Session) -> list[dict[str, Any]]:
         .group_by(m.Message.sender_id)
         .having(func.count(func.distinct(m.Message.chat_id)) >= 2)
     )
-    out = []
-    for acc_id, n in session.execute(q).all():
-        acc = session.get(m.Account, acc_id)
-        assert acc is not None
-        evidence = []
-        for chat_id, device, locator, time in session.execute(
-            select(m.Message.chat_id, m.Message.device_id, m.Message.locator, func.min(m.Message.time))
-            .where(m.Message.sender_id == acc_id, m.Message.kind != "system")
-            .group_by(m.Message.chat_id)
-        ):
-            evidence.append(Evidence(device, locator, iso(time), groups.get(chat_id)).as_dict())
-        out.append({"account": acc.key, "platform": acc.platform, "groups": n, "evidence": evidence})
+    sums: Any = session.execute(q).all()
+    counts: dict[int, int] = {int(a): int(n) for a, n in sums}
+    if not counts:
+        return []
+    ranked = (
+        select(
+            m.Message.sender_id,
+            m.Message.chat_id,
+            m.Message.device_id,
+            m.Message.locator,
+            m.Message.time,
+            func.row_number()
+            .over(
+                partition_by=(m.Message.sender_id, m.Message.chat_id), order_by=(m.Message.time, m.Message.id)
+            )
+            .label("rank"),
+        )
+        .where(m.Message.sender_id.in_(list(counts)), m.Message.kind != "system")
+        .subquery()
+    )
+    evidence: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    rows: Any = session.execute(select(ranked).where(ranked.c.rank == 1).order_by(ranked.c.time))
+    for sender, chat_id, device, locator, time, _rank in rows:
+        evidence[sender].append(Evidence(device, locator, iso(time), groups.get(chat_id)).as_dict())
+    keys = dict(
+        session.execute(select(m.Account.id, m.Account.key).where(m.Account.id.in_(list(counts))))
+        .tuples()
+        .all()
+    )
+    platforms = dict(
+        session.execute(select(m.Account.id, m.Account.platform).where(m.Account.id.in_(list(counts))))
+        .tuples()
+        .all()
+    )
+    out = [
+        {"account": keys[a], "platform": platforms[a], "groups": n, "evidence": evidence[a]}
+        for a, n in counts.items()
+    ]
     return sorted(out, key=lambda b: (-b["groups"], b["account"]))
 
 

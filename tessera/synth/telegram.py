@@ -26,9 +26,16 @@ SKIPPED = "(File not included. Change data exporting settings to download.)"
 ABOUT = "Here is the data you requested (synthetic test export)."
 #: Where the exporting computer might be: the owner's country decides the local ``date``.
 ZONES = {
-    "ES": "Europe/Madrid", "PT": "Europe/Lisbon", "BR": "America/Sao_Paulo", "MX": "America/Mexico_City",
-    "AR": "America/Argentina/Buenos_Aires", "CO": "America/Bogota", "US": "America/New_York",
-    "GB": "Europe/London", "DE": "Europe/Berlin", "IT": "Europe/Rome",
+    "ES": "Europe/Madrid",
+    "PT": "Europe/Lisbon",
+    "BR": "America/Sao_Paulo",
+    "MX": "America/Mexico_City",
+    "AR": "America/Argentina/Buenos_Aires",
+    "CO": "America/Bogota",
+    "US": "America/New_York",
+    "GB": "Europe/London",
+    "DE": "Europe/Berlin",
+    "IT": "Europe/Rome",
 }
 
 
@@ -95,7 +102,9 @@ class _Writer:
     def chat(self, f: TextIO, group_key: str, posts: list[Post], media_dir: str, indent: int) -> None:
         group = self.net.groups[group_key]
         pad = " " * indent
-        f.write("{\n" + pad + " " + _kv("name", group.title) + ",\n" + pad + ' "type": "private_supergroup",\n')
+        f.write(
+            "{\n" + pad + " " + _kv("name", group.title) + ",\n" + pad + ' "type": "private_supergroup",\n'
+        )
         f.write(pad + f' "id": {group.tg_id},\n' + pad + ' "messages": [')
         for n, msg in enumerate(self._messages(group_key, posts, media_dir), start=1):
             msg = {"id": n, **msg}
@@ -108,10 +117,23 @@ class _Writer:
         creator = net.people[group.creator]
         joins = sorted(net.members[group_key].items(), key=lambda kv: (kv[1], kv[0]))
         events: list[tuple[datetime, int, int, dict[str, Any]]] = []
-        events.append((group.created, 0, 0, {
-            "type": "service", **self._dates(group.created), **_actor(creator),
-            "action": "create_group", "title": group.title, "members": [], "text": "", "text_entities": [],
-        }))
+        events.append(
+            (
+                group.created,
+                0,
+                0,
+                {
+                    "type": "service",
+                    **self._dates(group.created),
+                    **_actor(creator),
+                    "action": "create_group",
+                    "title": group.title,
+                    "members": [],
+                    "text": "",
+                    "text_entities": [],
+                },
+            )
+        )
         for j, (key, t) in enumerate(joins):
             if key == group.creator:
                 continue
@@ -120,9 +142,20 @@ class _Writer:
                 body = {**_actor(creator), "action": "invite_members", "members": [person.name]}
             else:  # joined with the creator's link
                 body = {**_actor(person), "action": "join_group_by_link", "inviter": creator.name}
-            events.append((t, 0, j + 1, {
-                "type": "service", **self._dates(t), **body, "text": "", "text_entities": [],
-            }))
+            events.append(
+                (
+                    t,
+                    0,
+                    j + 1,
+                    {
+                        "type": "service",
+                        **self._dates(t),
+                        **body,
+                        "text": "",
+                        "text_entities": [],
+                    },
+                )
+            )
         for p in posts:
             events.append((p.time, 1, p.id, self._post(p, media_dir)))
         for _, _, _, msg in sorted(events, key=lambda e: e[:3]):
@@ -130,8 +163,12 @@ class _Writer:
 
     def _post(self, p: Post, media_dir: str) -> dict[str, Any]:
         sender = self.net.people[p.sender]
-        msg: dict[str, Any] = {"type": "message", **self._dates(p.time), "from": sender.name,
-                               "from_id": f"user{sender.tg_id}"}
+        msg: dict[str, Any] = {
+            "type": "message",
+            **self._dates(p.time),
+            "from": sender.name,
+            "from_id": f"user{sender.tg_id}",
+        }
         if p.forwarded:
             msg["forwarded_from"] = self.origin.get(p.item or "", sender.name)
         if p.item:
@@ -183,8 +220,13 @@ def _phone(person: Person) -> str:
 
 def _personal(person: Person) -> dict[str, Any]:
     first, last = _split(person.name)
-    return {"user_id": person.tg_id, "first_name": first, "last_name": last, "phone_number": _phone(person),
-            "username": "@" + person.tg_username}
+    return {
+        "user_id": person.tg_id,
+        "first_name": first,
+        "last_name": last,
+        "phone_number": _phone(person),
+        "username": "@" + person.tg_username,
+    }
 
 
 def _contact(person: Person, net: Network, groups: list[str], tz: tzinfo) -> dict[str, Any]:
@@ -192,8 +234,14 @@ def _contact(person: Person, net: Network, groups: list[str], tz: tzinfo) -> dic
     first, last = _split(person.name)
     t = min(net.members[k][person.key] for k in groups if person.key in net.members[k])
     local = t.astimezone(tz).replace(tzinfo=None).isoformat(timespec="seconds")
-    return {"user_id": person.tg_id, "first_name": first, "last_name": last, "phone_number": _phone(person),
-            "date": local, "date_unixtime": str(int(t.timestamp()))}
+    return {
+        "user_id": person.tg_id,
+        "first_name": first,
+        "last_name": last,
+        "phone_number": _phone(person),
+        "date": local,
+        "date_unixtime": str(int(t.timestamp())),
+    }
 
 
 def _dump(obj: Any) -> str:

@@ -303,16 +303,11 @@ def bridges(session: Session) -> list[dict[str, Any]]:
     rows: Any = session.execute(select(ranked).where(ranked.c.rank == 1).order_by(ranked.c.time))
     for sender, chat_id, device, locator, time, _rank in rows:
         evidence[sender].append(Evidence(device, locator, iso(time), groups.get(chat_id)).as_dict())
-    keys = dict(
-        session.execute(select(m.Account.id, m.Account.key).where(m.Account.id.in_(list(counts))))
-        .tuples()
-        .all()
-    )
-    platforms = dict(
-        session.execute(select(m.Account.id, m.Account.platform).where(m.Account.id.in_(list(counts))))
-        .tuples()
-        .all()
-    )
+    found: Any = session.execute(
+        select(m.Account.id, m.Account.key, m.Account.platform).where(m.Account.id.in_(list(counts)))
+    ).all()
+    keys = {a: k for a, k, _ in found}
+    platforms = {a: p for a, _, p in found}
     out = [
         {"account": keys[a], "platform": platforms[a], "groups": n, "evidence": evidence[a]}
         for a, n in counts.items()
@@ -348,11 +343,12 @@ def cross_device(session: Session, entity: str = "account") -> list[dict[str, An
 
 def groups(session: Session) -> list[dict[str, Any]]:
     """Every chat with members, messages, media items, devices and active period."""
-    members = dict(
-        session.execute(select(m.Membership.chat_id, func.count()).group_by(m.Membership.chat_id))
-        .tuples()
-        .all()
-    )
+    members = {
+        k: v
+        for k, v in session.execute(
+            select(m.Membership.chat_id, func.count()).group_by(m.Membership.chat_id)
+        ).all()
+    }
     devices: dict[int, set[str]] = defaultdict(set)
     for chat_id, device in session.execute(
         select(m.Sighting.entity_id, m.Sighting.device_id).where(m.Sighting.entity == "chat").distinct()

@@ -40,7 +40,7 @@ class Package:
 
 def _countries(session: Session, summaries: list[AccountSummary]) -> dict[str, list[AccountSummary]]:
     """An account goes to its number's country, and to the jurisdiction of any suspect it is linked to."""
-    jurisdiction = dict(session.execute(select(m.Suspect.id, m.Suspect.jurisdiction)).tuples().all())
+    jurisdiction = {k: v for k, v in session.execute(select(m.Suspect.id, m.Suspect.jurisdiction)).all()}
     out: dict[str, list[AccountSummary]] = defaultdict(list)
     for a in summaries:
         targets: set[str] = {a.country} if a.country else set()

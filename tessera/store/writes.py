@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,12 +19,13 @@ from tessera.store import models as m
 
 
 def insert_ignore(
-    session: Session, model: type[m.Base], rows: Sequence[dict[str, Any]], keys: list[str]
+    session: Session | Connection, model: type[m.Base], rows: Sequence[dict[str, Any]], keys: list[str]
 ) -> None:
     """Insert ``rows``; rows whose natural key (``keys``) is already stored are left as they are."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
+    conn = session if isinstance(session, Connection) else session.connection()
+    dialect = conn.dialect.name
     # Core inserts on the table (not the ORM entity): the ORM's per-row bookkeeping costs more than
     # the database write itself when an ingest stores thousands of small files a second.
     table: Any = model.__table__
@@ -34,7 +35,7 @@ def insert_ignore(
         stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
-    session.connection().execute(stmt, list(rows))
+    conn.execute(stmt, list(rows))
 
 
 def chunks(seq: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import posixpath
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -31,6 +32,7 @@ from tessera.ingest.matcher import CaseMatcher, Hit, case_default_threshold
 from tessera.ingest.messaging import SourceResult, link_media, store_source, whatsapp_media_root
 from tessera.messaging import PARSERS, ParseContext
 from tessera.messaging.detect import AUX_NAMES, detect_parser, maybe_messaging
+from tessera.messaging.records import MessagingRecord
 from tessera.records import EvidenceItem, MediaRecord, Opener
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
@@ -389,7 +391,7 @@ def _sibling(item: EvidenceItem, aux: dict[str, Opener]) -> Callable[[str], Open
     parent = item.locator.rsplit("/", 1)[0]
 
     def find(name: str) -> Opener | None:
-        found = aux.get(f"{parent}/{name}")
+        found = aux.get(posixpath.normpath(f"{parent}/{name}"))
         if found is not None:
             return found
         if item.opener is not None and item.opener.path is not None and item.depth == 0:
@@ -422,10 +424,16 @@ def _parse_source(
         device_id=opts.device_id,
     )
     res = store_source(
-        case.session, opts.device_id, item.locator, parser, PARSERS.get(parser).parse(ctx), region=opts.region
+        case.session, opts.device_id, item.locator, parser, _records(parser, ctx), region=opts.region
     )
     if not res.error:
         with case.session() as s:
             link_media(s, opts.device_id, item.locator, whatsapp_media_root(s, opts.device_id))
             s.commit()
     return res
+
+
+def _records(parser: str, ctx: ParseContext) -> Iterator[MessagingRecord]:
+    # A parser may check its input as soon as it is called; calling it inside the storing
+    # transaction's error handling keeps "bad source recorded, run goes on" true for every parser.
+    yield from PARSERS.get(parser).parse(ctx)

@@ -6,8 +6,17 @@ import posixpath
 
 from tessera.messaging.base import PARSERS
 
-#: Files a parser reads beside its source (a msgstore's contact names and write-ahead log).
-AUX_NAMES = frozenset({"wa.db", "msgstore.db-wal", "wa.db-wal"})
+#: Files a parser reads beside its source (a msgstore's contact names, write-ahead log, and the
+#: app preferences that name the phone's own number).
+AUX_NAMES = frozenset(
+    {
+        "wa.db",
+        "msgstore.db-wal",
+        "wa.db-wal",
+        "com.whatsapp_preferences_light.xml",
+        "com.whatsapp_preferences.xml",
+    }
+)
 
 
 def maybe_messaging(locator: str) -> bool:

@@ -273,16 +273,7 @@ def _roles(session: Session, out: dict[int, AccountSummary], groups: dict[int, s
 def bridges(session: Session) -> list[dict[str, Any]]:
     """Accounts that posted in two or more groups, with their first message in each as evidence."""
     groups = _group_names(session)
-    q = (
-        select(m.Message.sender_id, func.count(func.distinct(m.Message.chat_id)))
-        .where(m.Message.sender_id.is_not(None), m.Message.kind != "system")
-        .group_by(m.Message.sender_id)
-        .having(func.count(func.distinct(m.Message.chat_id)) >= 2)
-    )
-    sums: Any = session.execute(q).all()
-    counts: dict[int, int] = {int(a): int(n) for a, n in sums}
-    if not counts:
-        return []
+    # One pass: the first message of every (sender, chat) pair; senders with two or more pairs bridge.
     ranked = (
         select(
             m.Message.sender_id,
@@ -296,21 +287,21 @@ def bridges(session: Session) -> list[dict[str, Any]]:
             )
             .label("rank"),
         )
-        .where(m.Message.sender_id.in_(list(counts)), m.Message.kind != "system")
+        .where(m.Message.sender_id.is_not(None), m.Message.kind != "system")
         .subquery()
     )
     evidence: dict[int, list[dict[str, Any]]] = defaultdict(list)
     rows: Any = session.execute(select(ranked).where(ranked.c.rank == 1).order_by(ranked.c.time))
     for sender, chat_id, device, locator, time, _rank in rows:
         evidence[sender].append(Evidence(device, locator, iso(time), groups.get(chat_id)).as_dict())
-    found: Any = session.execute(
-        select(m.Account.id, m.Account.key, m.Account.platform).where(m.Account.id.in_(list(counts)))
-    ).all()
-    keys = {a: k for a, k, _ in found}
-    platforms = {a: p for a, _, p in found}
+    bridging = [a for a, ev in evidence.items() if len(ev) >= 2]
+    if not bridging:
+        return []
+    found: Any = session.execute(select(m.Account.id, m.Account.key, m.Account.platform)).all()
+    keys = {a: (k, p) for a, k, p in found}
     out = [
-        {"account": keys[a], "platform": platforms[a], "groups": n, "evidence": evidence[a]}
-        for a, n in counts.items()
+        {"account": keys[a][0], "platform": keys[a][1], "groups": len(evidence[a]), "evidence": evidence[a]}
+        for a in bridging
     ]
     return sorted(out, key=lambda b: (-b["groups"], b["account"]))
 

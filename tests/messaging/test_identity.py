@@ -21,7 +21,9 @@ def test_five_local_forms_become_one_spanish_account() -> None:
     assert phone is not None and phone.e164 == "+34612345678" and phone.country == "ES"
 
 
-@pytest.mark.parametrize("text", ["Member 0001", "120363400000000001@g.us", "1234567890123@lid", "", "+1", "abc123"])
+@pytest.mark.parametrize(
+    "text", ["Member 0001", "120363400000000001@g.us", "1234567890123@lid", "", "+1", "abc123"]
+)
 def test_non_numbers_are_refused(text: str) -> None:
     assert normalise_phone(text, region="ES") is None
 

@@ -75,8 +75,11 @@ def test_every_cross_device_account(traced: CaseHandle) -> None:
 def test_roles_and_timeline(traced: CaseHandle) -> None:
     with traced.session() as s:
         # Device-scoped accounts (a name only, or the placeholder for an unknown owner) name nobody.
-        accs = {(a.platform, person_of(NET, a.account)): a for a in analysis.accounts(s)
-                if a.account.count(":") < 2 and "owner@" not in a.account}
+        accs = {
+            (a.platform, person_of(NET, a.account)): a
+            for a in analysis.accounts(s)
+            if a.account.count(":") < 2 and "owner@" not in a.account
+        }
         truth = NET.first_posts()
         for item_key, post in truth.items():
             item = NET.items[item_key]

@@ -3,8 +3,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages: hashdeep is the digest peer in bench/; the rest are for later issues' tests.
-APT_PACKAGES := hashdeep
+# Debian packages: hashdeep is the digest peer in bench/, sqlite3 the floor of the messaging bench,
+# chromium + chromium-driver run the browser tests (Playwright drives /usr/bin/chromium; it never
+# downloads a browser of its own).
+APT_PACKAGES := hashdeep sqlite3 chromium chromium-driver
 
 .PHONY: demo test lint sysdeps bench clean
 

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from tessera.cli import case, export, hashset, ingest, matches, network, report, suspect
+from tessera.cli import audit, case, export, hashset, ingest, matches, network, report, suspect
 from tessera.cli.common import EXIT_USAGE, CliError, print_error
 from tessera.evidence import EvidenceError
 from tessera.records import FormatError
@@ -25,6 +25,7 @@ app.command("ingest")(ingest.command)
 app.command("matches")(matches.command)
 app.command("report")(report.command)
 app.add_typer(suspect.app, name="suspect")
+app.add_typer(audit.app, name="audit")
 app.command("accounts")(network.accounts_cmd)
 app.command("groups")(network.groups_cmd)
 app.command("timeline")(network.timeline_cmd)

@@ -34,3 +34,24 @@ def test_deleting_an_entry_breaks_the_chain(case: CaseHandle) -> None:
 def test_a_decision_needs_a_user(case: CaseHandle) -> None:
     with case.session() as s, pytest.raises(AuditError):
         append(s, "", "decision", "x")
+
+
+def test_cli_verify_names_the_edited_row(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from tessera.store.case import init_case
+
+    handle = init_case(tmp_path / "c", "Op", "XX")
+    with handle.session() as s:
+        for i in range(4):
+            append(s, "analyst1", "review.reveal", f"sha{i}")
+        s.commit()
+    cli = [sys.executable, "-m", "tessera", "audit", "verify", "--case", str(tmp_path / "c")]
+    ok = subprocess.run(cli, capture_output=True, text=True)
+    assert ok.returncode == 0 and "4 entries" in ok.stdout
+    with handle.session() as s:
+        s.execute(update(m.AuditEntry).where(m.AuditEntry.id == 2).values(subject="shaX"))
+        s.commit()
+    bad = subprocess.run(cli, capture_output=True, text=True)
+    assert bad.returncode == 1 and "entry 2" in bad.stderr

@@ -6,7 +6,20 @@ import sys
 
 import typer
 
-from tessera.cli import audit, case, export, hashset, ingest, matches, network, report, suspect
+from tessera.cli import (
+    audit,
+    case,
+    export,
+    hashset,
+    hub,
+    ingest,
+    matches,
+    network,
+    report,
+    serve,
+    suspect,
+    user,
+)
 from tessera.cli.common import EXIT_USAGE, CliError, print_error
 from tessera.evidence import EvidenceError
 from tessera.records import FormatError
@@ -26,6 +39,9 @@ app.command("matches")(matches.command)
 app.command("report")(report.command)
 app.add_typer(suspect.app, name="suspect")
 app.add_typer(audit.app, name="audit")
+app.add_typer(user.app, name="user")
+app.add_typer(hub.app, name="hub")
+app.command("serve")(serve.command)
 app.command("accounts")(network.accounts_cmd)
 app.command("groups")(network.groups_cmd)
 app.command("timeline")(network.timeline_cmd)

@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pdqhash  # noqa: E402
 import PIL  # noqa: E402
+from machine import cpu_model  # type: ignore[import-not-found]
+from machine import uname as uname_text  # type: ignore[import-not-found]
 from PIL import features  # noqa: E402
 
 import tessera.hashing.image as image_mod  # noqa: E402
@@ -44,18 +45,7 @@ except ImportError:  # optional peer: pip install 'tessera[bench]'
 
 
 def machine() -> list[str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        uname = subprocess.run(["uname", "-a"], capture_output=True, text=True, check=False).stdout.strip()
-    except OSError:
-        uname = platform.platform()
+    cpu, uname = cpu_model(), uname_text()
     return [
         f"- `uname -a`: `{uname}`",
         f"- nproc: {os.cpu_count()}; CPU: {cpu}",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import shutil
 import subprocess
@@ -23,24 +22,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from machine import summary as machine  # type: ignore[import-not-found]
+
 from tessera.synth.hashsets import random_entries, vics_media
 from tessera.synth.images import photo_jpeg
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 TESSERA = [sys.executable, "-m", "tessera"]
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node()} · {os.cpu_count()} cores · {cpu} · Python {platform.python_version()}"
 
 
 def make_photos(directory: Path, n: int, size: tuple[int, int], seed0: int) -> list[Path]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import sqlite3
@@ -29,6 +28,8 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+from machine import facts as machine  # type: ignore[import-not-found]
 
 from tessera.messaging.records import MessagingRecord
 from tessera.messaging.whatsapp_db import parse_file
@@ -66,24 +67,6 @@ def dataset(n: int) -> tuple[Path, float | None]:
     took = time.perf_counter() - t
     marker.write_text(str(n))
     return db, took
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "uname": subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout.strip(),
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-    }
 
 
 def best(fn: object, repeat: int) -> float:

@@ -22,8 +22,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench_ingest import machine  # type: ignore[import-not-found]
 from bench_msgstore import FLOOR_SQL, dataset  # type: ignore[import-not-found]
+from machine import summary as machine  # type: ignore[import-not-found]
 
 from tessera.network import analysis
 from tessera.network.graph import build_graph

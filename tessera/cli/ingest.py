@@ -79,6 +79,12 @@ def command(
         str | None, typer.Option("--region", help="Country of national phone forms (ES).")
     ] = None,
     tz: Annotated[str | None, typer.Option("--tz", help="Zone of chat exports' local times.")] = None,
+    first_hit: Annotated[
+        bool, typer.Option("--first-hit", help="Stop at the first confirmed hit (a quick preview).")
+    ] = False,
+    sorted_walk: Annotated[
+        bool, typer.Option("--sorted-walk", help="Walk in plain path order instead of media folders first.")
+    ] = False,
     case: CaseOpt = None,
 ) -> None:
     """Walk, hash and match one evidence source; run it again to resume a stopped run."""
@@ -99,6 +105,7 @@ def command(
         fast_decode=not full_decode,
         region=region.upper() if region else None,
         local_tz=local_tz,
+        media_first=not sorted_walk,
     )
     with Progress(
         TextColumn("{task.description}"),
@@ -109,7 +116,13 @@ def command(
         TimeRemainingColumn(),
         console=console,
     ) as bar:
-        res = ingest(handle, source, opts, RichIngestProgress(bar, device))
+        progress = RichIngestProgress(bar, device)
+        res = ingest(
+            handle, source, opts, progress, should_stop=(lambda: progress.hits > 0) if first_hit else None
+        )
+    if first_hit:
+        state = "first hit found: stopped early" if res.hits else "no hit on the whole device"
+        out.print(f"{device}: {state}; run without --first-hit to finish (already stored files are skipped)")
     out.print(
         f"{device}: {res.files_new:,} files stored, {res.files_skipped:,} already stored (resumed), "
         f"{res.media_new:,} new media, {res.hits:,} hits, {res.errors:,} errors in {res.elapsed:.1f}s"

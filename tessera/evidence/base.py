@@ -61,6 +61,9 @@ class Limits:
     max_members: int = 1_000_000
     #: Where oversized members are spooled; never inside the evidence. ``None``: the system temp dir.
     scratch_dir: Path | None = None
+    #: Walk folders that usually hold media (messaging media, camera, pictures) before the rest, so
+    #: the first hit on a device comes early. Every file is still walked exactly once.
+    media_first: bool = False
 
 
 class EvidenceSource(Protocol):

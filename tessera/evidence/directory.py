@@ -24,6 +24,29 @@ _SPECIAL = {
 }
 
 
+#: Folder names that usually hold media, most telling first (messaging media, then camera and pictures).
+MEDIA_DIR_NAMES: list[bytes] = [
+    b"whatsapp images",
+    b"whatsapp video",
+    b"whatsapp animated gifs",
+    b"whatsapp documents",
+    b"telegram images",
+    b"telegram video",
+    b"telegram",
+    b"signal",
+    b"dcim",
+    b"camera",
+    b"pictures",
+    b"photos",
+    b"images",
+    b"videos",
+    b"movies",
+    b"screenshots",
+    b"downloads",
+    b"download",
+]
+
+
 def _list_sorted(path: bytes) -> list[bytes]:
     """Names in one directory, sorted so that the whole walk comes out in ``raw_path`` byte order.
 
@@ -87,14 +110,43 @@ class DirectorySource:
         if not stat.S_ISDIR(st.st_mode):
             yield self._item(self.root, b"/" + os.path.basename(self.root), st)
             return
+        if not self.limits.media_first:
+            yield from self._walk_from(b"", frozenset())
+            return
+        first = self._media_dirs()
+        for rel in first:
+            yield from self._walk_from(rel, frozenset())
+        yield from self._walk_from(b"", frozenset(first))
+
+    def _media_dirs(self) -> list[bytes]:
+        """Outermost folders whose name says media (``WhatsApp Images``, ``DCIM``, ``Telegram``...),
+        found by listing folders only; walking them first brings the first hit forward."""
+        found: list[bytes] = []
+        stack = [b""]
+        while stack:
+            rel = stack.pop()
+            try:
+                names = [k.rstrip(b"/") for k in _list_sorted(self.root + rel) if k.endswith(b"/")]
+            except OSError:
+                continue
+            for name in reversed(names):
+                child = rel + b"/" + name
+                if name.lower() in MEDIA_DIR_NAMES:
+                    found.append(child)
+                elif not os.path.islink(self.root + child):
+                    stack.append(child)
+        return sorted(found, key=lambda d: (MEDIA_DIR_NAMES.index(d.rsplit(b"/", 1)[-1].lower()), d))
+
+    def _walk_from(self, start: bytes, skip: frozenset[bytes]) -> Iterator[EvidenceItem]:
         try:
-            top = _list_sorted(self.root)
+            top = _list_sorted(self.root + start)
         except OSError as exc:
-            yield EvidenceItem("/", b"/", None, None, error=f"cannot list directory: {exc.strerror}")
+            loc = display_name(start) or "/"
+            yield EvidenceItem(loc, start or b"/", None, None, error=f"cannot list directory: {exc.strerror}")
             return
         # An explicit stack instead of recursion: trees deeper than Python's recursion limit exist,
         # and only one sorted listing per level is held in memory.
-        stack: list[tuple[bytes, Iterator[bytes]]] = [(b"", iter(top))]
+        stack: list[tuple[bytes, Iterator[bytes]]] = [(start, iter(top))]
         while stack:
             rel_dir, entries = stack[-1]
             key = next(entries, None)
@@ -102,6 +154,8 @@ class DirectorySource:
                 stack.pop()
                 continue
             rel = rel_dir + b"/" + key.rstrip(b"/")
+            if rel in skip:
+                continue  # walked first, as a media folder
             full = self.root + rel
             try:
                 st = os.lstat(full)

@@ -72,6 +72,8 @@ class IngestOptions:
     region: str | None = None
     #: Zone that chat exports' local times are read in.
     local_tz: tzinfo | None = None
+    #: Walk media folders first so the first hit comes early (the order never changes the results).
+    media_first: bool = True
 
 
 @dataclass
@@ -145,6 +147,7 @@ class _Writer:
         self.last_flush = time.monotonic()
         self._set_names: dict[int, str] = {}
         self.keep: set[str] = set()  # locators whose spooled bytes a messaging parser still needs
+        self.flush_files = FLUSH_FILES
 
     def add(self, item: EvidenceItem, rec: MediaRecord | None, error: str | None) -> None:
         # A huge archive member was spooled to the case's scratch space; once hashed it goes.
@@ -153,7 +156,7 @@ class _Writer:
         self.buf.append((item, rec, error))
         if rec is not None:
             self.result.bytes_hashed += rec.size
-        if len(self.buf) >= FLUSH_FILES or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+        if len(self.buf) >= self.flush_files or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
@@ -294,7 +297,9 @@ def _run(
     if progress:
         progress.start(*count_tree(source))
     writer = _Writer(case, opts.device_id, run_id, matcher, result, progress)
-    limits = opts.limits or Limits(scratch_dir=case.scratch)
+    if should_stop is not None:
+        writer.flush_files = BATCH  # a caller waiting for the first hit must not wait for a full buffer
+    limits = opts.limits or Limits(scratch_dir=case.scratch, media_first=opts.media_first)
     window = max(2, opts.workers * 4)
     inflight: deque[
         tuple[Future[list[tuple[int, MediaRecord | None, str | None]]] | None, list[EvidenceItem]]

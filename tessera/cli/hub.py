@@ -1,7 +1,230 @@
-"""tessera hub ... (placeholder until the hub lands)."""
+"""tessera hub ...: run a hub (serve, init, agencies, tokens, audit, export); use one (push, pull, query)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.hub.client import HubClient
 
 app = typer.Typer(help="The international hash-sharing hub and its client.", no_args_is_help=True)
+agency_app = typer.Typer(help="Agencies that may use the hub.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_is_help=True)
+audit_app = typer.Typer(help="The hub's hash-chained request log.", no_args_is_help=True)
+app.add_typer(agency_app, name="agency")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+
+DbOpt = Annotated[str, typer.Option("--db", help="Hub database URL (postgresql://... or sqlite:///hub.db).")]
+HubUrlOpt = Annotated[str, typer.Option("--hub", help="Hub URL, e.g. https://hub.example.org")]
+TokenFileOpt = Annotated[Path, typer.Option("--token-file", help="File holding this agency's API token.")]
+
+
+@contextmanager
+def _hub_session(db: str, create: bool = False) -> Iterator[tuple[Engine, Session]]:
+    from tessera.hub.db import HubError, open_hub, sessions
+
+    try:
+        engine = open_hub(db, create=create)
+    except HubError as exc:
+        fail(str(exc))
+    try:
+        with sessions(engine)() as s:
+            yield engine, s
+    except HubError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+
+
+def _client(hub: str, token_file: Path) -> HubClient:
+    from tessera.hub.client import HubClientError, read_token
+
+    try:
+        return HubClient(hub, read_token(str(token_file)))
+    except HubClientError as exc:
+        fail(str(exc))
+
+
+@app.command("init")
+def init_cmd(db: DbOpt) -> None:
+    """Create (or migrate) a hub database."""
+    with _hub_session(db, create=True):
+        pass
+    out.print(f"hub database ready: {db}")
+
+
+@app.command("serve")
+def serve_cmd(
+    db: DbOpt,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8700,
+    share_contributors: Annotated[
+        bool, typer.Option("--share-contributors", help="Let agencies see who else contributed an entry.")
+    ] = False,
+    rate: Annotated[float, typer.Option("--rate", help="Requests per second per token (average).")] = 200.0,
+    burst: Annotated[int, typer.Option("--burst", help="Requests a token may send at once.")] = 400,
+) -> None:
+    """Serve the hub API (put it behind a TLS-terminating proxy for use beyond one machine)."""
+    import uvicorn
+
+    from tessera.hub.app import create_app
+    from tessera.hub.db import HubError, open_hub
+    from tessera.hub.service import Policy
+
+    try:
+        engine = open_hub(db)
+    except HubError as exc:
+        fail(str(exc))
+    policy = Policy(share_contributors=share_contributors, rate=rate, burst=burst)
+    uvicorn.run(create_app(engine, policy), host=host, port=port, log_level="warning")
+
+
+@agency_app.command("add")
+def agency_add(code: str, name: str, db: DbOpt) -> None:
+    """Register an agency (CODE: e.g. a country code and unit, NL-NP)."""
+    from tessera.hub import audit
+    from tessera.hub.auth import add_agency
+
+    with _hub_session(db) as (_, s):
+        agency = add_agency(s, code, name)
+        audit.append(s, "operator", "agency add", code, {"name": name})
+        s.commit()
+    out.print(f"agency {agency.code} added (id {agency.id})")
+
+
+@token_app.command("create")
+def token_create(
+    agency: str,
+    db: DbOpt,
+    scope: Annotated[list[str], typer.Option("--scope", help="contribute, query or admin (repeatable).")],
+    label: Annotated[str | None, typer.Option("--label")] = None,
+) -> None:
+    """Create a token for AGENCY and print it once: it is stored only as a hash."""
+    from tessera.hub import audit
+    from tessera.hub.auth import create_token
+
+    scopes = [p.strip() for s in scope for p in s.split(",") if p.strip()]
+    with _hub_session(db) as (_, s):
+        token_id, token = create_token(s, agency, scopes, label)
+        audit.append(s, "operator", "token create", agency, {"token_id": token_id, "scopes": sorted(scopes)})
+        s.commit()
+    typer.echo(
+        f"token {token_id} for {agency} ({', '.join(sorted(scopes))}); shown once, keep it safe:", err=True
+    )
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int, db: DbOpt) -> None:
+    """Revoke a token by id: refused from the next request on."""
+    from tessera.hub import audit
+    from tessera.hub.auth import revoke_token
+
+    with _hub_session(db) as (_, s):
+        revoke_token(s, token_id)
+        audit.append(s, "operator", "token revoke", str(token_id), {})
+        s.commit()
+    out.print(f"token {token_id} revoked")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt) -> None:
+    """Check the hub audit chain; exits 1 at the first altered, removed or reordered entry."""
+    from tessera.hub.audit import AuditError, verify
+
+    with _hub_session(db) as (_, s):
+        try:
+            n = verify(s)
+        except AuditError as exc:
+            out.print(f"hub audit log BROKEN: {exc}")
+            raise typer.Exit(1) from None
+    out.print(f"hub audit log intact: {n:,} entries")
+
+
+@app.command("export")
+def export_cmd(
+    db: DbOpt,
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="vics (VICS 2.0 JSON) or icse (ICSE CSV).")] = "vics",
+) -> None:
+    """Export the hub's entries (hashes and metadata; never who contributed them)."""
+    from tessera.hub.export import export_icse, export_vics
+
+    if fmt not in ("vics", "icse"):
+        fail("--format must be vics or icse")
+    with _hub_session(db) as (_, s):
+        n = export_vics(s, out_file) if fmt == "vics" else export_icse(s, out_file)
+    out.print(f"exported {n:,} entries to {out_file}")
+
+
+@app.command("push")
+def push_cmd(hub: HubUrlOpt, token_file: TokenFileOpt, case: CaseOpt = None) -> None:
+    """Contribute the case's categorised and matched media (hashes and metadata only); safe to re-run."""
+    from tessera.hub.caseside import contributions
+    from tessera.hub.client import HubClientError
+
+    handle = load_case(case)
+    with _client(hub, token_file) as client:
+        try:
+            totals = client.push(contributions(handle))
+        except HubClientError as exc:
+            fail(str(exc))
+    out.print(
+        f"pushed {totals['items']:,} items in {totals['batches']} batches: {totals['new_entries']:,} new "
+        f"to the hub, {totals['changed']:,} contributions added or changed"
+    )
+
+
+@app.command("pull")
+def pull_cmd(hub: HubUrlOpt, token_file: TokenFileOpt, case: CaseOpt = None) -> None:
+    """Fetch hub changes since the last pull into the case's hub hash set and match the case against it."""
+    from tessera.hub.caseside import pull
+    from tessera.hub.client import HubClientError
+
+    handle = load_case(case)
+    with _client(hub, token_file) as client:
+        try:
+            res = pull(handle, client)
+        except HubClientError as exc:
+            fail(f"{exc} (the pull resumes from the last completed page when run again)")
+    out.print(
+        f"{res.hashset}: {res.received:,} entries received, {res.removed:,} withdrawn; {res.entries:,} "
+        f"in the set (cursor {res.cursor}); {res.hits:,} matches in the case"
+    )
+
+
+@app.command("query")
+def query_cmd(
+    hub: HubUrlOpt,
+    token_file: TokenFileOpt,
+    hashes: Annotated[
+        list[str], typer.Argument(help="MD5, SHA-1, SHA-256 or PDQ hex values (PDQ: pdq:HEX).")
+    ],
+) -> None:
+    """Ask the hub about a few hashes; prints JSON."""
+    from tessera.hub.client import HubClientError
+
+    by_alg: dict[str, list[str]] = {"md5": [], "sha1": [], "sha256": [], "pdq": []}
+    for h in hashes:
+        if h.startswith("pdq:"):
+            by_alg["pdq"].append(h[4:])
+        else:
+            alg = {32: "md5", 40: "sha1", 64: "sha256"}.get(len(h))
+            if alg is None:
+                fail(f"{h!r} is not an MD5, SHA-1 or SHA-256 hex digest")
+            by_alg[alg].append(h)
+    with _client(hub, token_file) as client:
+        try:
+            results = client.query(by_alg)
+        except HubClientError as exc:
+            fail(str(exc))
+    out.print_json(json.dumps(results))

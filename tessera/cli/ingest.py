@@ -43,11 +43,12 @@ class RichIngestProgress:
         self.hits = 0
 
     def start(self, total_files: int | None, total_bytes: int | None) -> None:
-        self.bar.update(self.task, total=total_files)
+        done = self.bar.tasks[self.task].completed
+        self.bar.update(self.task, total=None if total_files is None else max(total_files, done))
 
     def advance(self, files: int, nbytes: int) -> None:
         t = self.bar.tasks[self.task]
-        total = t.total
+        total = t.total  # None until the pre-count (running beside the walk) reports
         # Archive members are counted as they are found, beyond the pre-counted files.
         if total is not None and t.completed + files > total:
             self.bar.update(self.task, total=t.completed + files)

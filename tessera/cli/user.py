@@ -1,7 +1,64 @@
-"""tessera user ... (placeholder until the review workstation lands)."""
+"""tessera user add | list: local users of the review workstation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from sqlalchemy import select
+
+from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.cli.listing import FormatOpt, render
 
 app = typer.Typer(help="Local users of the review workstation.", no_args_is_help=True)
+
+
+@app.command("add")
+def add_cmd(
+    name: Annotated[str, typer.Argument(help="User name (sign-in name).")],
+    role: Annotated[str, typer.Option("--role", help="examiner | reviewer | viewer")] = "reviewer",
+    password_file: Annotated[
+        Path | None, typer.Option("--password-file", help="Read the password from this file (first line).")
+    ] = None,
+    blur: Annotated[int, typer.Option("--blur", help="Blur radius of thumbnails (4-40).")] = 12,
+    case: CaseOpt = None,
+) -> None:
+    """Add a user; the password is asked for twice unless --password-file is given."""
+    from tessera.audit import append
+    from tessera.review.auth import AuthError, add_user
+
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    handle = load_case(case)
+    with handle.session() as s:
+        try:
+            user = add_user(s, name, role, password, blur)
+        except AuthError as exc:
+            fail(str(exc))
+        # Who may see and decide is itself an accountable decision: audited like the rest.
+        append(s, "cli", "user add", user.name, {"role": user.role})
+        s.commit()
+    out.print(f"user {name} added ({role})")
+
+
+@app.command("list")
+def list_cmd(fmt: FormatOpt = "table", case: CaseOpt = None) -> None:
+    from tessera.store.models_review import ReviewUser
+
+    handle = load_case(case)
+    with handle.session() as s:
+        rows = [
+            {
+                "name": u.name,
+                "role": u.role,
+                "blur": u.blur,
+                "disabled": u.disabled,
+                "created": str(u.created_at),
+            }
+            for u in s.scalars(select(ReviewUser).order_by(ReviewUser.name))
+        ]
+    render(rows, fmt, ["name", "role", "blur", "disabled", "created"], "Users")

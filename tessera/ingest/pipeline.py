@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import posixpath
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -295,7 +296,9 @@ def _run(
         matcher = CaseMatcher(case_default_threshold(s)).load(s)
     result = IngestResult(run_id=run_id)
     if progress:
-        progress.start(*count_tree(source))
+        # The pre-count only feeds the ETA: it runs beside the walk so it never delays the first hit.
+        counter = progress
+        threading.Thread(target=lambda: counter.start(*count_tree(source)), daemon=True).start()
     writer = _Writer(case, opts.device_id, run_id, matcher, result, progress)
     if should_stop is not None:
         writer.flush_files = BATCH  # a caller waiting for the first hit must not wait for a full buffer

@@ -335,3 +335,4 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON, as hashed
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+from tessera.store import models_review  # noqa: E402,F401

@@ -1,0 +1,244 @@
+"""The hub's HTTP API (FastAPI). Handlers are thin: parse, check the caller, call ``service``, commit.
+
+Every request, refused ones included, is appended to the hub audit log after it is answered: who
+(agency and token id, or "anonymous"), what (method and path), the status and the counts the handler
+noted. Hash values are not copied into the log; batch ids and counts are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from tessera import __version__
+from tessera.hub import audit, service
+from tessera.hub.auth import Principal, RateLimiter, resolve
+from tessera.hub.db import sessions
+from tessera.hub.index import HubIndex
+from tessera.hub.schemas import (
+    ChangesResponse,
+    ContributionFields,
+    PushRequest,
+    PushResult,
+    QueryRequest,
+    QueryResponse,
+)
+
+_bearer = HTTPBearer(auto_error=False, description="An agency API token (tessera hub token create).")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class BodyLimit:
+    """Refuses bodies over the limit before they are read, and bodies of unknown length (411).
+
+    uvicorn (h11) already refuses a body longer than its Content-Length, so checking the header
+    bounds what a handler can be made to read.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length")
+            status, reason = 0, ""
+            if length is None:
+                status, reason = 411, "a request body needs a Content-Length header"
+            elif not length.isdigit():
+                status, reason = 400, "malformed Content-Length header"
+            elif int(length) > self.limit:
+                status, reason = 413, f"request body of {int(length)} bytes exceeds the limit of {self.limit}"
+            if status:
+                body = json.dumps({"detail": reason}).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+class HubState:
+    def __init__(self, engine: Engine, policy: service.Policy) -> None:
+        self.engine = engine
+        self.sessions = sessions(engine)
+        self.policy = policy
+        self.index = HubIndex()
+        self.limiter = RateLimiter(policy.rate, policy.burst)
+        with self.sessions() as s:
+            self.index.refresh(s)
+
+
+def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
+    state = HubState(engine, policy or service.Policy())
+    app = FastAPI(
+        title="Tessera hub",
+        version=__version__,
+        description="Hash-only sharing between agencies: hashes and metadata, never files.",
+    )
+    app.state.hub = state
+    # Added first so it runs inside the audit middleware: refused bodies are audited too.
+    app.add_middleware(BodyLimit, limit=state.policy.max_body_bytes)
+
+    @app.middleware("http")
+    async def audit_every_request(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        request.state.audit = {}
+        response: Response = await call_next(request)
+        who: Principal | None = getattr(request.state, "principal", None)
+        details = {"method": request.method, "status": response.status_code, **request.state.audit}
+
+        def record() -> None:
+            with state.sessions() as s:
+                audit.append(
+                    s,
+                    who.label if who else "anonymous",
+                    f"{request.method} {request.url.path}",
+                    request.url.path,
+                    details,
+                )
+                s.commit()
+
+        await run_in_threadpool(record)
+        return response
+
+    def caller(scope: str) -> Callable[..., Principal]:
+        def dependency(
+            request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
+        ) -> Principal:
+            if creds is None:
+                raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+            with state.sessions() as s:
+                who = resolve(s, creds.credentials)
+            if who is None:
+                raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+            request.state.principal = who
+            if scope not in who.scopes:
+                raise HTTPException(403, f"this token lacks the {scope!r} scope")
+            wait = state.limiter.take(who.token_id)
+            if wait:
+                raise HTTPException(
+                    429, "rate limit exceeded; retry later", headers={"Retry-After": str(max(1, round(wait)))}
+                )
+            return who
+
+        return dependency
+
+    contribute, querying, admin = caller("contribute"), caller("query"), caller("admin")
+
+    @app.get("/v1/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.post("/v1/contributions", response_model=PushResult)
+    def push(body: PushRequest, request: Request, who: Principal = Depends(contribute)) -> dict[str, Any]:
+        """Contribute a batch (idempotent by batch id and by (entry, agency))."""
+        request.state.audit.update(batch_id=body.batch_id, items=len(body.items))
+        if len(body.items) > state.policy.max_push_items:
+            raise HTTPException(
+                413, f"{len(body.items)} items exceed the limit of {state.policy.max_push_items} per batch"
+            )
+        with state.sessions() as s:
+            result = service.push(s, who, body.batch_id, [i.stored() for i in body.items], state.index)
+            s.commit()
+            state.index.refresh(s)  # new entries are matchable as soon as they are committed
+        request.state.audit.update(new=result["new_entries"], changed=result["changed"])
+        return result
+
+    @app.put("/v1/contributions/{sha256}")
+    def change(
+        sha256: str, body: ContributionFields, request: Request, who: Principal = Depends(contribute)
+    ) -> dict[str, Any]:
+        """Change your own agency's contribution to an entry."""
+        request.state.audit.update(sha256=sha256.lower())
+        with state.sessions() as s:
+            try:
+                view = service.change(s, who, sha256, body.stored())
+            except service.NotFound as exc:
+                raise HTTPException(404, str(exc)) from None
+            s.commit()
+        return view
+
+    @app.delete("/v1/contributions/{sha256}", status_code=204)
+    def withdraw(sha256: str, request: Request, who: Principal = Depends(contribute)) -> Response:
+        """Withdraw your own agency's contribution; the entry disappears when nobody contributes it."""
+        request.state.audit.update(sha256=sha256.lower())
+        with state.sessions() as s:
+            try:
+                service.withdraw(s, who, sha256)
+            except service.NotFound as exc:
+                raise HTTPException(404, str(exc)) from None
+            s.commit()
+        return Response(status_code=204)
+
+    @app.post("/v1/query", response_model=QueryResponse)
+    def query(body: QueryRequest, request: Request, who: Principal = Depends(querying)) -> dict[str, Any]:
+        """Exact (MD5, SHA-1, SHA-256) and PDQ matches with consensus category, series, victim flag."""
+        hashes = {"md5": body.md5, "sha1": body.sha1, "sha256": body.sha256, "pdq": body.pdq}
+        n = sum(len(v) for v in hashes.values())
+        request.state.audit.update(hashes=n)
+        if n > state.policy.max_query_hashes:
+            raise HTTPException(
+                413, f"{n} hashes exceed the limit of {state.policy.max_query_hashes} per query"
+            )
+        with state.sessions() as s:
+            results = service.query(s, state.index, hashes, body.pdq_radius)
+        request.state.audit.update(matched=sum(1 for r in results if r["matches"]))
+        return {"results": results}
+
+    @app.get("/v1/changes", response_model=ChangesResponse)
+    def changes(
+        request: Request,
+        since: int = Query(0, ge=0),
+        limit: int = Query(1000, ge=1),
+        who: Principal = Depends(querying),
+    ) -> dict[str, Any]:
+        """Entries changed after cursor ``since``, in order; pass the returned cursor next time."""
+        if limit > state.policy.max_pull_limit:
+            raise HTTPException(413, f"limit {limit} exceeds {state.policy.max_pull_limit}")
+        with state.sessions() as s:
+            page = service.changes(s, since, limit)
+        request.state.audit.update(since=since, returned=len(page["entries"]))
+        return page
+
+    @app.get("/v1/entries/{sha256}")
+    def entry(sha256: str, who: Principal = Depends(querying)) -> dict[str, Any]:
+        """One entry, your own contribution and its near-duplicates (contributors only if policy allows)."""
+        with state.sessions() as s:
+            try:
+                return service.get_entry(s, who, sha256, state.policy)
+            except service.NotFound as exc:
+                raise HTTPException(404, str(exc)) from None
+
+    @app.get("/v1/entries/{sha256}/contributors")
+    def entry_contributors(sha256: str, who: Principal = Depends(querying)) -> list[dict[str, Any]]:
+        """Who contributed an entry: hub operators only, unless the sharing policy says otherwise."""
+        if not service.may_see_contributors(who, state.policy):
+            raise HTTPException(403, "the sharing policy does not let agencies see who else contributed")
+        with state.sessions() as s:
+            try:
+                return service.contributors(s, sha256)
+            except service.NotFound as exc:
+                raise HTTPException(404, str(exc)) from None
+
+    @app.get("/v1/admin/conflicts")
+    def conflicts(limit: int = Query(1000, ge=1, le=10_000), who: Principal = Depends(admin)) -> list[Any]:
+        """Entries whose contributors disagree on the category, for the hub operator to settle."""
+        with state.sessions() as s:
+            return service.conflicts(s, limit)
+
+    return app

@@ -1,0 +1,113 @@
+"""Agencies, API tokens (shown once, stored hashed, revocable, scoped) and per-token rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tessera.hub import models as hm
+from tessera.hub.db import HubError, agency_by_code
+
+SCOPES = ("contribute", "query", "admin")
+TOKEN_PREFIX = "tsh_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: resolved from a token on every request (so revocation takes effect at once)."""
+
+    token_id: int
+    agency_id: int
+    agency: str
+    scopes: frozenset[str]
+
+    @property
+    def label(self) -> str:
+        return f"{self.agency}#t{self.token_id}"
+
+
+def add_agency(s: Session, code: str, name: str) -> hm.Agency:
+    code = code.strip()
+    if not code or len(code) > 32 or not all(c.isalnum() or c in "-_" for c in code):
+        raise HubError(f"agency code {code!r}: 1-32 letters, digits, '-' or '_'")
+    if s.scalar(select(hm.Agency).where(hm.Agency.code == code)) is not None:
+        raise HubError(f"agency {code!r} already exists")
+    agency = hm.Agency(code=code, name=name)
+    s.add(agency)
+    s.flush()
+    return agency
+
+
+def create_token(
+    s: Session, agency_code: str, scopes: list[str], label: str | None = None
+) -> tuple[int, str]:
+    """Create a token; returns (id, token). The token itself is stored nowhere: show it once."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise HubError(f"scopes must be some of {', '.join(SCOPES)} (got {', '.join(scopes) or 'none'})")
+    agency = agency_by_code(s, agency_code)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = hm.Token(
+        agency_id=agency.id,
+        token_hash=hash_token(token),
+        prefix=token[:12],
+        scopes=" ".join(sorted(set(scopes))),
+        label=label,
+    )
+    s.add(row)
+    s.flush()
+    return row.id, token
+
+
+def revoke_token(s: Session, token_id: int) -> hm.Token:
+    row = s.get(hm.Token, token_id)
+    if row is None:
+        raise HubError(f"no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = hm.utcnow()
+    return row
+
+
+def resolve(s: Session, token: str) -> Principal | None:
+    """The principal of a live token, or None (unknown or revoked: the caller cannot tell which)."""
+    row = s.execute(
+        select(hm.Token, hm.Agency.code)
+        .join(hm.Agency, hm.Agency.id == hm.Token.agency_id)
+        .where(hm.Token.token_hash == hash_token(token))
+    ).first()
+    if row is None or row[0].revoked_at is not None:
+        return None
+    tok, code = row
+    return Principal(tok.id, tok.agency_id, code, frozenset(tok.scopes.split()))
+
+
+class RateLimiter:
+    """A token bucket per API token: ``rate`` requests a second on average, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[int, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: int) -> float:
+        """0 when the request may go ahead, else the seconds to wait before the next one will."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate

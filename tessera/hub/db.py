@@ -1,0 +1,76 @@
+"""Opening the hub database (PostgreSQL in production, SQLite for a one-machine demo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event, inspect, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tessera.hub import models as hm
+from tessera.store.case import normalise_url
+from tessera.store.db import make_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class HubError(RuntimeError):
+    """A problem the operator can fix (wrong database, unknown agency...)."""
+
+
+def hub_engine(url: str) -> Engine:
+    engine = make_engine(normalise_url(url))
+    if engine.dialect.name == "sqlite":
+        # pysqlite starts transactions lazily and as readers, so two writers that both read first
+        # fail with "database is locked" on upgrade instead of waiting. BEGIN IMMEDIATE takes the
+        # write lock up front and waits (busy_timeout): the demo hub serialises, it never fails.
+        @event.listens_for(engine, "connect")
+        def _no_implicit_begin(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def upgrade(engine: Engine) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    command.upgrade(cfg, "head")
+    with sessionmaker(engine)() as s:
+        for name in ("seq", "audit"):
+            if s.get(hm.Counter, name) is None:
+                s.add(hm.Counter(name=name, value=0, text=None))
+        s.commit()
+
+
+def is_initialised(engine: Engine) -> bool:
+    return "hub_alembic_version" in inspect(engine).get_table_names()
+
+
+def open_hub(url: str, *, create: bool = False) -> Engine:
+    """An engine on an initialised hub database (``create``: initialise or migrate it first)."""
+    engine = hub_engine(url)
+    if create:
+        upgrade(engine)
+    elif not is_initialised(engine):
+        engine.dispose()
+        raise HubError(f"{url} is not a hub database (run: tessera hub init --db URL)")
+    return engine
+
+
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def agency_by_code(s: Session, code: str) -> hm.Agency:
+    agency = s.scalar(select(hm.Agency).where(hm.Agency.code == code))
+    if agency is None:
+        raise HubError(f"no agency {code!r} (add it: tessera hub agency add CODE NAME)")
+    return agency

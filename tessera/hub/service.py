@@ -1,0 +1,417 @@
+"""What the hub does, independent of HTTP: push, change, withdraw, pull (changes), query, entry views.
+
+Every writer first locks the ``seq`` counter row and holds it until commit. That serialises writers
+(a push is one transaction of up to a few thousand items, so this costs little) and buys two
+guarantees: sequence numbers become visible in order, so a pull that has read up to N never later
+finds a change numbered below N; and concurrent pushes of the same digests cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tessera.hub import models as hm
+from tessera.hub.auth import Principal
+from tessera.hub.index import HubIndex
+from tessera.matching.pdq import PdqIndex, hex_to_rows
+
+PDQ_LINK_RADIUS = 31
+_IN = 1000  # values per IN (...) list
+
+#: Fields a contribution carries (all a push item may hold besides its digests).
+CONTRIBUTION_FIELDS = ("category", "profile", "series", "victim_identified", "first_seen")
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass
+class Policy:
+    """What agencies may see and how much they may send. Defaults follow the issue's sharing policy."""
+
+    share_contributors: bool = False
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_push_items: int = 5000
+    max_query_hashes: int = 1000
+    max_pull_limit: int = 10_000
+    rate: float = 200.0
+    burst: int = 400
+
+
+def _insert(s: Session, table: Any) -> Any:
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(dialect)  # pragma: no cover
+
+
+def _chunks(seq: Sequence[Any], size: int = _IN) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def lock_seq(s: Session) -> hm.Counter:
+    row = s.scalar(select(hm.Counter).where(hm.Counter.name == "seq").with_for_update())
+    if row is None:
+        raise RuntimeError("hub database has no seq counter (run: tessera hub init)")
+    return row
+
+
+# --------------------------------------------------------------------------------------- consensus
+
+
+def consensus(contribs: Sequence[hm.Contribution]) -> dict[str, Any]:
+    """The entry state implied by its contributions (oldest first).
+
+    Categories are compared as (profile, category) pairs: numbers from different category schemes are
+    not comparable, so they count as a disagreement too. A disagreement sets ``conflict`` and the
+    consensus stays with the majority, ties going to the oldest contribution: a later agency can never
+    overwrite an earlier one's category by pushing a different one.
+    """
+    active = [c for c in contribs if not c.withdrawn]
+    if not active:
+        return {"withdrawn": True, "conflict": False, "contributions": 0}
+    cats = Tally((c.profile, c.category) for c in active if c.category is not None)
+    best: tuple[str | None, int | None] = (None, None)
+    if cats:
+        top = max(cats.values())
+        best = next(
+            (c.profile, c.category)
+            for c in active
+            if c.category is not None and cats[(c.profile, c.category)] == top
+        )
+    series_tally = Tally(c.series for c in active if c.series)
+    series = None
+    if series_tally:
+        top_s = max(series_tally.values())
+        series = next(c.series for c in active if c.series and series_tally[c.series] == top_s)
+    flags = [c.victim_identified for c in active if c.victim_identified is not None]
+    # Identification is a fact once any agency has established it.
+    victim = True if any(flags) else (False if flags else None)
+    seen = [c.first_seen for c in active if c.first_seen]
+    return {
+        "withdrawn": False,
+        "conflict": len(cats) > 1,
+        "profile": best[0],
+        "category": best[1],
+        "series": series,
+        "victim_identified": victim,
+        "first_seen": min(seen) if seen else None,
+        "contributions": len(active),
+    }
+
+
+def _recompute(s: Session, counter: hm.Counter, entry_ids: Iterable[int]) -> int:
+    """Refresh the consensus of ``entry_ids`` and give each a new sequence number."""
+    ids = sorted(set(entry_ids))
+    by_entry: dict[int, list[hm.Contribution]] = {i: [] for i in ids}
+    for part in _chunks(ids):
+        q = select(hm.Contribution).where(hm.Contribution.entry_id.in_(part)).order_by(hm.Contribution.id)
+        for c in s.scalars(q):
+            by_entry[c.entry_id].append(c)
+    now = hm.utcnow()
+    rows = []
+    for eid in ids:
+        counter.value += 1
+        rows.append({"id": eid, "seq": counter.value, "updated_at": now, **consensus(by_entry[eid])})
+    # Rows differ in their keys (withdrawn entries keep their last category), so group by key set.
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(sorted(r)), []).append(r)
+    for group in groups.values():
+        s.execute(update(hm.Entry), group)
+    return len(rows)
+
+
+# -------------------------------------------------------------------------------------------- push
+
+
+def push(s: Session, who: Principal, batch_id: str, items: Sequence[dict[str, Any]], index: HubIndex) -> dict:
+    """Apply one batch of contributions in the caller's transaction (the caller commits)."""
+    counter = lock_seq(s)
+    done = s.scalar(
+        select(hm.Batch).where(hm.Batch.agency_id == who.agency_id, hm.Batch.batch_id == batch_id)
+    )
+    if done is not None:
+        return {
+            "batch_id": batch_id,
+            "items": done.items,
+            "new_entries": done.new_entries,
+            "changed": done.changed,
+            "duplicate_batch": True,
+        }
+    latest: dict[str, dict[str, Any]] = {}
+    for item in items:
+        latest[item["sha256"].lower()] = item  # a digest twice in one batch: the later one counts
+    shas = sorted(latest)
+    now = hm.utcnow()
+    entry_rows = [
+        {
+            "sha256": sha,
+            "md5": (latest[sha].get("md5") or None) and latest[sha]["md5"].lower(),
+            "sha1": (latest[sha].get("sha1") or None) and latest[sha]["sha1"].lower(),
+            "pdq": (latest[sha].get("pdq") or None) and latest[sha]["pdq"].lower(),
+            "pdq_quality": latest[sha].get("pdq_quality"),
+            "first_seen": latest[sha].get("first_seen"),
+            "seq": 0,
+            "contributions": 0,
+            "conflict": False,
+            "withdrawn": False,
+            "updated_at": now,
+        }
+        for sha in shas
+    ]
+    ins = _insert(s, hm.Entry.__table__)
+    for part in _chunks(entry_rows):
+        s.execute(ins.on_conflict_do_nothing(index_elements=["sha256"]), list(part))
+    ids: dict[str, int] = {}
+    new: list[tuple[int, str | None]] = []
+    for part in _chunks(shas):
+        for eid, sha, seq, pdq in s.execute(
+            select(hm.Entry.id, hm.Entry.sha256, hm.Entry.seq, hm.Entry.pdq).where(hm.Entry.sha256.in_(part))
+        ):
+            ids[sha] = eid
+            if seq == 0:
+                new.append((eid, pdq))
+    contrib_rows = [
+        {
+            "entry_id": ids[sha],
+            "agency_id": who.agency_id,
+            "withdrawn": False,
+            "updated_at": now,
+            **{f: latest[sha].get(f) for f in CONTRIBUTION_FIELDS},
+        }
+        for sha in shas
+    ]
+    table = hm.Contribution.__table__
+    cins = _insert(s, table)
+    watched = (*CONTRIBUTION_FIELDS, "withdrawn")
+    upsert = cins.on_conflict_do_update(
+        index_elements=["entry_id", "agency_id"],
+        set_={**{f: cins.excluded[f] for f in watched}, "updated_at": cins.excluded.updated_at},
+        # An identical re-push changes nothing and so bumps no sequence number.
+        where=_any_distinct(table, cins, watched),
+    ).returning(table.c.entry_id)
+    changed: set[int] = set()
+    for part in _chunks(contrib_rows):
+        changed.update(s.scalars(upsert, list(part)).all())
+    _recompute(s, counter, changed)
+    _link_near_duplicates(s, new, index)
+    s.add(
+        hm.Batch(
+            agency_id=who.agency_id,
+            batch_id=batch_id,
+            items=len(items),
+            new_entries=len(new),
+            changed=len(changed),
+        )
+    )
+    s.flush()
+    return {
+        "batch_id": batch_id,
+        "items": len(items),
+        "new_entries": len(new),
+        "changed": len(changed),
+        "duplicate_batch": False,
+    }
+
+
+def _any_distinct(table: Any, ins: Any, fields: Sequence[str]) -> Any:
+    from sqlalchemy import or_
+
+    return or_(*(table.c[f].is_distinct_from(ins.excluded[f]) for f in fields))
+
+
+def _link_near_duplicates(s: Session, new: Sequence[tuple[int, str | None]], index: HubIndex) -> None:
+    with_pdq = [(eid, pdq) for eid, pdq in new if pdq]
+    if not with_pdq:
+        return
+    hexes = [p for _, p in with_pdq]
+    pairs: dict[tuple[int, int], int] = {}
+    for qi, other, dist in index.search(hexes, PDQ_LINK_RADIUS):
+        a, b = sorted((with_pdq[qi][0], other))
+        if a != b:
+            pairs[(a, b)] = dist
+    # Entries new in this batch are not in the index yet (it holds committed entries): compare them too.
+    local = PdqIndex()
+    local.add([eid for eid, _ in with_pdq], hex_to_rows(hexes))
+    qi_arr, other_arr, dist_arr = local.search(hex_to_rows(hexes), radius=PDQ_LINK_RADIUS)
+    for qi, other, dist in zip(qi_arr.tolist(), other_arr.tolist(), dist_arr.tolist(), strict=True):
+        a, b = sorted((with_pdq[qi][0], other))
+        if a != b:
+            pairs[(a, b)] = dist
+    rows = [{"entry_a": a, "entry_b": b, "distance": d} for (a, b), d in sorted(pairs.items())]
+    ins = _insert(s, hm.PdqLink.__table__).on_conflict_do_nothing(index_elements=["entry_a", "entry_b"])
+    for part in _chunks(rows):
+        s.execute(ins, list(part))
+
+
+# ------------------------------------------------------------------------------ change / withdraw
+
+
+def _own(s: Session, who: Principal, sha256: str) -> hm.Contribution:
+    # Another agency's contribution and no contribution at all look the same from outside.
+    c = s.scalar(
+        select(hm.Contribution)
+        .join(hm.Entry, hm.Entry.id == hm.Contribution.entry_id)
+        .where(hm.Entry.sha256 == sha256.lower(), hm.Contribution.agency_id == who.agency_id)
+    )
+    if c is None or c.withdrawn:
+        raise NotFound(f"your agency has no active contribution for {sha256.lower()}")
+    return c
+
+
+def change(s: Session, who: Principal, sha256: str, fields: dict[str, Any]) -> dict[str, Any]:
+    counter = lock_seq(s)
+    c = _own(s, who, sha256)
+    for key, value in fields.items():
+        if key in CONTRIBUTION_FIELDS:
+            setattr(c, key, value)
+    c.updated_at = hm.utcnow()
+    s.flush()
+    _recompute(s, counter, [c.entry_id])
+    return contribution_view(c)
+
+
+def withdraw(s: Session, who: Principal, sha256: str) -> None:
+    counter = lock_seq(s)
+    c = _own(s, who, sha256)
+    c.withdrawn = True
+    c.updated_at = hm.utcnow()
+    s.flush()
+    _recompute(s, counter, [c.entry_id])
+
+
+# ------------------------------------------------------------------------------------ read paths
+
+ENTRY_FIELDS = (
+    "sha256",
+    "md5",
+    "sha1",
+    "pdq",
+    "pdq_quality",
+    "category",
+    "profile",
+    "series",
+    "victim_identified",
+    "conflict",
+    "first_seen",
+)
+
+
+def entry_view(e: hm.Entry) -> dict[str, Any]:
+    return {f: getattr(e, f) for f in ENTRY_FIELDS}
+
+
+def contribution_view(c: hm.Contribution) -> dict[str, Any]:
+    return {f: getattr(c, f) for f in CONTRIBUTION_FIELDS} | {"withdrawn": c.withdrawn}
+
+
+def changes(s: Session, since: int, limit: int) -> dict[str, Any]:
+    """Entries changed after ``since``, oldest change first; ``cursor`` is where the next call starts."""
+    rows = list(
+        s.scalars(select(hm.Entry).where(hm.Entry.seq > since).order_by(hm.Entry.seq).limit(limit + 1))
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "entries": [entry_view(e) | {"withdrawn": e.withdrawn, "seq": e.seq} for e in rows],
+        "cursor": rows[-1].seq if rows else since,
+        "more": more,
+    }
+
+
+def get_entry(s: Session, who: Principal, sha256: str, policy: Policy) -> dict[str, Any]:
+    e = s.scalar(select(hm.Entry).where(hm.Entry.sha256 == sha256.lower()))
+    if e is None or e.withdrawn:
+        raise NotFound(f"no entry {sha256.lower()}")
+    own = s.scalar(
+        select(hm.Contribution).where(
+            hm.Contribution.entry_id == e.id, hm.Contribution.agency_id == who.agency_id
+        )
+    )
+    links = s.execute(
+        select(hm.Entry.sha256, hm.PdqLink.distance)
+        .join(hm.PdqLink, (hm.PdqLink.entry_a == hm.Entry.id) | (hm.PdqLink.entry_b == hm.Entry.id))
+        .where((hm.PdqLink.entry_a == e.id) | (hm.PdqLink.entry_b == e.id), hm.Entry.id != e.id)
+        .where(hm.Entry.withdrawn.is_(False))
+    ).all()
+    view = entry_view(e) | {
+        "own_contribution": contribution_view(own) if own else None,
+        "near_duplicates": [{"sha256": sha, "distance": d} for sha, d in links],
+    }
+    if may_see_contributors(who, policy):
+        view["contributors"] = contributors(s, sha256)
+    return view
+
+
+def may_see_contributors(who: Principal, policy: Policy) -> bool:
+    return policy.share_contributors or "admin" in who.scopes
+
+
+def contributors(s: Session, sha256: str) -> list[dict[str, Any]]:
+    rows = s.execute(
+        select(hm.Agency.code, hm.Contribution)
+        .join(hm.Contribution, hm.Contribution.agency_id == hm.Agency.id)
+        .join(hm.Entry, hm.Entry.id == hm.Contribution.entry_id)
+        .where(hm.Entry.sha256 == sha256.lower())
+        .order_by(hm.Contribution.id)
+    ).all()
+    if not rows:
+        raise NotFound(f"no entry {sha256.lower()}")
+    return [{"agency": code} | contribution_view(c) for code, c in rows]
+
+
+def conflicts(s: Session, limit: int = 1000) -> list[dict[str, Any]]:
+    entries = s.scalars(
+        select(hm.Entry)
+        .where(hm.Entry.conflict.is_(True), hm.Entry.withdrawn.is_(False))
+        .order_by(hm.Entry.id)
+        .limit(limit)
+    )
+    return [entry_view(e) | {"contributors": contributors(s, e.sha256)} for e in entries]
+
+
+def query(s: Session, index: HubIndex, hashes: dict[str, list[str]], radius: int) -> list[dict[str, Any]]:
+    """Exact matches by digest and PDQ matches within ``radius``; one result per query hash."""
+    index.refresh(s, force=False)
+    results: list[dict[str, Any]] = []
+    columns = {"md5": hm.Entry.md5, "sha1": hm.Entry.sha1, "sha256": hm.Entry.sha256}
+    for alg, column in columns.items():
+        values = [v.lower() for v in hashes.get(alg, [])]
+        found: dict[str, list[hm.Entry]] = {}
+        for part in _chunks(sorted(set(values))):
+            for e in s.scalars(select(hm.Entry).where(column.in_(part), hm.Entry.withdrawn.is_(False))):
+                found.setdefault(getattr(e, alg), []).append(e)
+        for v in values:
+            results.append(
+                {
+                    "algorithm": alg,
+                    "value": v,
+                    "matches": [entry_view(e) | {"distance": 0} for e in found.get(v, [])],
+                }
+            )
+    pdqs = [v.lower() for v in hashes.get("pdq", [])]
+    hits = index.search(pdqs, radius)
+    wanted = sorted({eid for _, eid, _ in hits})
+    entries: dict[int, hm.Entry] = {}
+    for part in _chunks(wanted):
+        for e in s.scalars(select(hm.Entry).where(hm.Entry.id.in_(part), hm.Entry.withdrawn.is_(False))):
+            entries[e.id] = e
+    per_query: dict[int, list[dict[str, Any]]] = {}
+    for qi, eid, dist in hits:
+        if eid in entries:
+            per_query.setdefault(qi, []).append(entry_view(entries[eid]) | {"distance": dist})
+    for qi, v in enumerate(pdqs):
+        results.append({"algorithm": "pdq", "value": v, "matches": per_query.get(qi, [])})
+    return results

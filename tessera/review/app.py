@@ -1,0 +1,56 @@
+"""The FastAPI application: one case per server process, pages split into route modules."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from tessera.review import routes_auth, routes_media, routes_network, routes_pages, routes_review
+from tessera.review.deps import NotSignedIn
+from tessera.review.thumbs import ThumbCache
+from tessera.store.case import CaseHandle
+
+STATIC = Path(__file__).with_name("static")
+
+# Everything is served from this origin: no CDN, no outbound request, nothing inline but styles
+# (inline SVG charts use presentation attributes; the blur level is a CSS variable on <body>).
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; media-src 'none'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
+
+
+def create_app(handle: CaseHandle) -> FastAPI:
+    app = FastAPI(title="Tessera review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.case = handle
+    app.state.thumbs = ThumbCache(handle.directory)
+    #: session token hash -> media a reviewer revealed in that session (the clear thumbnail is served
+    #: for these only); held in memory: after a restart a reviewer reveals again, which is audited again.
+    app.state.revealed = {}
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (routes_auth, routes_pages, routes_review, routes_media, routes_network):
+        app.include_router(module.router)
+
+    @app.exception_handler(NotSignedIn)
+    async def _signin(request: Request, _exc: NotSignedIn) -> Response:
+        if request.method == "GET" and not request.url.path.startswith(("/api/", "/thumb/")):
+            return RedirectResponse("/login", status_code=303)
+        return JSONResponse({"detail": "sign in first"}, status_code=401)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

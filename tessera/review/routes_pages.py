@@ -1,0 +1,80 @@
+"""The operation dashboard, the audit log and the (hash-only) decisions export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import func, select
+
+from tessera.audit import AuditError, append, verify
+from tessera.review import charts, data
+from tessera.review.deps import Examiner, User, render
+from tessera.store import models as m
+
+router = APIRouter()
+
+
+@router.get("/")
+def dashboard(request: Request, ctx: User) -> Response:
+    d = data.dashboard(ctx.db)
+    cat_labels = {str(k): f"{k} {v}" for k, v in data.CATEGORIES.items()}
+    figures = {
+        "devices": charts.bars(d["devices"]),
+        "kinds": charts.bars(d["media_by_kind"]),
+        "by_cat": charts.bars({cat_labels.get(k, k): v for k, v in d["hits_by_category"].items()}),
+        "by_alg": charts.bars(d["hits_by_algorithm"]),
+        "suspects": charts.bars(d["suspects_by_status"]),
+        "suspect_countries": charts.bars(d["suspects_by_country"]),
+        "account_countries": charts.bars(d["accounts_by_country"]),
+    }
+    return render(request, "dashboard.html", ctx, d=d, fig=figures)
+
+
+@router.get("/audit")
+def audit_page(request: Request, ctx: User, before: int | None = None, check: bool = False) -> Response:
+    q = select(m.AuditEntry).order_by(m.AuditEntry.id.desc()).limit(200)
+    if before:
+        q = q.where(m.AuditEntry.id < before)
+    rows = list(ctx.db.scalars(q))
+    result = None
+    if check:
+        try:
+            result = (True, f"chain intact: {verify(ctx.db):,} entries")
+        except AuditError as exc:
+            result = (False, str(exc))
+    total = ctx.db.scalar(select(func.count()).select_from(m.AuditEntry)) or 0
+    return render(request, "audit.html", ctx, rows=rows, total=total, result=result)
+
+
+@router.post("/export/decisions.csv")
+def export_decisions(ctx: Examiner) -> Response:
+    """Hashes and categories only (files never leave a case); the export itself is audited."""
+    latest = (
+        select(m.Decision.sha256, func.max(m.Decision.id).label("id")).group_by(m.Decision.sha256).subquery()
+    )
+    rows = ctx.db.execute(
+        select(
+            m.Media.sha256,
+            m.Media.md5,
+            m.Media.sha1,
+            m.Decision.category,
+            m.Decision.profile,
+            m.Decision.user,
+        )
+        .join(latest, latest.c.id == m.Decision.id)
+        .join(m.Media, m.Media.sha256 == m.Decision.sha256)
+        .order_by(m.Media.sha256)
+    ).all()
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["sha256", "md5", "sha1", "category", "profile", "decided_by"])
+    w.writerows(rows)
+    append(ctx.db, ctx.user.name, "export", "decisions.csv", {"rows": len(rows)})
+    ctx.db.commit()
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="decisions.csv"'},
+    )

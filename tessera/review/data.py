@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from tessera.audit import append
@@ -114,10 +114,11 @@ def dashboard(session: Session) -> dict[str, Any]:
 
 
 def _categorised_by_hashset() -> Any:
-    return (
-        exists()
-        .where(m.Match.sha256 == m.Media.sha256)
-        .where(exists().where(and_(m.HashEntry.id == m.Match.entry_id, m.HashEntry.category.is_not(None))))
+    # Uncorrelated IN (subquery): both databases build the set once instead of probing per media row.
+    return m.Media.sha256.in_(
+        select(m.Match.sha256)
+        .join(m.HashEntry, m.HashEntry.id == m.Match.entry_id)
+        .where(m.HashEntry.category.is_not(None))
     )
 
 
@@ -125,7 +126,7 @@ def queue_filter() -> Any:
     """Uncategorised: images and videos no reviewer decided and no hash set gave a category."""
     return and_(
         m.Media.kind.in_(("image", "video")),
-        ~exists().where(m.Decision.sha256 == m.Media.sha256),
+        ~m.Media.sha256.in_(select(m.Decision.sha256)),
         ~_categorised_by_hashset(),
     )
 

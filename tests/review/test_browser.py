@@ -1,0 +1,196 @@
+"""The workstation in real headless Chromium (Playwright driving /usr/bin/chromium, never a download).
+
+Screenshots of the dashboard, the review grid and the network go to tests/output/review/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageFilter, ImageStat
+from playwright.sync_api import Browser, Locator, Page
+from sqlalchemy import select
+
+from tessera.review import create_app
+from tessera.store import models as m
+from tessera.store.case import CaseHandle, init_case
+from tests.review.helpers import PASSWORD, Built, build_case
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = Path(__file__).resolve().parents[1] / "output" / "review"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="browser tests need Debian chromium at /usr/bin/chromium (make sysdeps)"
+)
+
+
+@dataclass
+class Server:
+    url: str
+    built: Built
+    case: CaseHandle
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    import uvicorn
+
+    root = tmp_path_factory.mktemp("review-browser")
+    handle = init_case(root / "case", "Operation Browser", "XX-TEST")
+    built = build_case(handle, root, network=True)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(handle), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield Server(f"http://127.0.0.1:{port}", built, handle)
+    srv.should_exit = True
+    thread.join(10)
+    handle.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: Server) -> Iterator[Page]:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = ctx.new_page()
+    pg.goto(server.url + "/")
+    assert pg.url.endswith("/login")
+    pg.fill("#name", "rita")
+    pg.fill("#password", PASSWORD)
+    pg.click("#signin")
+    pg.wait_for_selector("h1:has-text('Operation dashboard')")
+    yield pg
+    ctx.close()
+
+
+def tile(pg: Page, sha: str) -> Locator:
+    return pg.locator(f'.item[data-sha="{sha}"]')
+
+
+def test_sign_in_and_dashboard(page: Page, server: Server) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    assert page.locator(".tile").count() >= 6
+    assert page.locator("figure.chart svg").count() >= 3
+    page.screenshot(path=str(OUTPUT / "dashboard.png"), full_page=True)
+    assert (OUTPUT / "dashboard.png").stat().st_size > 5000
+
+
+def test_first_thumbnail_is_blurred(page: Page, server: Server) -> None:
+    pg = page
+    pg.goto(server.url + "/review")
+    img = pg.locator(".item .thumb img").first
+    img.scroll_into_view_if_needed()
+    pg.wait_for_function(
+        "() => { const i = document.querySelector('.item .thumb img');"
+        " return i.complete && i.naturalWidth > 0; }"
+    )
+    style = img.evaluate("el => getComputedStyle(el).filter")
+    assert "grayscale(1)" in style and "blur(" in style, style
+    # The pixels that reached the browser are themselves grayscale and low-detail.
+    src = img.get_attribute("src")
+    assert src and "clear" not in src
+    data = pg.request.get(server.url + src).body()
+    im = Image.open(io.BytesIO(data)).convert("RGB")
+    r, g, b = im.split()
+    assert r.tobytes() == g.tobytes() == b.tobytes()
+    edges = sum(ImageStat.Stat(im.convert("L").filter(ImageFilter.FIND_EDGES)).mean)
+    assert edges < 3.0, edges  # a blurred image has almost no edges
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(OUTPUT / "review-grid.png"), full_page=True)
+
+
+def _decisions(case: CaseHandle, sha: str) -> list[int | None]:
+    with case.session() as s:
+        return list(s.scalars(select(m.Decision.category).where(m.Decision.sha256 == sha)))
+
+
+def test_keyboard_categorises_the_selected_item(page: Page, server: Server) -> None:
+    sha = server.built.singles[0]
+    page.goto(server.url + "/review")
+    t = tile(page, sha)
+    t.locator("code").click()
+    assert "selected" in (t.get_attribute("class") or "")
+    page.keyboard.press("1")
+    badge = t.locator(".cat-badge")
+    badge.filter(has_text="cat 1").wait_for()
+    assert _decisions(server.case, sha) == [1]
+
+
+def test_cluster_decision_changes_every_member(page: Page, server: Server) -> None:
+    base, members = list(server.built.clusters.items())[-1]
+    page.goto(server.url + "/review")
+    tile(page, base).locator("code").click()
+    page.keyboard.press("c")
+    for sha in members:
+        assert "in-cluster" in (tile(page, sha).get_attribute("class") or "")
+    page.keyboard.press("3")
+    for sha in members:
+        tile(page, sha).locator(".cat-badge").filter(has_text="cat 3").wait_for()
+        assert _decisions(server.case, sha) == [3]
+
+
+def test_reveal_is_a_click_and_audited(page: Page, server: Server) -> None:
+    sha = server.built.singles[1]
+    page.goto(server.url + "/review")
+    t = tile(page, sha)
+    t.locator("button.reveal").click()
+    page.wait_for_selector(f'.item.revealed[data-sha="{sha}"]')
+    assert "clear.png" in (t.locator("img").get_attribute("src") or "")
+    assert t.locator("img").evaluate("el => getComputedStyle(el).filter") == "none"
+    others = page.locator(".item:not(.revealed) .thumb img").first
+    assert "blur(" in others.evaluate("el => getComputedStyle(el).filter")
+    with server.case.session() as s:
+        rows = s.scalars(
+            select(m.AuditEntry).where(m.AuditEntry.action == "reveal", m.AuditEntry.subject == sha)
+        )
+        assert [e.user for e in rows] == ["rita"]
+
+
+def test_network_view_click_a_node(page: Page, server: Server) -> None:
+    page.goto(server.url + "/network")
+    page.wait_for_selector("#cy[data-ready='1']")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "network.png"))
+    x, y, href = page.evaluate(
+        """() => { const cy = window.tesseraGraph; const n = cy.nodes('[type = "account"]')[0];
+                   const p = n.renderedPosition(); const b = cy.container().getBoundingClientRect();
+                   return [b.left + p.x, b.top + p.y, n.data('href')]; }"""
+    )
+    assert href.startswith("/account/")
+    page.mouse.click(x, y)
+    page.wait_for_url("**" + href)
+    assert page.locator("h1").inner_text().startswith("Account")

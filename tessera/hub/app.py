@@ -104,13 +104,9 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
 
         def record() -> None:
             with state.sessions() as s:
-                audit.append(
-                    s,
-                    who.label if who else "anonymous",
-                    f"{request.method} {request.url.path}",
-                    request.url.path,
-                    details,
-                )
+                route = getattr(request.scope.get("route"), "path", request.url.path)
+                action = f"{request.method} {route}"[:60]  # the route template, e.g. /v1/entries/{sha256}
+                audit.append(s, who.label if who else "anonymous", action, request.url.path[:300], details)
                 s.commit()
 
         await run_in_threadpool(record)

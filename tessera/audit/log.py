@@ -30,7 +30,8 @@ def _canonical(at: str, user: str, action: str, subject: str, details: str) -> b
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _digest(prev: str, at: str, user: str, action: str, subject: str, details: str) -> str:
+def chain_digest(prev: str, at: str, user: str, action: str, subject: str, details: str) -> str:
+    """The hash of one entry: shared by the case log and the hub's own log."""
     return hashlib.sha256(prev.encode() + b"\n" + _canonical(at, user, action, subject, details)).hexdigest()
 
 
@@ -51,7 +52,7 @@ def append(
         subject=subject,
         details=text,
         prev_hash=prev,
-        hash=_digest(prev, at, user, action, subject, text),
+        hash=chain_digest(prev, at, user, action, subject, text),
     )
     session.add(entry)
     session.flush()
@@ -69,7 +70,7 @@ def verify(session: Session) -> int:
             raise AuditError(
                 f"audit entry {e.id}: chain broken (previous hash does not match entry before it)"
             )
-        if _digest(prev, e.at, e.user, e.action, e.subject, e.details) != e.hash:
+        if chain_digest(prev, e.at, e.user, e.action, e.subject, e.details) != e.hash:
             raise AuditError(f"audit entry {e.id}: contents do not match its hash (altered)")
         prev = e.hash
         n += 1

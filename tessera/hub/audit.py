@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tessera.audit.log import GENESIS, AuditError, _digest
+from tessera.audit.log import GENESIS, AuditError, chain_digest
 from tessera.hub import models as hm
 
 __all__ = ["AuditError", "append", "verify"]
@@ -30,7 +30,7 @@ def append(s: Session, user: str, action: str, subject: str, details: dict[str, 
     prev = head.text or GENESIS
     at = datetime.now(UTC).isoformat(timespec="microseconds")
     text = json.dumps(details or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = _digest(prev, at, user, action, subject, text)
+    digest = chain_digest(prev, at, user, action, subject, text)
     s.add(
         hm.AuditEntry(
             at=at, user=user, action=action, subject=subject, details=text, prev_hash=prev, hash=digest
@@ -49,7 +49,7 @@ def verify(s: Session) -> int:
     for e in s.scalars(q):
         if e.prev_hash != prev:
             raise AuditError(f"hub audit entry {e.id}: chain broken (previous hash does not match)")
-        if _digest(prev, e.at, e.user, e.action, e.subject, e.details) != e.hash:
+        if chain_digest(prev, e.at, e.user, e.action, e.subject, e.details) != e.hash:
             raise AuditError(f"hub audit entry {e.id}: contents do not match its hash (altered)")
         prev = e.hash
         n += 1

@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages: hashdeep is the digest peer in bench/, sqlite3 the floor of the messaging bench,
 # chromium + chromium-driver run the browser tests (Playwright drives /usr/bin/chromium; it never
-# downloads a browser of its own).
-APT_PACKAGES := hashdeep sqlite3 chromium chromium-driver
+# downloads a browser of its own); dosfstools, mtools, e2fsprogs and ewf-tools build the disk images
+# the evidence tests read (no mounts, no root needed for that).
+APT_PACKAGES := hashdeep sqlite3 chromium chromium-driver dosfstools mtools e2fsprogs ewf-tools
 
 .PHONY: demo test lint sysdeps bench clean
 

@@ -1,0 +1,88 @@
+"""Generated forensic images for tests: FAT in an MBR partition, bare ext4, and E01 copies.
+
+Built with the Debian tools an examiner would use (dosfstools, mtools, e2fsprogs' debugfs, ewf-tools'
+ewfacquire), all on image files: nothing is mounted and nothing needs root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+SECTOR = 512
+FAT_START = 2048  # sectors: the usual 1 MiB alignment
+
+
+def tools_missing() -> list[str]:
+    need = ["mkfs.vfat", "mcopy", "mmd", "mdel", "mkfs.ext4", "debugfs", "ewfacquire"]
+    return [t for t in need if shutil.which(t) is None]
+
+
+def _run(*cmd: str) -> None:
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+
+
+def _mbr(path: Path, start: int, sectors: int, kind: int) -> None:
+    """A one-partition MBR (written by hand: a 16-byte entry and the 0x55AA signature)."""
+    entry = struct.pack("<B3sB3sII", 0, b"\x00\x02\x00", kind, b"\xfe\xff\xff", start, sectors)
+    with path.open("r+b") as fh:
+        fh.seek(446)
+        fh.write(entry + bytes(48) + b"\x55\xaa")
+
+
+def fat_image(
+    path: Path, files: Mapping[str, bytes], deleted: Mapping[str, bytes] | None = None, size_mb: int = 24
+) -> Path:
+    """A disk with an MBR and one FAT16 partition holding ``files``; ``deleted`` files are written,
+    then deleted (their directory entries and clusters stay recoverable)."""
+    with path.open("wb") as fh:
+        fh.truncate(size_mb << 20)
+    sectors = (size_mb << 20) // SECTOR - FAT_START
+    _mbr(path, FAT_START, sectors, 0x0E)
+    _run("mkfs.vfat", "-F", "16", "--offset", str(FAT_START), str(path), str(sectors // 2))
+    target = f"{path}@@{FAT_START * SECTOR}"
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in [*files.items(), *(deleted or {}).items()]:
+            parts = name.strip("/").split("/")
+            for i in range(1, len(parts)):
+                subprocess.run(
+                    ["mmd", "-i", target, "::/" + "/".join(parts[:i])],
+                    capture_output=True,
+                    env=dict(os.environ, MTOOLS_SKIP_CHECK="1"),
+                )
+            src = Path(tmp) / parts[-1]
+            src.write_bytes(data)
+            _run("mcopy", "-i", target, str(src), "::/" + "/".join(parts))
+        for name in deleted or {}:
+            _run("mdel", "-i", target, "::/" + name.strip("/"))
+    return path
+
+
+def ext4_image(path: Path, files: Mapping[str, bytes], size_mb: int = 16) -> Path:
+    """A bare ext4 file system (no partition table) holding ``files``."""
+    with path.open("wb") as fh:
+        fh.truncate(size_mb << 20)
+    _run("mkfs.ext4", "-q", "-F", str(path))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in files.items():
+            parts = name.strip("/").split("/")
+            for i in range(1, len(parts)):
+                subprocess.run(
+                    ["debugfs", "-w", "-R", "mkdir /" + "/".join(parts[:i]), str(path)], capture_output=True
+                )
+            src = Path(tmp) / parts[-1]
+            src.write_bytes(data)
+            _run("debugfs", "-w", "-R", f"write {src} /{'/'.join(parts)}", str(path))
+    return path
+
+
+def to_e01(raw: Path, target: Path) -> Path:
+    """An EWF (EnCase 6) copy of ``raw`` at ``target`` (.E01 added), with its MD5 stored."""
+    _run("ewfacquire", "-u", "-t", str(target), "-f", "encase6", "-c", "none", "-S", "0", str(raw))
+    return target.with_suffix(".E01") if target.suffix != ".E01" else target

@@ -1,0 +1,83 @@
+"""Forensic images built by the tests themselves (mkfs + mtools / debugfs, ewfacquire; no mounts)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tessera.evidence import iter_evidence
+from tessera.synth.disks import ext4_image, fat_image, to_e01, tools_missing
+from tessera.synth.images import jpeg_bytes
+
+pytestmark = pytest.mark.skipif(
+    bool(tools_missing()), reason=f"missing tools: {tools_missing()} (make test installs them)"
+)
+
+FILES = {
+    "DCIM/Camera/IMG_1.jpg": jpeg_bytes(1, 96, 64),
+    "Users/x/Pictures/b.jpg": jpeg_bytes(2, 96, 64),
+    "notes.txt": b"invented notes\n" * 40,
+}
+GONE = {"DCIM/Camera/IMG_9.jpg": jpeg_bytes(9, 96, 64)}
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _found(root: Path) -> dict[str, tuple[str | None, bool, str | None]]:
+    out = {}
+    for item in iter_evidence(root):
+        digest = None
+        if item.opener is not None and item.opener.data is not None:
+            digest = sha(item.opener.data)
+        out[item.locator] = (digest, item.deleted, item.error)
+    return out
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("disks") / "evidence"
+    root.mkdir()
+    fat_image(root / "disk.img", FILES, deleted=GONE)
+    to_e01(root / "disk.img", root / "disk")
+    ext4_image(root / "linux.img", {"home/u/c.jpg": jpeg_bytes(4, 96, 64)})
+    return root
+
+
+def test_raw_and_e01_give_every_file_with_chained_locators(images: Path) -> None:
+    found = _found(images)
+    for container in ("/disk.img", "/disk.E01"):
+        assert found[container][2] is None  # the E01's stored MD5 verified
+        for name, data in FILES.items():
+            assert found[f"{container}!/p1/{name}"] == (sha(data), False, None)
+    assert found["/linux.img!/home/u/c.jpg"][0] == sha(jpeg_bytes(4, 96, 64))
+
+
+def test_deleted_file_is_recovered_and_flagged(images: Path) -> None:
+    found = _found(images)
+    deleted = {loc: v for loc, v in found.items() if v[1]}
+    # FAT replaces a deleted entry's first character; the content is still there.
+    assert {v[0] for v in deleted.values()} == {sha(GONE["DCIM/Camera/IMG_9.jpg"])}
+    assert {loc.split("!/")[0] for loc in deleted} == {"/disk.img", "/disk.E01"}
+    assert all(loc.rsplit("/", 1)[-1].endswith("MG_9.jpg") for loc in deleted)
+
+
+def test_altered_e01_fails_verification(images: Path, tmp_path: Path) -> None:
+    data = bytearray((images / "disk.E01").read_bytes())
+    at = data.find(FILES["notes.txt"][:64])
+    assert at > 0
+    data[at + 10] ^= 0xFF
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "disk.E01").write_bytes(bytes(data))
+    found = _found(tmp_path / "ev")
+    assert "EWF verification failed" in (found["/disk.E01"][2] or "")
+
+
+def test_evidence_images_are_not_modified(images: Path) -> None:
+    before = {p.name: (sha(p.read_bytes()), p.stat().st_mtime_ns) for p in images.iterdir()}
+    _found(images)
+    after = {p.name: (sha(p.read_bytes()), p.stat().st_mtime_ns) for p in images.iterdir()}
+    assert before == after

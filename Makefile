@@ -3,11 +3,15 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VIDEO_STAMP := $(VENV)/.video
 # Debian packages: hashdeep is the digest peer in bench/, sqlite3 the floor of the messaging bench,
 # chromium + chromium-driver run the browser tests (Playwright drives /usr/bin/chromium; it never
 # downloads a browser of its own); dosfstools, mtools, e2fsprogs and ewf-tools build the disk images
 # the evidence tests read (no mounts, no root needed for that).
-APT_PACKAGES := hashdeep sqlite3 chromium chromium-driver dosfstools mtools e2fsprogs ewf-tools
+# The ffmpeg development libraries, cmake and g++ build Meta's vpdq (video hashing) from source.
+APT_PACKAGES := hashdeep sqlite3 chromium chromium-driver dosfstools mtools e2fsprogs ewf-tools \
+	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev \
+	cmake pkg-config g++
 
 .PHONY: demo test lint sysdeps bench clean
 
@@ -17,6 +21,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	touch $(STAMP)
+
+$(VIDEO_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[video]'
+	touch $(VIDEO_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/tessera demo --out demo-out
@@ -31,10 +39,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check tessera tests bench
 	$(BIN)/mypy tessera
 
-test: $(STAMP) sysdeps lint
+test: sysdeps $(STAMP) $(VIDEO_STAMP) lint
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) sysdeps
+bench: sysdeps $(STAMP) $(VIDEO_STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:

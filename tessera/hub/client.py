@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-PUSH_BATCH = 2000
+PUSH_BATCH = 5000
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter as Tally
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -70,7 +70,7 @@ def lock_seq(s: Session) -> hm.Counter:
 # --------------------------------------------------------------------------------------- consensus
 
 
-def consensus(contribs: Sequence[hm.Contribution]) -> dict[str, Any]:
+def consensus(contribs: Sequence[Any]) -> dict[str, Any]:
     """The entry state implied by its contributions (oldest first).
 
     Categories are compared as (profile, category) pairs: numbers from different category schemes are
@@ -111,13 +111,23 @@ def consensus(contribs: Sequence[hm.Contribution]) -> dict[str, Any]:
     }
 
 
+_CONTRIB_COLUMNS = ("entry_id", *CONTRIBUTION_FIELDS, "withdrawn")
+
+
 def _recompute(s: Session, counter: hm.Counter, entry_ids: Iterable[int]) -> int:
     """Refresh the consensus of ``entry_ids`` and give each a new sequence number."""
     ids = sorted(set(entry_ids))
-    by_entry: dict[int, list[hm.Contribution]] = {i: [] for i in ids}
+    if not ids:
+        return 0
+    table = hm.Contribution.__table__
+    by_entry: dict[int, list[Any]] = {i: [] for i in ids}
     for part in _chunks(ids):
-        q = select(hm.Contribution).where(hm.Contribution.entry_id.in_(part)).order_by(hm.Contribution.id)
-        for c in s.scalars(q):
+        q = (
+            select(*(table.c[k] for k in _CONTRIB_COLUMNS))
+            .where(table.c.entry_id.in_(part))
+            .order_by(table.c.id)
+        )
+        for c in s.execute(q):
             by_entry[c.entry_id].append(c)
     now = hm.utcnow()
     rows = []
@@ -136,8 +146,108 @@ def _recompute(s: Session, counter: hm.Counter, entry_ids: Iterable[int]) -> int
 # -------------------------------------------------------------------------------------------- push
 
 
+#: Column types for the PostgreSQL array-insert path (one INSERT ... SELECT FROM unnest per call).
+_ENTRY_TYPES = {
+    "sha256": "varchar",
+    "md5": "varchar",
+    "sha1": "varchar",
+    "pdq": "varchar",
+    "pdq_quality": "int",
+    "category": "int",
+    "profile": "varchar",
+    "series": "text",
+    "victim_identified": "bool",
+    "conflict": "bool",
+    "withdrawn": "bool",
+    "first_seen": "varchar",
+    "contributions": "int",
+    "seq": "bigint",
+    "updated_at": "timestamptz",
+}
+_CONTRIB_TYPES = {
+    "entry_id": "bigint",
+    "agency_id": "int",
+    "category": "int",
+    "profile": "varchar",
+    "series": "text",
+    "victim_identified": "bool",
+    "first_seen": "varchar",
+    "withdrawn": "bool",
+    "updated_at": "timestamptz",
+}
+
+
+def _insert_rows(
+    s: Session,
+    table: Any,
+    rows: Sequence[dict[str, Any]],
+    types: dict[str, str],
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """Insert ``rows`` (keys: ``types``); on PostgreSQL as one statement over column arrays.
+
+    SQLAlchemy's multi-row VALUES costs a parse of thousands of placeholders per statement; a handful
+    of array parameters does not, and keeps the time the seq lock is held short.
+    """
+    if not rows:
+        return []
+    cols = list(types)
+    if s.get_bind().dialect.name == "postgresql":
+        arrays = ", ".join(f"%(c{i})s::{types[c]}[]" for i, c in enumerate(cols))
+        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM unnest({arrays})"
+        if returning:
+            sql += f" RETURNING {', '.join(returning)}"
+        params = {f"c{i}": [r[c] for r in rows] for i, c in enumerate(cols)}
+        result = s.connection().exec_driver_sql(sql, params)
+        return list(result.all()) if returning else []
+    ins = insert(cast(Table, table))
+    if returning:
+        ins = ins.returning(*(table.c[c] for c in returning))
+    out: list[Any] = []
+    for part in _chunks(rows):
+        chunk = [{c: r[c] for c in cols} for r in part]
+        if returning:
+            out += s.execute(ins, chunk).all()
+        else:
+            s.execute(ins, chunk)
+    return out
+
+
+def _entry_ids(s: Session, shas: Sequence[str]) -> dict[str, int]:
+    """Entry ids of those ``shas`` the hub already has."""
+    if s.get_bind().dialect.name == "postgresql":
+        sql = "SELECT sha256, id FROM hub_entry WHERE sha256 = ANY(%(v)s::varchar[])"
+        return {sha: eid for sha, eid in s.connection().exec_driver_sql(sql, {"v": list(shas)})}
+    found: dict[str, int] = {}
+    for part in _chunks(shas):
+        q = select(hm.Entry.sha256, hm.Entry.id).where(hm.Entry.sha256.in_(part))
+        found.update((sha, eid) for sha, eid in s.execute(q))
+    return found
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if value else None
+
+
 def push(s: Session, who: Principal, batch_id: str, items: Sequence[dict[str, Any]], index: HubIndex) -> dict:
-    """Apply one batch of contributions in the caller's transaction (the caller commits)."""
+    """Apply one batch of contributions in the caller's transaction (the caller commits).
+
+    Digests the hub has never seen (the bulk of a large push) become entries in one INSERT each, with
+    their consensus and sequence number already final: one contribution is its own consensus, and the
+    seq lock means nobody else can insert the same digest meanwhile. Only digests that already have an
+    entry go through the upsert-and-recompute path, and only those whose contribution changed get a
+    new sequence number. The PDQ near-duplicate search against the index runs before the lock.
+    """
+    latest: dict[str, dict[str, Any]] = {}
+    for item in items:
+        latest[item["sha256"].lower()] = item  # a digest twice in one batch: the later one counts
+    shas = sorted(latest)
+    # Near-duplicate candidates among committed entries, searched before taking the lock; entries
+    # committed after ``seen`` are compared under the lock (see _link_near_duplicates).
+    seen = index.seq
+    pdq_of = {sha: _lower(latest[sha].get("pdq")) for sha in shas}
+    pre_hits = _search_index(index, pdq_of)
+
     counter = lock_seq(s)
     done = s.scalar(
         select(hm.Batch).where(hm.Batch.agency_id == who.agency_id, hm.Batch.batch_id == batch_id)
@@ -150,70 +260,75 @@ def push(s: Session, who: Principal, batch_id: str, items: Sequence[dict[str, An
             "changed": done.changed,
             "duplicate_batch": True,
         }
-    latest: dict[str, dict[str, Any]] = {}
-    for item in items:
-        latest[item["sha256"].lower()] = item  # a digest twice in one batch: the later one counts
-    shas = sorted(latest)
+    existing = _entry_ids(s, shas)
     now = hm.utcnow()
-    entry_rows = [
+    before = counter.value
+    fresh = [sha for sha in shas if sha not in existing]
+    entry_rows = []
+    for sha in fresh:
+        it = latest[sha]
+        counter.value += 1
+        entry_rows.append(
+            {
+                "sha256": sha,
+                "md5": _lower(it.get("md5")),
+                "sha1": _lower(it.get("sha1")),
+                "pdq": pdq_of[sha],
+                "pdq_quality": it.get("pdq_quality"),
+                "seq": counter.value,
+                "updated_at": now,
+                **consensus([_Contribution(it)]),
+            }
+        )
+    new_ids: dict[str, int] = {
+        sha: eid
+        for eid, sha in _insert_rows(s, hm.Entry.__table__, entry_rows, _ENTRY_TYPES, ("id", "sha256"))
+    }
+    new_contribs = [
         {
-            "sha256": sha,
-            "md5": (latest[sha].get("md5") or None) and latest[sha]["md5"].lower(),
-            "sha1": (latest[sha].get("sha1") or None) and latest[sha]["sha1"].lower(),
-            "pdq": (latest[sha].get("pdq") or None) and latest[sha]["pdq"].lower(),
-            "pdq_quality": latest[sha].get("pdq_quality"),
-            "first_seen": latest[sha].get("first_seen"),
-            "seq": 0,
-            "contributions": 0,
-            "conflict": False,
+            "entry_id": new_ids[sha],
+            "agency_id": who.agency_id,
             "withdrawn": False,
             "updated_at": now,
+            **{f: latest[sha].get(f) for f in CONTRIBUTION_FIELDS},
         }
-        for sha in shas
+        for sha in fresh
     ]
-    ins = _insert(s, hm.Entry.__table__)
-    for part in _chunks(entry_rows):
-        s.execute(ins.on_conflict_do_nothing(index_elements=["sha256"]), list(part))
-    ids: dict[str, int] = {}
-    new: list[tuple[int, str | None]] = []
-    for part in _chunks(shas):
-        for eid, sha, seq, pdq in s.execute(
-            select(hm.Entry.id, hm.Entry.sha256, hm.Entry.seq, hm.Entry.pdq).where(hm.Entry.sha256.in_(part))
-        ):
-            ids[sha] = eid
-            if seq == 0:
-                new.append((eid, pdq))
-    contrib_rows = [
+    _insert_rows(s, hm.Contribution.__table__, new_contribs, _CONTRIB_TYPES)
+    table = cast(Table, hm.Contribution.__table__)
+    old_contribs = [
         {
-            "entry_id": ids[sha],
+            "entry_id": existing[sha],
             "agency_id": who.agency_id,
             "withdrawn": False,
             "updated_at": now,
             **{f: latest[sha].get(f) for f in CONTRIBUTION_FIELDS},
         }
         for sha in shas
+        if sha in existing
     ]
-    table = hm.Contribution.__table__
-    cins = _insert(s, table)
-    watched = (*CONTRIBUTION_FIELDS, "withdrawn")
-    upsert = cins.on_conflict_do_update(
-        index_elements=["entry_id", "agency_id"],
-        set_={**{f: cins.excluded[f] for f in watched}, "updated_at": cins.excluded.updated_at},
-        # An identical re-push changes nothing and so bumps no sequence number.
-        where=_any_distinct(table, cins, watched),
-    ).returning(table.c.entry_id)
     changed: set[int] = set()
-    for part in _chunks(contrib_rows):
-        changed.update(s.scalars(upsert, list(part)).all())
-    _recompute(s, counter, changed)
-    _link_near_duplicates(s, new, index)
+    if old_contribs:
+        cins = _insert(s, table)
+        watched = (*CONTRIBUTION_FIELDS, "withdrawn")
+        upsert = cins.on_conflict_do_update(
+            index_elements=["entry_id", "agency_id"],
+            set_={**{f: cins.excluded[f] for f in watched}, "updated_at": cins.excluded.updated_at},
+            # An identical re-push changes nothing and so bumps no sequence number.
+            where=_any_distinct(table, cins, watched),
+        ).returning(table.c.entry_id)
+        for part in _chunks(old_contribs):
+            changed.update(s.scalars(upsert, list(part)).all())
+        _recompute(s, counter, changed)
+    new = [(new_ids[sha], pdq_of[sha]) for sha in fresh]
+    _link_near_duplicates(s, new, pre_hits, new_ids, seen, before)
     s.add(
         hm.Batch(
             agency_id=who.agency_id,
             batch_id=batch_id,
             items=len(items),
             new_entries=len(new),
-            changed=len(changed),
+            changed=len(changed) + len(new),
         )
     )
     s.flush()
@@ -221,9 +336,19 @@ def push(s: Session, who: Principal, batch_id: str, items: Sequence[dict[str, An
         "batch_id": batch_id,
         "items": len(items),
         "new_entries": len(new),
-        "changed": len(changed),
+        "changed": len(changed) + len(new),
         "duplicate_batch": False,
     }
+
+
+class _Contribution:
+    """A push item seen as a contribution, for :func:`consensus` of a brand-new entry."""
+
+    withdrawn = False
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        for f in CONTRIBUTION_FIELDS:
+            setattr(self, f, item.get(f))
 
 
 def _any_distinct(table: Any, ins: Any, fields: Sequence[str]) -> Any:
@@ -232,19 +357,50 @@ def _any_distinct(table: Any, ins: Any, fields: Sequence[str]) -> Any:
     return or_(*(table.c[f].is_distinct_from(ins.excluded[f]) for f in fields))
 
 
-def _link_near_duplicates(s: Session, new: Sequence[tuple[int, str | None]], index: HubIndex) -> None:
+def _search_index(index: HubIndex, pdq_of: dict[str, str | None]) -> list[tuple[str, int, int]]:
+    """(sha256, indexed entry id, distance) for each pushed PDQ's near-duplicates already indexed."""
+    with_pdq = [(sha, pdq) for sha, pdq in pdq_of.items() if pdq]
+    if not with_pdq:
+        return []
+    hits = index.search([p for _, p in with_pdq], PDQ_LINK_RADIUS)
+    return [(with_pdq[qi][0], other, dist) for qi, other, dist in hits]
+
+
+def _link_near_duplicates(
+    s: Session,
+    new: Sequence[tuple[int, str | None]],
+    pre_hits: Sequence[tuple[str, int, int]],
+    new_ids: dict[str, int],
+    seen: int,
+    before: int,
+) -> None:
+    """Link this batch's new entries to every entry within the radius.
+
+    ``pre_hits`` covers the entries indexed when the batch arrived (sequence numbers up to ``seen``);
+    entries committed since then (up to ``before``, the counter when this batch took the lock) and the
+    batch's own new entries are compared here, under the lock.
+    """
     with_pdq = [(eid, pdq) for eid, pdq in new if pdq]
     if not with_pdq:
         return
-    hexes = [p for _, p in with_pdq]
     pairs: dict[tuple[int, int], int] = {}
-    for qi, other, dist in index.search(hexes, PDQ_LINK_RADIUS):
-        a, b = sorted((with_pdq[qi][0], other))
-        if a != b:
-            pairs[(a, b)] = dist
-    # Entries new in this batch are not in the index yet (it holds committed entries): compare them too.
+    for sha, other, dist in pre_hits:
+        eid = new_ids.get(sha)
+        if eid is not None and eid != other:
+            pairs[(min(eid, other), max(eid, other))] = dist
+    local_ids = [eid for eid, _ in with_pdq]
+    local_hex = [p for _, p in with_pdq]
+    if before > seen:
+        late = s.execute(
+            select(hm.Entry.id, hm.Entry.pdq).where(
+                hm.Entry.seq > seen, hm.Entry.seq <= before, hm.Entry.pdq.is_not(None)
+            )
+        ).all()
+        local_ids += [eid for eid, _ in late]
+        local_hex += [str(p) for _, p in late]
     local = PdqIndex()
-    local.add([eid for eid, _ in with_pdq], hex_to_rows(hexes))
+    local.add(local_ids, hex_to_rows(local_hex))
+    hexes = [p for _, p in with_pdq]
     qi_arr, other_arr, dist_arr = local.search(hex_to_rows(hexes), radius=PDQ_LINK_RADIUS)
     for qi, other, dist in zip(qi_arr.tolist(), other_arr.tolist(), dist_arr.tolist(), strict=True):
         a, b = sorted((with_pdq[qi][0], other))

@@ -190,3 +190,46 @@ def test_audit_chain_records_requests_and_detects_edits(hub: Hub, api: TestClien
             assert f"entry {first}" in str(exc)
         else:
             raise AssertionError("edited audit row not detected")
+
+
+def test_near_duplicates_linked_across_server_processes_and_within_a_batch(hub: Hub) -> None:
+    """A push links to entries another server committed after this server's index was read."""
+    rng = random.Random(31)
+    a, b, c, d = (rand_item(rng) for _ in range(4))
+    b["pdq"] = flip_bits(a["pdq"], 12)
+    d["pdq"] = flip_bits(c["pdq"], 7)
+    with make_client(hub) as one, make_client(hub) as two:  # two processes, two indexes
+        push(one, hub.tokens["A"], [a], "batch-one-a")
+        push(two, hub.tokens["B"], [b, c, d], "batch-two-bcd")  # two's index has not seen a
+        near = {
+            x["sha256"]: two.get(f"/v1/entries/{x['sha256']}", headers=auth(hub.tokens["A"])).json()
+            for x in (a, c)
+        }
+    assert near[a["sha256"]]["near_duplicates"] == [{"sha256": b["sha256"], "distance": 12}]
+    assert near[c["sha256"]]["near_duplicates"] == [{"sha256": d["sha256"], "distance": 7}]
+
+
+def test_mixed_push_of_new_and_known_digests_keeps_seq_dense(hub: Hub, api: TestClient) -> None:
+    rng = random.Random(32)
+    old = [rand_item(rng) for _ in range(30)]
+    for it in old:
+        it["category"], it["profile"] = 1, "vics-us"
+    assert push(api, hub.tokens["A"], old, "batch-mixed-1")["new_entries"] == 30
+    fresh = [rand_item(rng) for _ in range(20)]
+    # B agrees on 10 old entries, disagrees on 10, and brings 20 new ones.
+    again = [dict(it) for it in old[:10]] + [dict(it, category=2) for it in old[10:20]] + fresh
+    res = push(api, hub.tokens["B"], again, "batch-mixed-2")
+    assert (res["new_entries"], res["changed"]) == (20, 40)
+    # A re-push of identical contributions changes nothing and takes no sequence number.
+    assert push(api, hub.tokens["A"], old, "batch-mixed-3")["changed"] == 0
+    with hub.session() as s:
+        seqs = sorted(s.scalars(select(hm.Entry.seq)))
+        flagged = set(s.scalars(select(hm.Entry.sha256).where(hm.Entry.conflict.is_(True))))
+        counts = {e.sha256: e.contributions for e in s.scalars(select(hm.Entry))}
+        counter = s.get(hm.Counter, "seq")
+    # 30 + 20 new entries took one number each, the 20 changed old ones a new one (their old one is gone).
+    assert counter is not None and counter.value == 70
+    assert len(set(seqs)) == 50 and seqs[-20:] == list(range(51, 71))
+    assert flagged == {it["sha256"] for it in old[10:20]}
+    assert [counts[it["sha256"]] for it in old[:20]] == [2] * 20
+    assert [counts[it["sha256"]] for it in old[20:] + fresh] == [1] * 30

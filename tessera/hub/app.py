@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from tessera import __version__
-from tessera.hub import audit, service
+from tessera.hub import audit, reads, service
 from tessera.hub.auth import Principal, RateLimiter, resolve
 from tessera.hub.db import sessions
 from tessera.hub.index import HubIndex
@@ -192,7 +192,7 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
                 413, f"{n} hashes exceed the limit of {state.policy.max_query_hashes} per query"
             )
         with state.sessions() as s:
-            results = service.query(s, state.index, hashes, body.pdq_radius)
+            results = reads.query(s, state.index, hashes, body.pdq_radius)
         request.state.audit.update(matched=sum(1 for r in results if r["matches"]))
         return {"results": results}
 
@@ -207,7 +207,7 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
         if limit > state.policy.max_pull_limit:
             raise HTTPException(413, f"limit {limit} exceeds {state.policy.max_pull_limit}")
         with state.sessions() as s:
-            page = service.changes(s, since, limit)
+            page = reads.changes(s, since, limit)
         request.state.audit.update(since=since, returned=len(page["entries"]))
         return page
 
@@ -216,18 +216,18 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
         """One entry, your own contribution and its near-duplicates (contributors only if policy allows)."""
         with state.sessions() as s:
             try:
-                return service.get_entry(s, who, sha256, state.policy)
+                return reads.get_entry(s, who, sha256, state.policy)
             except service.NotFound as exc:
                 raise HTTPException(404, str(exc)) from None
 
     @app.get("/v1/entries/{sha256}/contributors")
     def entry_contributors(sha256: str, who: Principal = Depends(querying)) -> list[dict[str, Any]]:
         """Who contributed an entry: hub operators only, unless the sharing policy says otherwise."""
-        if not service.may_see_contributors(who, state.policy):
+        if not reads.may_see_contributors(who, state.policy):
             raise HTTPException(403, "the sharing policy does not let agencies see who else contributed")
         with state.sessions() as s:
             try:
-                return service.contributors(s, sha256)
+                return reads.contributors(s, sha256)
             except service.NotFound as exc:
                 raise HTTPException(404, str(exc)) from None
 
@@ -235,6 +235,6 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
     def conflicts(limit: int = Query(1000, ge=1, le=10_000), who: Principal = Depends(admin)) -> list[Any]:
         """Entries whose contributors disagree on the category, for the hub operator to settle."""
         with state.sessions() as s:
-            return service.conflicts(s, limit)
+            return reads.conflicts(s, limit)
 
     return app

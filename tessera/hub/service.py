@@ -55,7 +55,7 @@ def _insert(s: Session, table: Any) -> Any:
     raise NotImplementedError(dialect)  # pragma: no cover
 
 
-def _chunks(seq: Sequence[Any], size: int = _IN) -> Iterable[Sequence[Any]]:
+def in_chunks(seq: Sequence[Any], size: int = _IN) -> Iterable[Sequence[Any]]:
     for i in range(0, len(seq), size):
         yield seq[i : i + size]
 
@@ -121,7 +121,7 @@ def _recompute(s: Session, counter: hm.Counter, entry_ids: Iterable[int]) -> int
         return 0
     table = hm.Contribution.__table__
     by_entry: dict[int, list[Any]] = {i: [] for i in ids}
-    for part in _chunks(ids):
+    for part in in_chunks(ids):
         q = (
             select(*(table.c[k] for k in _CONTRIB_COLUMNS))
             .where(table.c.entry_id.in_(part))
@@ -204,7 +204,7 @@ def _insert_rows(
     if returning:
         ins = ins.returning(*(table.c[c] for c in returning))
     out: list[Any] = []
-    for part in _chunks(rows):
+    for part in in_chunks(rows):
         chunk = [{c: r[c] for c in cols} for r in part]
         if returning:
             out += s.execute(ins, chunk).all()
@@ -219,7 +219,7 @@ def _entry_ids(s: Session, shas: Sequence[str]) -> dict[str, int]:
         sql = "SELECT sha256, id FROM hub_entry WHERE sha256 = ANY(%(v)s::varchar[])"
         return {sha: eid for sha, eid in s.connection().exec_driver_sql(sql, {"v": list(shas)})}
     found: dict[str, int] = {}
-    for part in _chunks(shas):
+    for part in in_chunks(shas):
         q = select(hm.Entry.sha256, hm.Entry.id).where(hm.Entry.sha256.in_(part))
         found.update((sha, eid) for sha, eid in s.execute(q))
     return found
@@ -317,7 +317,7 @@ def push(s: Session, who: Principal, batch_id: str, items: Sequence[dict[str, An
             # An identical re-push changes nothing and so bumps no sequence number.
             where=_any_distinct(table, cins, watched),
         ).returning(table.c.entry_id)
-        for part in _chunks(old_contribs):
+        for part in in_chunks(old_contribs):
             changed.update(s.scalars(upsert, list(part)).all())
         _recompute(s, counter, changed)
     new = [(new_ids[sha], pdq_of[sha]) for sha in fresh]
@@ -408,7 +408,7 @@ def _link_near_duplicates(
             pairs[(a, b)] = dist
     rows = [{"entry_a": a, "entry_b": b, "distance": d} for (a, b), d in sorted(pairs.items())]
     ins = _insert(s, hm.PdqLink.__table__).on_conflict_do_nothing(index_elements=["entry_a", "entry_b"])
-    for part in _chunks(rows):
+    for part in in_chunks(rows):
         s.execute(ins, list(part))
 
 
@@ -448,126 +448,5 @@ def withdraw(s: Session, who: Principal, sha256: str) -> None:
     _recompute(s, counter, [c.entry_id])
 
 
-# ------------------------------------------------------------------------------------ read paths
-
-ENTRY_FIELDS = (
-    "sha256",
-    "md5",
-    "sha1",
-    "pdq",
-    "pdq_quality",
-    "category",
-    "profile",
-    "series",
-    "victim_identified",
-    "conflict",
-    "first_seen",
-)
-
-
-def entry_view(e: hm.Entry) -> dict[str, Any]:
-    return {f: getattr(e, f) for f in ENTRY_FIELDS}
-
-
 def contribution_view(c: hm.Contribution) -> dict[str, Any]:
     return {f: getattr(c, f) for f in CONTRIBUTION_FIELDS} | {"withdrawn": c.withdrawn}
-
-
-def changes(s: Session, since: int, limit: int) -> dict[str, Any]:
-    """Entries changed after ``since``, oldest change first; ``cursor`` is where the next call starts."""
-    rows = list(
-        s.scalars(select(hm.Entry).where(hm.Entry.seq > since).order_by(hm.Entry.seq).limit(limit + 1))
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {
-        "entries": [entry_view(e) | {"withdrawn": e.withdrawn, "seq": e.seq} for e in rows],
-        "cursor": rows[-1].seq if rows else since,
-        "more": more,
-    }
-
-
-def get_entry(s: Session, who: Principal, sha256: str, policy: Policy) -> dict[str, Any]:
-    e = s.scalar(select(hm.Entry).where(hm.Entry.sha256 == sha256.lower()))
-    if e is None or e.withdrawn:
-        raise NotFound(f"no entry {sha256.lower()}")
-    own = s.scalar(
-        select(hm.Contribution).where(
-            hm.Contribution.entry_id == e.id, hm.Contribution.agency_id == who.agency_id
-        )
-    )
-    links = s.execute(
-        select(hm.Entry.sha256, hm.PdqLink.distance)
-        .join(hm.PdqLink, (hm.PdqLink.entry_a == hm.Entry.id) | (hm.PdqLink.entry_b == hm.Entry.id))
-        .where((hm.PdqLink.entry_a == e.id) | (hm.PdqLink.entry_b == e.id), hm.Entry.id != e.id)
-        .where(hm.Entry.withdrawn.is_(False))
-    ).all()
-    view = entry_view(e) | {
-        "own_contribution": contribution_view(own) if own else None,
-        "near_duplicates": [{"sha256": sha, "distance": d} for sha, d in links],
-    }
-    if may_see_contributors(who, policy):
-        view["contributors"] = contributors(s, sha256)
-    return view
-
-
-def may_see_contributors(who: Principal, policy: Policy) -> bool:
-    return policy.share_contributors or "admin" in who.scopes
-
-
-def contributors(s: Session, sha256: str) -> list[dict[str, Any]]:
-    rows = s.execute(
-        select(hm.Agency.code, hm.Contribution)
-        .join(hm.Contribution, hm.Contribution.agency_id == hm.Agency.id)
-        .join(hm.Entry, hm.Entry.id == hm.Contribution.entry_id)
-        .where(hm.Entry.sha256 == sha256.lower())
-        .order_by(hm.Contribution.id)
-    ).all()
-    if not rows:
-        raise NotFound(f"no entry {sha256.lower()}")
-    return [{"agency": code} | contribution_view(c) for code, c in rows]
-
-
-def conflicts(s: Session, limit: int = 1000) -> list[dict[str, Any]]:
-    entries = s.scalars(
-        select(hm.Entry)
-        .where(hm.Entry.conflict.is_(True), hm.Entry.withdrawn.is_(False))
-        .order_by(hm.Entry.id)
-        .limit(limit)
-    )
-    return [entry_view(e) | {"contributors": contributors(s, e.sha256)} for e in entries]
-
-
-def query(s: Session, index: HubIndex, hashes: dict[str, list[str]], radius: int) -> list[dict[str, Any]]:
-    """Exact matches by digest and PDQ matches within ``radius``; one result per query hash."""
-    index.refresh(s, force=False)
-    results: list[dict[str, Any]] = []
-    columns = {"md5": hm.Entry.md5, "sha1": hm.Entry.sha1, "sha256": hm.Entry.sha256}
-    for alg, column in columns.items():
-        values = [v.lower() for v in hashes.get(alg, [])]
-        found: dict[str, list[hm.Entry]] = {}
-        for part in _chunks(sorted(set(values))):
-            for e in s.scalars(select(hm.Entry).where(column.in_(part), hm.Entry.withdrawn.is_(False))):
-                found.setdefault(getattr(e, alg), []).append(e)
-        for v in values:
-            results.append(
-                {
-                    "algorithm": alg,
-                    "value": v,
-                    "matches": [entry_view(e) | {"distance": 0} for e in found.get(v, [])],
-                }
-            )
-    pdqs = [v.lower() for v in hashes.get("pdq", [])]
-    hits = index.search(pdqs, radius)
-    wanted = sorted({eid for _, eid, _ in hits})
-    entries: dict[int, hm.Entry] = {}
-    for part in _chunks(wanted):
-        for e in s.scalars(select(hm.Entry).where(hm.Entry.id.in_(part), hm.Entry.withdrawn.is_(False))):
-            entries[e.id] = e
-    per_query: dict[int, list[dict[str, Any]]] = {}
-    for qi, eid, dist in hits:
-        if eid in entries:
-            per_query.setdefault(qi, []).append(entry_view(entries[eid]) | {"distance": dist})
-    for qi, v in enumerate(pdqs):
-        results.append({"algorithm": "pdq", "value": v, "matches": per_query.get(qi, [])})
-    return results

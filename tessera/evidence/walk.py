@@ -56,7 +56,10 @@ def _check_scratch(root: Path, limits: Limits) -> None:
     scratch = Path(os.path.realpath(limits.scratch_dir or tempfile.gettempdir()))
     real_root = Path(os.path.realpath(root))
     if real_root.is_dir() and (scratch == real_root or real_root in scratch.parents):
-        raise EvidenceError(f"scratch directory {scratch} is inside the evidence {real_root}")
+        raise EvidenceError(
+            f"the working directory {scratch} (the case's scratch space) is inside the evidence {real_root}: "
+            "keep the case directory outside the evidence"
+        )
 
 
 def iter_evidence(

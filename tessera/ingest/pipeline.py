@@ -267,9 +267,12 @@ def ingest(
 ) -> IngestResult:
     """Ingest one evidence source into the case as device ``opts.device_id``."""
     t0 = time.monotonic()
+    limits = opts.limits or Limits(scratch_dir=case.scratch, media_first=opts.media_first)
+    # iter_evidence checks the source at once: an unusable one is refused before anything is written.
+    walker = iter_evidence(source, limits)
     executor = _executor(opts.workers)
     try:
-        result = _run(case, source, opts, progress, should_stop, executor)
+        result = _run(case, source, opts, walker, progress, should_stop, executor)
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
@@ -281,6 +284,7 @@ def _run(
     case: CaseHandle,
     source: Path,
     opts: IngestOptions,
+    walker: Iterator[EvidenceItem],
     progress: IngestProgress | None,
     should_stop: Callable[[], bool] | None,
     executor: ProcessPoolExecutor | None,
@@ -302,7 +306,6 @@ def _run(
     writer = _Writer(case, opts.device_id, run_id, matcher, result, progress)
     if should_stop is not None:
         writer.flush_files = BATCH  # a caller waiting for the first hit must not wait for a full buffer
-    limits = opts.limits or Limits(scratch_dir=case.scratch, media_first=opts.media_first)
     window = max(2, opts.workers * 4)
     inflight: deque[
         tuple[Future[list[tuple[int, MediaRecord | None, str | None]]] | None, list[EvidenceItem]]
@@ -340,7 +343,7 @@ def _run(
     batch_bytes = 0
     candidates: list[tuple[EvidenceItem, str]] = []
     aux: dict[str, Opener] = {}
-    for item in iter_evidence(source, limits):
+    for item in walker:
         if item.opener is not None and item.error is None and maybe_messaging(item.locator):
             parser = _detect(item)
             if parser:

@@ -96,3 +96,17 @@ def test_same_content_on_two_devices_is_one_media(sqlite_case: CaseHandle, tmp_p
         sha = s.scalar(select(m.File.sha256).where(m.File.locator == "/a/x.jpg"))
         assert s.scalar(select(func.count()).select_from(m.Media).where(m.Media.sha256 == sha)) == 1
         assert s.scalar(select(func.count()).select_from(m.File).where(m.File.sha256 == sha)) == 4
+
+
+def test_case_inside_the_evidence_is_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    from tessera.evidence import EvidenceError
+    from tessera.store.case import init_case
+
+    handle = init_case(tmp_path / "evidence" / "case", "Op", "XX")
+    (tmp_path / "evidence" / "a.txt").write_text("x")
+    with pytest.raises(EvidenceError, match="keep the case directory outside the evidence"):
+        ingest(handle, tmp_path / "evidence", IngestOptions("D1", workers=0))
+    with handle.session() as s:
+        assert s.scalar(select(func.count()).select_from(m.Device)) == 0
+        assert s.scalar(select(func.count()).select_from(m.IngestRun)) == 0
+    handle.close()

@@ -65,6 +65,16 @@ class ExifInfo:
     orientation: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class VideoFrame:
+    """One vPDQ frame hash: the frame's number and time in the video, its PDQ and quality."""
+
+    frame: int
+    quality: int
+    pdq: str  # 64 hex digits
+    seconds: float
+
+
 @dataclass(slots=True)
 class MediaRecord:
     """What hashing derives from one item's bytes."""
@@ -80,6 +90,9 @@ class MediaRecord:
     pdq: str | None = None  # 64 hex digits, most significant word first
     pdq_quality: int | None = None
     exif: ExifInfo | None = None
+    #: Videos: length in seconds and the vPDQ frame hashes (every sampled frame, any quality).
+    duration: float | None = None
+    frames: list[VideoFrame] | None = None
     #: Non-fatal problem found while deriving (e.g. "truncated image: ..."); digests are still valid.
     error: str | None = None
 

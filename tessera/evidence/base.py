@@ -14,7 +14,7 @@ import io
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol
@@ -64,6 +64,9 @@ class Limits:
     #: Walk folders that usually hold media (messaging media, camera, pictures) before the rest, so
     #: the first hit on a device comes early. Every file is still walked exactly once.
     media_first: bool = False
+    #: Told ``(locator, algorithm, stored, computed)`` each time a forensic image's own stored hash
+    #: (EWF's MD5) is checked against its content, so the pipeline can record a pass as well as a fail.
+    on_verify: Callable[[str, str, str, str], None] | None = None
 
 
 class EvidenceSource(Protocol):

@@ -67,8 +67,8 @@ def _ewf_handle(path: str) -> Any:
     return handle
 
 
-def _verify_ewf(handle: Any) -> str | None:
-    """None when the stored MD5 matches the media (or none is stored), else the reason."""
+def _verify_ewf(handle: Any) -> tuple[str, str] | None:
+    """(stored, computed) MD5 of the media, or None when the image stores no MD5."""
     stored = (handle.get_hash_value("MD5") or "").lower()
     if not stored:
         return None
@@ -82,10 +82,7 @@ def _verify_ewf(handle: Any) -> str | None:
             break
         md5.update(block)
         done += len(block)
-    computed = md5.hexdigest()
-    if computed != stored:
-        return f"EWF verification failed: stored MD5 {stored}, computed {computed}"
-    return None
+    return stored, md5.hexdigest()
 
 
 class DiskImageFormat:
@@ -112,9 +109,14 @@ class DiskImageFormat:
                 img = _Image(lambda off, n: data[off : off + n], len(data))
             elif opener.path is not None and open(opener.path, "rb").read(8) == _EWF_MAGIC:  # noqa: SIM115
                 handle = _ewf_handle(opener.path)
-                problem = _verify_ewf(handle)
-                if problem:
-                    yield container_note(parent, problem)
+                checked = _verify_ewf(handle)
+                if checked and limits.on_verify is not None:
+                    limits.on_verify(parent.locator, "md5", *checked)
+                if checked and checked[0] != checked[1]:
+                    stored, computed = checked
+                    yield container_note(
+                        parent, f"EWF verification failed: stored MD5 {stored}, computed {computed}"
+                    )
                     # libewf keeps a chunk's checksum error as handle state: read on with a fresh handle.
                     handle.close()
                     handle = _ewf_handle(opener.path)

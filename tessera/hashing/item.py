@@ -5,10 +5,13 @@ from __future__ import annotations
 from tessera.hashing.digest import digest_bytes, read_path
 from tessera.hashing.image import analyse_image
 from tessera.hashing.magic import HEAD_SIZE, sniff
+from tessera.hashing.video import VideoOptions, analyse_video
 from tessera.records import MediaRecord, Opener
 
 
-def hash_item(opener: Opener, *, fast_decode: bool = True, perceptual: bool = True) -> MediaRecord:
+def hash_item(
+    opener: Opener, *, fast_decode: bool = True, perceptual: bool = True, video: VideoOptions | None = None
+) -> MediaRecord:
     """Digests, type and (for images) dimensions, PDQ and EXIF of one item.
 
     The bytes are read once (plain files read-only, O_NOATIME where permitted): files up to
@@ -22,6 +25,8 @@ def hash_item(opener: Opener, *, fast_decode: bool = True, perceptual: bool = Tr
 
     ``fast_decode`` enables DCT-scaled decoding for PDQ (see ``tessera.hashing.image``);
     ``perceptual=False`` skips the pixel decode (size and EXIF are still read from the header).
+    Videos get vPDQ frame hashes as ``video`` says (see ``tessera.hashing.video``); with
+    ``perceptual=False`` only their dimensions and duration.
     """
     if opener.data is not None:
         data: bytes | None = opener.data
@@ -48,4 +53,13 @@ def hash_item(opener: Opener, *, fast_decode: bool = True, perceptual: bool = Tr
         record.pdq, record.pdq_quality = facts.pdq, facts.pdq_quality
         record.exif = facts.exif
         record.error = facts.error
+    elif kind == "video":
+        video = video or VideoOptions()
+        if not perceptual:
+            video = VideoOptions(enabled=False)
+        vsource = data if data is not None else opener.path
+        assert vsource is not None
+        vfacts = analyse_video(vsource, video)
+        record.width, record.height, record.duration = vfacts.width, vfacts.height, vfacts.duration
+        record.frames, record.error = vfacts.frames, vfacts.error
     return record

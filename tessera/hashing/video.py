@@ -8,6 +8,9 @@ least 80 (configurable). Frames are also plain PDQ hashes, so a still taken from
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tessera.hashing.algorithms import hamming_matrix, pdq_hex_to_array
+from tessera.records import VideoFrame
 
 MIN_QUALITY = 50
 FRAME_DISTANCE = 31
@@ -25,22 +29,93 @@ class VideoUnavailable(RuntimeError):
     """vpdq is not installed (it builds against the ffmpeg libraries that `make test` installs)."""
 
 
-@dataclass(frozen=True, slots=True)
-class VideoFrame:
-    frame: int
-    quality: int
-    pdq: str  # 64 hex digits
-    seconds: float
+#: One frame hash per this many seconds of video (0 = every frame); chosen by bench/bench_video.py.
+DEFAULT_SECONDS_PER_HASH = 0.5
+
+__all__ = ["VideoFrame", "VideoOptions", "VideoFacts", "analyse_video", "vpdq_frames", "match_videos"]
 
 
-def vpdq_frames(path: str | Path, seconds_per_hash: float = 0.0) -> list[VideoFrame]:
+def vpdq_frames(path: str | Path, seconds_per_hash: float = 0.0, threads: int = 0) -> list[VideoFrame]:
     """Frame hashes of a video file: every frame (0) or one per ``seconds_per_hash``."""
     try:
         import vpdq
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise VideoUnavailable("video hashing needs the vpdq package (pip install 'tessera[video]')") from exc
-    feats = vpdq.computeHash(str(path), seconds_per_hash=seconds_per_hash)
+    feats = vpdq.computeHash(str(path), seconds_per_hash=seconds_per_hash, thread_count=threads)
     return [VideoFrame(int(f.frame_number), int(f.quality), str(f.hex), float(f.timestamp)) for f in feats]
+
+
+@dataclass(frozen=True, slots=True)
+class VideoOptions:
+    """How videos are hashed. Picklable: it travels to worker processes with each batch."""
+
+    enabled: bool = True
+    seconds_per_hash: float = DEFAULT_SECONDS_PER_HASH
+    #: vpdq's own hashing threads; 1 when several worker processes already share the cores.
+    threads: int = 0
+    #: Where a video held only in memory (an archive member) is written for vpdq, which reads
+    #: files: the case's scratch space, never the evidence. None: the system's temporary folder.
+    scratch: str | None = None
+
+
+@dataclass(slots=True)
+class VideoFacts:
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    frames: list[VideoFrame] | None = None
+    error: str | None = None
+
+
+def _probe(source: str | bytes) -> VideoFacts:
+    """Stream facts with PyAV, so an unreadable file gets a precise reason before vpdq is asked."""
+    import av
+
+    try:
+        with av.open(source if isinstance(source, str) else io.BytesIO(source), mode="r") as container:
+            if not container.streams.video:
+                return VideoFacts(error="video has no video stream")
+            stream = container.streams.video[0]
+            duration = None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            return VideoFacts(
+                width=stream.codec_context.width, height=stream.codec_context.height, duration=duration
+            )
+    except (av.error.FFmpegError, ValueError, IndexError) as exc:
+        return VideoFacts(error=f"unreadable video: {exc}")
+
+
+def analyse_video(source: str | bytes, options: VideoOptions | None = None) -> VideoFacts:
+    """Dimensions, duration and vPDQ frame hashes of a video. Never raises for bad video data."""
+    options = options or VideoOptions()
+    try:
+        facts = _probe(source)
+    except ImportError:  # pragma: no cover - PyAV is a dependency
+        facts = VideoFacts()
+    if facts.error or not options.enabled:
+        return facts
+    path, temp = source, None
+    try:
+        if isinstance(source, bytes):
+            # A Dask worker on another machine may not see the case's scratch folder.
+            scratch = options.scratch if options.scratch and os.path.isdir(options.scratch) else None
+            fd, temp = tempfile.mkstemp(suffix=".video", dir=scratch)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(source)
+            path = temp
+        assert isinstance(path, str)
+        facts.frames = vpdq_frames(path, options.seconds_per_hash, options.threads)
+    except VideoUnavailable as exc:
+        facts.error = f"video frames not hashed: {exc}"
+    except Exception as exc:  # noqa: BLE001 - vpdq raises a bare Exception for undecodable input
+        facts.error = f"video frames not hashed: {exc}"
+    finally:
+        if temp is not None:
+            os.unlink(temp)
+    return facts
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Hash-set formats (VICS JSON, ICSE CSV, headed CSV, plain lists): streamed import, VICS export.
+"""Hash-set formats (VICS JSON, ICSE CSV, headed CSV, plain lists, vPDQ videos): streamed import, VICS export.
 
 >>> with open("projectvic.json", "rb") as fh:            # doctest: +SKIP
 ...     reader = open_hashset(fh)
@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import BinaryIO, cast
 
-from tessera.hashsets import delimited, plainlist, vics  # noqa: F401  (registers the formats)
+from tessera.hashsets import delimited, plainlist, vics, vpdq  # noqa: F401  (registers the formats)
 from tessera.hashsets._common import peek_head, strip_bom
 from tessera.hashsets.base import FORMATS, SNIFF_BYTES, HashSetFormat, HashSetReader
 from tessera.records import FormatError

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -11,8 +12,10 @@ from sqlalchemy.orm import Session
 
 from tessera.matching.exact import exact_matches, exact_matches_for_set
 from tessera.matching.pdq import PdqIndex
-from tessera.records import MediaRecord
+from tessera.matching.video import VideoIndex
+from tessera.records import MediaRecord, VideoFrame
 from tessera.store import models as m
+from tessera.store.models_video import VideoFrameRow
 from tessera.store.writes import insert_ignore
 
 DEFAULT_PDQ_THRESHOLD = 31
@@ -27,6 +30,8 @@ class Hit:
     hashset_id: int
     algorithm: str
     distance: int
+    #: For videos: which frame matched an image PDQ, or vPDQ's percentages (see Match.detail).
+    detail: dict[str, Any] | None = field(default=None, compare=False)
 
 
 def _pdq_rows(hexes: Sequence[str]) -> np.ndarray:
@@ -43,6 +48,8 @@ class CaseMatcher:
         self._entry_ids = np.zeros(0, np.int64)
         self._set_ids = np.zeros(0, np.int64)
         self._thresholds: dict[int, int] = {}
+        self.videos = VideoIndex(min_quality)
+        self._video_entries: list[tuple[int, int]] = []  # (entry id, set id) by VideoIndex id
 
     def load(self, session: Session, hashset_id: int | None = None) -> CaseMatcher:
         """Index the PDQ entries of every set (or of one set), streamed from the database."""
@@ -65,6 +72,14 @@ class CaseMatcher:
         if entry_parts:
             self._entry_ids = np.concatenate(entry_parts)
             self._set_ids = np.concatenate(set_parts)
+        vq = select(m.HashEntry.id, m.HashEntry.hashset_id, m.HashEntry.extra).where(
+            m.HashEntry.algorithm == "vpdq"
+        )
+        if hashset_id is not None:
+            vq = vq.where(m.HashEntry.hashset_id == hashset_id)
+        for entry_id, set_id, extra in session.execute(vq.execution_options(yield_per=500)):
+            self._video_entries.append((entry_id, set_id))
+            self.videos.add(len(self._video_entries) - 1, (extra or {}).get("frames", []))
         return self
 
     @property
@@ -90,8 +105,50 @@ class CaseMatcher:
             if r.pdq is not None and r.pdq_quality is not None and r.pdq_quality >= self.min_quality:
                 usable.append((r.sha256, r.pdq))
         hits.extend(self._pdq_hits(usable))
+        for r in records:
+            if r.frames:
+                hits.extend(self._video_hits(r.sha256, r.frames))
         store_hits(session, hits)
         return hits
+
+    def _video_hits(self, sha256: str, frames: Sequence[VideoFrame]) -> list[Hit]:
+        """A video's frames against image PDQ entries (a known still) and against known videos."""
+        usable = [f for f in frames if f.quality >= self.min_quality]
+        by_pdq: dict[str, VideoFrame] = {}
+        for f in usable:
+            by_pdq.setdefault(f.pdq, f)
+        best: dict[int, Hit] = {}
+        for h in self._pdq_hits([(f.pdq, f.pdq) for f in by_pdq.values()]):
+            if h.entry_id not in best or h.distance < best[h.entry_id].distance:
+                f = by_pdq[h.sha256]
+                best[h.entry_id] = Hit(
+                    sha256,
+                    h.entry_id,
+                    h.hashset_id,
+                    "pdq-frame",
+                    h.distance,
+                    {"frame": f.frame, "seconds": round(f.seconds, 3)},
+                )
+        out = list(best.values())
+        if len(self.videos):
+            triples = [(f.frame, f.quality, f.pdq, f.seconds) for f in usable]
+            for v in self.videos.search(triples, distance=self.default_threshold):
+                entry_id, set_id = self._video_entries[v.entry]
+                out.append(
+                    Hit(
+                        sha256,
+                        entry_id,
+                        set_id,
+                        "vpdq",
+                        0,
+                        {
+                            "query_percent": round(v.query_percent, 1),
+                            "compared_percent": round(v.compared_percent, 1),
+                            "frames_matched": v.frames_matched,
+                        },
+                    )
+                )
+        return out
 
     def match_case_media(self, session: Session, hashset_id: int) -> int:
         """After importing a set: match all case media against it. Returns the number of hits."""
@@ -108,7 +165,37 @@ class CaseMatcher:
                 pdq_hits = list(self._pdq_hits([(s, p) for s, p in part if p is not None]))
                 store_hits(session, pdq_hits)
                 count += len(pdq_hits)
+        if self.pdq_entries or len(self.videos):
+            for sha, frames in _case_video_frames(session):
+                video_hits = self._video_hits(sha, frames)
+                store_hits(session, video_hits)
+                count += len(video_hits)
         return count
+
+
+def _case_video_frames(session: Session) -> Iterator[tuple[str, list[VideoFrame]]]:
+    """Every case video's frames, one video at a time (streamed in sha256 order)."""
+    q = (
+        select(
+            VideoFrameRow.sha256,
+            VideoFrameRow.frame,
+            VideoFrameRow.quality,
+            VideoFrameRow.pdq,
+            VideoFrameRow.seconds,
+        )
+        .order_by(VideoFrameRow.sha256, VideoFrameRow.frame)
+        .execution_options(yield_per=_CHUNK)
+    )
+    current: str | None = None
+    frames: list[VideoFrame] = []
+    for sha, frame, quality, pdq, seconds in session.execute(q):
+        if sha != current:
+            if current is not None:
+                yield current, frames
+            current, frames = sha, []
+        frames.append(VideoFrame(frame, quality, pdq, seconds))
+    if current is not None:
+        yield current, frames
 
 
 def store_hits(session: Session, hits: Iterable[Hit]) -> None:
@@ -120,6 +207,7 @@ def store_hits(session: Session, hits: Iterable[Hit]) -> None:
             "algorithm": h.algorithm,
             "distance": h.distance,
             "found_at": m.utcnow(),
+            "detail": h.detail,
         }
         for h in hits
     ]

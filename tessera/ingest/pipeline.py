@@ -9,15 +9,14 @@ hashes the rest: nothing is duplicated (natural keys + insert-or-ignore) and not
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import posixpath
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +28,8 @@ import tessera
 from tessera.evidence import Limits, discard_spool, iter_evidence
 from tessera.evidence.base import read_head
 from tessera.hashing import hash_item
+from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH, VideoOptions
+from tessera.ingest.executors import HashingExecutor, open_executor
 from tessera.ingest.matcher import CaseMatcher, Hit, case_default_threshold
 from tessera.ingest.messaging import SourceResult, link_media, store_source, whatsapp_media_root
 from tessera.messaging import PARSERS, ParseContext
@@ -37,7 +38,16 @@ from tessera.messaging.records import MessagingRecord
 from tessera.records import EvidenceItem, MediaRecord, Opener
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
-from tessera.store.writes import existing_locators, existing_sha256, file_row, insert_ignore, media_row
+from tessera.store.models_video import ImageVerification as VerificationRow
+from tessera.store.models_video import VideoFrameRow
+from tessera.store.writes import (
+    existing_locators,
+    existing_sha256,
+    file_row,
+    frame_rows,
+    insert_ignore,
+    media_row,
+)
 
 BATCH = 32  # items per worker task: amortises inter-process overhead on small files ...
 BATCH_BYTES = 2 << 20  # ... while big files (photos, videos) go one or two at a time, to every worker
@@ -75,6 +85,17 @@ class IngestOptions:
     local_tz: tzinfo | None = None
     #: Walk media folders first so the first hit comes early (the order never changes the results).
     media_first: bool = True
+    #: Where hashing runs: a name in :data:`tessera.ingest.executors.EXECUTORS` (local, inline, dask).
+    executor: str = "local"
+    #: Dask scheduler address (``tcp://host:8786``) for the ``dask`` executor.
+    scheduler: str | None = None
+    #: An executor the caller opened and shares between ingests (ingest-batch): used as it is and left
+    #: open; ``executor`` and ``scheduler`` are then not used, and ``workers`` only sizes the window.
+    pool: HashingExecutor | None = None
+    #: Video frame hashing (vPDQ): one frame hash per this many seconds, 0 = every frame.
+    video_seconds_per_hash: float = DEFAULT_SECONDS_PER_HASH
+    #: False: videos get digests, size and duration only (no frame hashes, no video matching).
+    video_frames: bool = True
 
 
 @dataclass
@@ -92,13 +113,13 @@ class IngestResult:
 
 
 def hash_batch(
-    batch: Sequence[tuple[int, Opener]], fast_decode: bool
+    batch: Sequence[tuple[int, Opener]], fast_decode: bool, video: VideoOptions | None = None
 ) -> list[tuple[int, MediaRecord | None, str | None]]:
     """Worker entry point: hash each opener; a failure is returned, never raised."""
     out: list[tuple[int, MediaRecord | None, str | None]] = []
     for idx, opener in batch:
         try:
-            out.append((idx, hash_item(opener, fast_decode=fast_decode), None))
+            out.append((idx, hash_item(opener, fast_decode=fast_decode, video=video), None))
         except OSError as exc:
             out.append((idx, None, f"unreadable: {exc.strerror or exc}"))
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
@@ -169,6 +190,9 @@ class _Writer:
             recs: dict[str, MediaRecord] = {r.sha256: r for _, r, _ in buf if r is not None}
             new_sha = set(recs) - existing_sha256(s, recs)
             insert_ignore(s, m.Media, [media_row(recs[h]) for h in sorted(new_sha)], ["sha256"])
+            frames = [row for h in sorted(new_sha) for row in frame_rows(recs[h])]
+            for start in range(0, len(frames), 1000):
+                insert_ignore(s, VideoFrameRow, frames[start : start + 1000], ["sha256", "frame"])
             rows = []
             for item, rec, error in buf:
                 err = "; ".join(e for e in (item.error, error, rec.error if rec else None) if e) or None
@@ -241,21 +265,8 @@ def _ensure_device(s: Session, opts: IngestOptions, source: Path) -> None:
         dev.source_path = dev.source_path or str(source)
 
 
-def _warm() -> None:
-    """Runs once in each worker so all of them exist before the writer starts any threads."""
-
-
-def _executor(workers: int) -> ProcessPoolExecutor | None:
-    if workers <= 0:
-        return None
-    # fork: workers start in milliseconds with the hashing code already imported (a forkserver costs
-    # about a second per run). It is safe because workers only hash bytes and the pool is started
-    # before the matcher's index (with its OpenMP threads) exists; elsewhere, spawn.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
-    for _ in range(workers):
-        pool.submit(_warm)
-    return pool
+def _executor(opts: IngestOptions) -> HashingExecutor | None:
+    return open_executor(opts.executor, workers=opts.workers, scheduler=opts.scheduler)
 
 
 def ingest(
@@ -267,15 +278,24 @@ def ingest(
 ) -> IngestResult:
     """Ingest one evidence source into the case as device ``opts.device_id``."""
     t0 = time.monotonic()
-    limits = opts.limits or Limits(scratch_dir=case.scratch, media_first=opts.media_first)
+    checks: list[tuple[str, str, str, str]] = []  # forensic images' own hashes, checked by the walk
+    limits = replace(
+        opts.limits or Limits(scratch_dir=case.scratch, media_first=opts.media_first),
+        on_verify=lambda *checked: checks.append(checked),
+    )
     # iter_evidence checks the source at once: an unusable one is refused before anything is written.
     walker = iter_evidence(source, limits)
-    executor = _executor(opts.workers)
+    owned = opts.pool is None
+    executor = _executor(opts) if owned else opts.pool
+    if owned and executor is not None and executor.slots != opts.workers:
+        opts = replace(opts, workers=executor.slots)  # the window follows the cluster's size
     try:
         result = _run(case, source, opts, walker, progress, should_stop, executor)
     finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+        if owned and executor is not None:
+            executor.close()
+    if checks:
+        _record_verifications(case, opts.device_id, result.run_id, checks)
     result.elapsed = time.monotonic() - t0
     return result
 
@@ -287,7 +307,7 @@ def _run(
     walker: Iterator[EvidenceItem],
     progress: IngestProgress | None,
     should_stop: Callable[[], bool] | None,
-    executor: ProcessPoolExecutor | None,
+    executor: HashingExecutor | None,
 ) -> IngestResult:
     with case.session() as s:
         _ensure_device(s, opts, source)
@@ -307,6 +327,13 @@ def _run(
     if should_stop is not None:
         writer.flush_files = BATCH  # a caller waiting for the first hit must not wait for a full buffer
     window = max(2, opts.workers * 4)
+    # Each worker process hashes one video on one thread: the processes already fill the cores.
+    video = VideoOptions(
+        enabled=opts.video_frames,
+        seconds_per_hash=opts.video_seconds_per_hash,
+        threads=1 if opts.workers > 1 else 0,
+        scratch=str(case.scratch),
+    )
     inflight: deque[
         tuple[Future[list[tuple[int, MediaRecord | None, str | None]]] | None, list[EvidenceItem]]
     ] = deque()
@@ -332,10 +359,10 @@ def _run(
         if not work:
             return
         if executor is None:
-            for idx, rec, err in hash_batch(work, opts.fast_decode):
+            for idx, rec, err in hash_batch(work, opts.fast_decode, video):
                 writer.add(todo[idx], rec, err)
             return
-        inflight.append((executor.submit(hash_batch, work, opts.fast_decode), todo))
+        inflight.append((executor.submit(hash_batch, work, opts.fast_decode, video), todo))
         while len(inflight) >= window:
             drain_one()
 
@@ -388,6 +415,24 @@ def _run(
         )
         s.commit()
     return result
+
+
+def _record_verifications(
+    case: CaseHandle, device_id: str, run_id: int, checks: list[tuple[str, str, str, str]]
+) -> None:
+    """One row per check and run, pass or fail; the device's evidence hash is the image's own."""
+    with case.session() as s:
+        for locator, algorithm, stored, computed in checks:
+            s.add(
+                VerificationRow(
+                    device_id=device_id, locator=locator, algorithm=algorithm, stored=stored,
+                    computed=computed, verified=stored == computed, run_id=run_id,
+                )
+            )
+            dev = s.get(m.Device, device_id)
+            if dev is not None and "!" not in locator and not dev.evidence_hash:
+                dev.evidence_hash = f"{algorithm}:{stored}"
+        s.commit()
 
 
 def _detect(item: EvidenceItem) -> str | None:

@@ -12,6 +12,7 @@ import tessera
 from tessera.network import analysis
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
+from tessera.store.models_video import ImageVerification
 from tessera.store.queries import device_ids, device_stats, iter_matches, iter_problems
 
 REPORT_FORMAT = "tessera-report"
@@ -36,6 +37,21 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
                     "suspect": dev.suspect,
                     "source_path": dev.source_path,
                     "evidence_hash": dev.evidence_hash,
+                    "verifications": [
+                        {
+                            "locator": v.locator,
+                            "algorithm": v.algorithm,
+                            "stored": v.stored,
+                            "computed": v.computed,
+                            "verified": v.verified,
+                            "checked_at": v.checked_at.isoformat(timespec="seconds"),
+                        }
+                        for v in s.scalars(
+                            select(ImageVerification)
+                            .where(ImageVerification.device_id == dev_id)
+                            .order_by(ImageVerification.id)
+                        )
+                    ],
                     "runs": [
                         {
                             "started": r.started_at.isoformat(timespec="seconds"),

@@ -95,6 +95,8 @@ class Media(Base):
     exif_time: Mapped[str | None] = mapped_column(String(40))
     gps_lat: Mapped[float | None] = mapped_column(Float)
     gps_lon: Mapped[float | None] = mapped_column(Float)
+    #: Videos: length in seconds (their frame hashes are in ``video_frame``).
+    duration: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -167,6 +169,9 @@ class Match(Base):
     algorithm: Mapped[str] = mapped_column(String(16))
     distance: Mapped[int] = mapped_column(Integer, default=0)
     found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: How a video matched: ``{"frame", "seconds"}`` of the frame that matched an image PDQ, or
+    #: vPDQ's ``{"query_percent", "compared_percent"}`` against a known video.
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Decision(Base):
@@ -335,4 +340,4 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON, as hashed
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
-from tessera.store import models_review  # noqa: E402,F401
+from tessera.store import models_review, models_video  # noqa: E402,F401

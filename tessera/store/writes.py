@@ -78,9 +78,18 @@ def media_row(rec: MediaRecord) -> dict[str, Any]:
         "exif_time": exif.capture_time if exif else None,
         "gps_lat": exif.gps_lat if exif else None,
         "gps_lon": exif.gps_lon if exif else None,
+        "duration": rec.duration,
         "error": rec.error,
         "first_seen": m.utcnow(),
     }
+
+
+def frame_rows(rec: MediaRecord) -> list[dict[str, Any]]:
+    """``video_frame`` rows of a video's vPDQ frames (none for other media)."""
+    return [
+        {"sha256": rec.sha256, "frame": f.frame, "seconds": f.seconds, "quality": f.quality, "pdq": f.pdq}
+        for f in rec.frames or ()
+    ]
 
 
 def file_row(

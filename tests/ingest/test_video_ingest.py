@@ -1,0 +1,89 @@
+"""Videos through the ingest pipeline: frame hashes stored, known videos and known stills matched."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from tessera.ingest.importer import import_hashset
+from tessera.ingest.pipeline import IngestOptions, ingest
+from tessera.store import models as m
+from tessera.store.case import CaseHandle
+from tessera.store.models_video import VideoFrameRow
+from tessera.synth.videos import VideoScenario, video_scenario
+
+pytest.importorskip("vpdq")
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> VideoScenario:
+    return video_scenario(tmp_path_factory.mktemp("videos"))
+
+
+def _matches(case: CaseHandle, device: str) -> dict[str, dict[str, dict[str, object] | None]]:
+    with case.session() as s:
+        rows = s.execute(
+            select(m.File.locator, m.Match.algorithm, m.Match.detail)
+            .join(m.Match, m.Match.sha256 == m.File.sha256)
+            .where(m.File.device_id == device)
+        ).all()
+    out: dict[str, dict[str, dict[str, object] | None]] = {}
+    for loc, alg, detail in rows:
+        out.setdefault(loc, {})[alg] = detail
+    return out
+
+
+def _check(case: CaseHandle, sc: VideoScenario, device: str) -> None:
+    found = _matches(case, device)
+    for loc, want in sc.expect.items():
+        if want is None:
+            assert loc not in found, (loc, found.get(loc))
+        else:
+            assert want in found.get(loc, {}), (loc, found.get(loc))
+    clip = found["/WhatsApp/Media/WhatsApp Video/VID-0002.mp4"]["vpdq"]
+    assert clip is not None and float(clip["query_percent"]) >= 80  # type: ignore[arg-type]
+    still = found["/DCIM/Camera/VID_0003.mp4"]["pdq-frame"]
+    assert still is not None and 1.5 <= float(still["seconds"]) <= 2.5  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_known_videos_and_stills_match_during_ingest(
+    case: CaseHandle, scenario: VideoScenario, workers: int
+) -> None:
+    import_hashset(case, scenario.known_vpdq, name="known-videos")
+    import_hashset(case, scenario.known_stills, name="known-stills", algorithm="pdq", category=1)
+    res = ingest(case, scenario.root, IngestOptions("V1", workers=workers))
+    _check(case, scenario, "V1")
+    with case.session() as s:
+        videos = s.execute(
+            select(m.Media.sha256, m.Media.width, m.Media.duration).where(m.Media.kind == "video")
+        ).all()
+        frames = dict(
+            s.execute(select(VideoFrameRow.sha256, func.count()).group_by(VideoFrameRow.sha256)).all()
+        )
+        bad = s.scalar(select(m.File.error).where(m.File.locator == scenario.corrupt))
+    readable = [v for v in videos if v.width]
+    assert len(readable) == 5 and all(v.duration and v.duration > 1 for v in readable)
+    # The default samples two frames a second: at least five for the three-second clip.
+    assert all(frames.get(v.sha256, 0) >= 5 for v in readable)
+    assert bad and "video" in bad  # the cut-short file is recorded, the run went on
+    assert res.errors >= 1
+
+
+def test_a_set_imported_after_ingest_matches_stored_frames(
+    sqlite_case: CaseHandle, scenario: VideoScenario
+) -> None:
+    ingest(sqlite_case, scenario.root, IngestOptions("V2", workers=0))
+    assert not _matches(sqlite_case, "V2")
+    import_hashset(sqlite_case, scenario.known_vpdq, name="known-videos")
+    import_hashset(sqlite_case, scenario.known_stills, name="known-stills", algorithm="pdq", category=1)
+    _check(sqlite_case, scenario, "V2")
+
+
+def test_rerun_stores_no_frame_twice(sqlite_case: CaseHandle, scenario: VideoScenario) -> None:
+    ingest(sqlite_case, scenario.root, IngestOptions("V3", workers=0))
+    with sqlite_case.session() as s:
+        before = s.scalar(select(func.count()).select_from(VideoFrameRow))
+    ingest(sqlite_case, scenario.root, IngestOptions("V3", workers=0))
+    with sqlite_case.session() as s:
+        assert s.scalar(select(func.count()).select_from(VideoFrameRow)) == before

@@ -9,11 +9,11 @@ VIDEO_STAMP := $(VENV)/.video
 # downloads a browser of its own); dosfstools, mtools, e2fsprogs and ewf-tools build the disk images
 # the evidence tests read (no mounts, no root needed for that).
 # The ffmpeg development libraries, cmake and g++ build Meta's vpdq (video hashing) from source.
-APT_PACKAGES := hashdeep sqlite3 chromium chromium-driver dosfstools mtools e2fsprogs ewf-tools \
-	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev \
+APT_VIDEO := libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev \
 	cmake pkg-config g++
+APT_PACKAGES := hashdeep sqlite3 chromium chromium-driver dosfstools mtools e2fsprogs ewf-tools $(APT_VIDEO)
 
-.PHONY: demo test lint sysdeps bench clean
+.PHONY: demo test lint sysdeps videodeps bench clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import ensurepip' 2>/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv; }
@@ -26,8 +26,12 @@ $(VIDEO_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[video]'
 	touch $(VIDEO_STAMP)
 
-demo: $(STAMP)
+# The demo hashes videos too, so it needs vpdq and the libraries it builds against (not the browser).
+demo: videodeps $(STAMP) $(VIDEO_STAMP)
 	$(BIN)/tessera demo --out demo-out
+
+videodeps:
+	@$(MAKE) --no-print-directory sysdeps APT_PACKAGES="$(APT_VIDEO)"
 
 sysdeps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

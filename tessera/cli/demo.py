@@ -51,6 +51,7 @@ def run_demo(out_dir: str) -> None:
                 RichIngestProgress(bar, dev.id),
             )
         results.append((dev, r))
+    _videos(case, root)
     _network(case, root)
     report = build_report(case)
     for fmt in ("html", "json"):
@@ -99,6 +100,24 @@ def run_demo(out_dir: str) -> None:
     out.print(f"HTML report: {(root / 'report.html').resolve()}")
     out.print(f"referral packages: {(root / 'referrals').resolve()}")
     case.close()
+
+
+def _videos(case: CaseHandle, root: Path) -> None:
+    """A phone with traded copies of known videos (re-encoded, clipped, zipped) and a known still."""
+    try:
+        import vpdq  # noqa: F401
+    except ImportError:
+        out.print("[yellow]vpdq is not installed: the video part of the demo is skipped[/]")
+        return
+    from tessera.synth.videos import video_scenario
+
+    sc = video_scenario(root / "evidence" / "video-phone")
+    import_hashset(case, sc.known_vpdq, name="known videos (vPDQ)")
+    import_hashset(case, sc.known_stills, name="known stills (PDQ)", algorithm="pdq", category=1)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as bar:
+        ingest(case, sc.root, IngestOptions("D-VID", kind="phone"), RichIngestProgress(bar, "D-VID"))
 
 
 def _network(case: CaseHandle, root: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tessera.cli.common import CaseOpt, fail, load_case, out
-from tessera.report.export import export_vics
+from tessera.report.export import export_vics, export_vpdq
 
 app = typer.Typer(help="Export hashes and metadata (never files).", no_args_is_help=True)
 
@@ -28,3 +28,17 @@ def vics(
     handle = load_case(case)
     n = export_vics(handle, out_file, scope=scope, version=version)
     out.print(f"wrote {n:,} media item(s) ({scope}) to {out_file}")
+
+
+@app.command("vpdq")
+def vpdq(
+    out_file: Annotated[Path, typer.Option("--out", help="JSON Lines file to write (tessera-vpdq v1).")],
+    scope: Annotated[str, typer.Option("--scope", help="new|matched|all")] = "new",
+    case: CaseOpt = None,
+) -> None:
+    """Write the case's videos as vPDQ frame-hash lists with their digests and category; no files."""
+    if scope not in ("new", "matched", "all"):
+        fail("--scope must be new, matched or all")
+    handle = load_case(case)
+    n = export_vpdq(handle, out_file, scope=scope)
+    out.print(f"wrote {n:,} video(s) ({scope}) to {out_file}")

@@ -1,7 +1,8 @@
-"""Exporting case media as a VICS hash set: hashes and metadata, never files."""
+"""Exporting case media as hash sets (VICS; vPDQ for videos): hashes and metadata, never files."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,15 @@ from sqlalchemy import select
 from tessera.hashsets.vics_export import write_vics
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
+from tessera.store.models_video import VideoFrameRow
 from tessera.store.queries import new_material_filter
 
 
-def _items(case: CaseHandle, scope: str) -> Iterator[dict[str, Any]]:
+def _items(
+    case: CaseHandle, scope: str, kinds: tuple[str, ...] = ("image", "video")
+) -> Iterator[dict[str, Any]]:
     with case.session() as s:
-        q = select(m.Media).where(m.Media.kind.in_(("image", "video"))).order_by(m.Media.sha256)
+        q = select(m.Media).where(m.Media.kind.in_(kinds)).order_by(m.Media.sha256)
         if scope == "new":
             q = q.where(new_material_filter())
         elif scope == "matched":
@@ -57,4 +61,29 @@ def export_vics(case: CaseHandle, out: Path, scope: str = "new", version: str = 
 
     with out.open("w", encoding="utf-8") as fh:
         write_vics(fh, counted(), version=version)
+    return count
+
+
+def export_vpdq(case: CaseHandle, out: Path, scope: str = "new") -> int:
+    """Videos with frame hashes as tessera-vpdq JSON Lines (``tessera.hashsets.vpdq``), one per line."""
+    count = 0
+    with out.open("w", encoding="utf-8") as fh, case.session() as s:
+        for item in _items(case, scope, kinds=("video",)):
+            frames = s.execute(
+                select(VideoFrameRow.frame, VideoFrameRow.quality, VideoFrameRow.pdq, VideoFrameRow.seconds)
+                .where(VideoFrameRow.sha256 == item["sha256"])
+                .order_by(VideoFrameRow.frame)
+            ).all()
+            if not frames:
+                continue  # not hashed (vpdq missing, unreadable video): nothing to match on
+            line = {
+                "id": item["media_id"],
+                "category": item["category"],
+                "md5": item["md5"],
+                "sha1": item["sha1"],
+                "sha256": item["sha256"],
+                "frames": [f"{f},{q},{h},{sec:.3f}" for f, q, h, sec in frames],
+            }
+            fh.write(json.dumps(line, separators=(",", ":")) + "\n")
+            count += 1
     return count

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -87,3 +89,22 @@ def test_rerun_stores_no_frame_twice(sqlite_case: CaseHandle, scenario: VideoSce
     ingest(sqlite_case, scenario.root, IngestOptions("V3", workers=0))
     with sqlite_case.session() as s:
         assert s.scalar(select(func.count()).select_from(VideoFrameRow)) == before
+
+
+def test_exported_videos_import_unchanged_and_match_in_another_case(
+    sqlite_case: CaseHandle, scenario: VideoScenario, tmp_path: Path
+) -> None:
+    from tessera.report.export import export_vpdq
+    from tessera.store.case import init_case
+
+    ingest(sqlite_case, scenario.root, IngestOptions("V4", workers=0))
+    out = tmp_path / "videos.jsonl"
+    assert export_vpdq(sqlite_case, out, scope="all") == 5  # every readable video
+    other = init_case(tmp_path / "other", "other", "XX")
+    import_hashset(other, out, name="from-first-case")
+    ingest(other, scenario.root, IngestOptions("V5", workers=0))
+    found = _matches(other, "V5")
+    with other.session() as s:
+        kinds = dict(s.execute(select(m.File.locator, m.Media.kind).join(m.Media)).all())
+    videos = {loc for loc, kind in kinds.items() if kind == "video" and loc != scenario.corrupt}
+    assert videos and all({"vpdq", "md5", "sha256"} <= set(found.get(loc, {})) for loc in videos)

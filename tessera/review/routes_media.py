@@ -12,6 +12,7 @@ from tessera.review import clusters, data
 from tessera.review.deps import User, render
 from tessera.review.routes_review import _media
 from tessera.store import models as m
+from tessera.store.models_video import VideoFrameRow
 
 router = APIRouter()
 LIMIT = 500  # rows per section; the counts shown are always complete
@@ -68,12 +69,18 @@ def media_detail(request: Request, ctx: User, sha256: str) -> Response:
             m.HashEntry.value,
             m.HashEntry.category,
             m.HashEntry.series,
+            m.Match.detail,
         )
         .join(m.HashEntry, m.HashEntry.id == m.Match.entry_id)
         .join(m.HashSet, m.HashSet.id == m.Match.hashset_id)
         .where(m.Match.sha256 == sha256)
         .order_by(m.Match.distance)
     ).all()
+    frames = (
+        s.scalar(select(func.count()).select_from(VideoFrameRow).where(VideoFrameRow.sha256 == sha256))
+        if media.kind == "video"
+        else None
+    )
     decisions = list(
         s.scalars(select(m.Decision).where(m.Decision.sha256 == sha256).order_by(m.Decision.id.desc()))
     )
@@ -87,6 +94,7 @@ def media_detail(request: Request, ctx: User, sha256: str) -> Response:
         files=files,
         messages=messages,
         matches=matches,
+        frames=frames,
         decisions=decisions,
         cluster=cid,
         members=members,

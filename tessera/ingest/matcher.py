@@ -125,7 +125,7 @@ class CaseMatcher:
                     sha256,
                     h.entry_id,
                     h.hashset_id,
-                    "pdq-frame",
+                    "pdq",
                     h.distance,
                     {"frame": f.frame, "seconds": round(f.seconds, 3)},
                 )

@@ -7,9 +7,9 @@ known video would be O(videos x frames^2); here every known frame sits in one ex
 :class:`~tessera.matching.pdq.PdqIndex`, a query's frames are searched once, and the percentages are
 computed only for the known videos that share at least one frame (exactly the brute-force result).
 
-Tessera reports a match when either percentage reaches the threshold (80 by default): a compared%
-of 100 means the known video is wholly inside the case video (a compilation), a query% of 100 that
-the case video is a clip of the known one. vPDQ itself leaves that policy to the caller.
+A match is declared as vPDQ's README defines it: ``compared% >= 80`` (the known video's frames are in
+the case video, which may be longer: a compilation) and ``query% >= 0`` (extra content in the case
+video does not prevent a match); both thresholds are parameters.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tessera.hashing.video import FRAME_DISTANCE, MATCH_PERCENT, MIN_QUALITY
+from tessera.hashing.video import FRAME_DISTANCE, MATCH_PERCENT, MIN_QUALITY, QUERY_PERCENT
 from tessera.matching.pdq import PdqIndex, hex_to_rows
 
 
@@ -71,9 +71,10 @@ class VideoIndex:
         self,
         frames: Iterable[Sequence[object]],
         distance: int = FRAME_DISTANCE,
-        threshold: float = MATCH_PERCENT,
+        compared_threshold: float = MATCH_PERCENT,
+        query_threshold: float = QUERY_PERCENT,
     ) -> list[VideoHit]:
-        """Known videos matching a query video's frames (either percentage >= threshold)."""
+        """Known videos matching a query video's frames, with vPDQ's percentages."""
         hexes = usable_distinct(frames, self.min_quality)
         if not hexes or not self._ids:
             return []
@@ -88,6 +89,6 @@ class VideoIndex:
             c_matched = len(np.unique(pos[sel]))
             q_pct = 100.0 * q_matched / len(hexes)
             c_pct = 100.0 * c_matched / self._video_frames[v]
-            if max(q_pct, c_pct) >= threshold:
+            if c_pct >= compared_threshold and q_pct >= query_threshold:
                 hits.append(VideoHit(self._ids[v], q_pct, c_pct, c_matched))
         return hits

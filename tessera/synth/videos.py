@@ -114,8 +114,8 @@ class VideoScenario:
     root: Path
     known_vpdq: Path  # tessera-vpdq JSON Lines of the known videos (as first encoded)
     known_stills: Path  # a plain PDQ list holding one still taken from a known video
-    #: locator -> what it should match: "vpdq" (a known video, re-encoded, clipped or in a zip),
-    #: "pdq-frame" (contains the known still), None (unrelated or unreadable)
+    #: locator -> what it should match: "vpdq" (a known video re-encoded, zipped, or a known clip inside
+    #: a longer video), "pdq" (a frame equals the known still), None (unrelated or unreadable)
     expect: dict[str, str | None]
     corrupt: str  # locator of the cut-short video
 
@@ -137,7 +137,9 @@ def video_scenario(base: Path, seconds_per_hash: float = 0.0) -> VideoScenario:
     ref_dir = base / "reference"
     lines = []
     for i, spec in enumerate(known[:2]):
-        ref = write_video(ref_dir / f"known{i}.mp4", spec)
+        # The second known video is a clip (1-4 s) of a longer video the device holds whole.
+        cut = {"start_seconds": 1.0, "end_seconds": 4.0} if i == 1 else {}
+        ref = write_video(ref_dir / f"known{i}.mp4", spec, **cut)
         frames = vpdq_frames(ref, seconds_per_hash)
         lines.append(
             json.dumps(
@@ -167,10 +169,10 @@ def video_scenario(base: Path, seconds_per_hash: float = 0.0) -> VideoScenario:
     put("/DCIM/Camera/VID_0001.mp4", encode_video(known[0], size=(240, 180), crf=30), "vpdq")
     put(
         "/WhatsApp/Media/WhatsApp Video/VID-0002.mp4",
-        encode_video(known[1], start_seconds=1.0, end_seconds=4.0),
+        encode_video(known[1], crf=27),
         "vpdq",
     )
-    put("/DCIM/Camera/VID_0003.mp4", encode_video(known[2], crf=28), "pdq-frame")
+    put("/DCIM/Camera/VID_0003.mp4", encode_video(known[2], crf=28), "pdq")
     put("/Movies/other.mp4", encode_video(VideoSpec(seed=150)), None)
     corrupt = "/Download/partial.mp4"
     put(corrupt, corrupt_video(VideoSpec(seed=151)), None)

@@ -43,8 +43,8 @@ def _check(case: CaseHandle, sc: VideoScenario, device: str) -> None:
         else:
             assert want in found.get(loc, {}), (loc, found.get(loc))
     clip = found["/WhatsApp/Media/WhatsApp Video/VID-0002.mp4"]["vpdq"]
-    assert clip is not None and float(clip["query_percent"]) >= 80  # type: ignore[arg-type]
-    still = found["/DCIM/Camera/VID_0003.mp4"]["pdq-frame"]
+    assert clip is not None and float(clip["compared_percent"]) >= 80 > float(clip["query_percent"])  # type: ignore[arg-type]
+    still = found["/DCIM/Camera/VID_0003.mp4"]["pdq"]
     assert still is not None and 1.5 <= float(still["seconds"]) <= 2.5  # type: ignore[arg-type]
 
 
@@ -66,8 +66,8 @@ def test_known_videos_and_stills_match_during_ingest(
         bad = s.scalar(select(m.File.error).where(m.File.locator == scenario.corrupt))
     readable = [v for v in videos if v.width]
     assert len(readable) == 5 and all(v.duration and v.duration > 1 for v in readable)
-    # The default samples two frames a second: at least five for the three-second clip.
-    assert all(frames.get(v.sha256, 0) >= 5 for v in readable)
+    # Every frame by default: ten a second for these generated videos.
+    assert all(frames.get(v.sha256, 0) >= 10 * v.duration - 1 for v in readable)
     assert bad and "video" in bad  # the cut-short file is recorded, the run went on
     assert res.errors >= 1
 

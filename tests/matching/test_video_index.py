@@ -22,7 +22,7 @@ def _video(rng: random.Random, n: int) -> list[VideoFrame]:
     ]
 
 
-def test_percentages_equal_brute_force_and_either_side_decides() -> None:
+def test_percentages_and_decisions_equal_brute_force() -> None:
     rng = random.Random(7)
     known = [_video(rng, rng.randint(5, 40)) for _ in range(60)]
     index = VideoIndex()
@@ -31,20 +31,24 @@ def test_percentages_equal_brute_force_and_either_side_decides() -> None:
     targets_found = 0
     for target in (3, 17, 42):
         src = known[target]
-        # A clip of the known video (its middle third), each frame slightly changed, plus new frames.
-        clip = [
-            VideoFrame(f.frame, f.quality, _flip(f.pdq, rng.randint(0, 25), rng), f.seconds)
-            for f in src[len(src) // 3 : 2 * len(src) // 3 + 1]
+        changed = [
+            VideoFrame(f.frame, f.quality, _flip(f.pdq, rng.randint(0, 25), rng), f.seconds) for f in src
         ]
-        query = clip + _video(rng, 2)
-        found = {h.entry: h for h in index.search([(f.frame, f.quality, f.pdq, f.seconds) for f in query])}
-        for i, v in enumerate(known):
-            brute = match_videos(query, v)
-            if max(brute.query_percent, brute.compared_percent) >= 80:
-                assert i in found
-                assert abs(found[i].query_percent - brute.query_percent) < 1e-9
-                assert abs(found[i].compared_percent - brute.compared_percent) < 1e-9
-            else:
-                assert i not in found
-        targets_found += target in found
+        # The known video inside a longer one (a compilation), and a clip of its middle third.
+        compilation = _video(rng, 10) + changed + _video(rng, 5)
+        clip = changed[len(src) // 3 : 2 * len(src) // 3 + 1]
+        for query in (compilation, clip):
+            found = {
+                h.entry: h for h in index.search([(f.frame, f.quality, f.pdq, f.seconds) for f in query])
+            }
+            for i, v in enumerate(known):
+                brute = match_videos(query, v)
+                if brute.is_match():
+                    assert i in found
+                    assert abs(found[i].query_percent - brute.query_percent) < 1e-9
+                    assert abs(found[i].compared_percent - brute.compared_percent) < 1e-9
+                else:
+                    assert i not in found
+            if query is compilation:
+                targets_found += target in found
     assert targets_found >= 2  # the test must exercise real matches, not only absences

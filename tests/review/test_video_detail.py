@@ -34,6 +34,6 @@ def test_video_page_shows_frames_and_match_detail(sqlite_case: CaseHandle, tmp_p
     with TestClient(create_app(sqlite_case)) as client:
         sign_in(client, "eva")
         page = client.get(f"/media/{clip}").text
-        assert "vPDQ frame hashes" in page and "query 100.0 %" in page
+        assert "vPDQ frame hashes" in page and "known video 100.0 %" in page
         page = client.get(f"/media/{still}").text
-        assert "pdq-frame" in page and " s</td>" in page and "frame " in page
+        assert "<td>pdq</td>" in page and " s</td>" in page and "frame " in page

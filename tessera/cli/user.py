@@ -1,4 +1,4 @@
-"""tessera user add | list: local users of the review workstation."""
+"""tessera user add | list | disable | enable: local users of the review workstation."""
 
 from __future__ import annotations
 
@@ -62,3 +62,35 @@ def list_cmd(fmt: FormatOpt = "table", case: CaseOpt = None) -> None:
             for u in s.scalars(select(ReviewUser).order_by(ReviewUser.name))
         ]
     render(rows, fmt, ["name", "role", "blur", "disabled", "created"], "Users")
+
+
+def _set_disabled(name: str, disabled: bool, case: Path | None) -> None:
+    from sqlalchemy import delete
+
+    from tessera.audit import append
+    from tessera.store.models_review import ReviewUser, WebSession
+
+    handle = load_case(case)
+    with handle.session() as s:
+        user = s.scalar(select(ReviewUser).where(ReviewUser.name == name))
+        if user is None:
+            fail(f"no user {name!r} in this case")
+        user.disabled = disabled
+        if disabled:
+            # Signed-in browsers lose access at once, not when their session would have expired.
+            s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        append(s, "cli", "user disable" if disabled else "user enable", user.name, {})
+        s.commit()
+    out.print(f"user {name} {'disabled' if disabled else 'enabled'}")
+
+
+@app.command("disable")
+def disable_cmd(name: Annotated[str, typer.Argument(help="User name.")], case: CaseOpt = None) -> None:
+    """Stop a user signing in and end their sessions; their decisions and audit rows stay."""
+    _set_disabled(name, True, case)
+
+
+@app.command("enable")
+def enable_cmd(name: Annotated[str, typer.Argument(help="User name.")], case: CaseOpt = None) -> None:
+    """Let a disabled user sign in again."""
+    _set_disabled(name, False, case)

@@ -10,10 +10,11 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from tessera.review import create_app
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tests.review.conftest import sign_in
-from tests.review.helpers import Built
+from tests.review.helpers import PASSWORD, Built
 
 
 def tessera(*args: str, case: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -64,3 +65,22 @@ def test_edited_audit_row_fails_verification(client: TestClient, built: Built, c
     bad = tessera("audit", "verify", case=case.directory)
     assert bad.returncode == 1
     assert f"audit entry {row.id}" in bad.stderr + bad.stdout
+
+
+def test_a_disabled_user_is_signed_out_and_refused(case: CaseHandle, built: Built) -> None:
+    with TestClient(create_app(case)) as client:
+        sign_in(client, "rita")
+        assert client.get("/review").status_code == 200
+        r = tessera("user", "disable", "rita", case=case.directory)
+        assert r.returncode == 0, r.stderr
+        assert client.get("/review", follow_redirects=False).status_code in (302, 303, 401)
+        page = client.get("/login")
+        token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        refused = client.post("/login", data={"name": "rita", "password": PASSWORD, "csrf": token})
+        assert refused.status_code == 401
+        assert tessera("user", "enable", "rita", case=case.directory).returncode == 0
+        sign_in(client, "rita")
+    assert tessera("user", "disable", "nobody", case=case.directory).returncode == 2
+    with case.session() as s:
+        actions = [a for (a,) in s.execute(select(m.AuditEntry.action)).all()]
+    assert "user disable" in actions and "user enable" in actions

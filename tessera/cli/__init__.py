@@ -8,6 +8,7 @@ import typer
 
 from tessera.cli import (
     audit,
+    batch,
     case,
     export,
     hashset,
@@ -35,6 +36,7 @@ app.add_typer(case.app, name="case")
 app.add_typer(hashset.app, name="hashset")
 app.add_typer(export.app, name="export")
 app.command("ingest")(ingest.command)
+app.command("ingest-batch")(batch.command)
 app.command("matches")(matches.command)
 app.command("report")(report.command)
 app.add_typer(suspect.app, name="suspect")

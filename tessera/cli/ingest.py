@@ -21,9 +21,13 @@ from rich.progress import (
 from rich.text import Text
 
 from tessera.cli.common import EXIT_PARTIAL, CaseOpt, console, fail, load_case, out
-from tessera.ingest.pipeline import HitReport, IngestOptions, ingest
+from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH
+from tessera.ingest.batch import DEVICE_KINDS
+from tessera.ingest.executors import EXECUTORS, ExecutorError, open_executor
+from tessera.ingest.pipeline import HitReport, IngestOptions, IngestResult, ingest
+from tessera.store.case import CaseHandle
 
-KINDS = ("phone", "computer", "tablet", "storage", "capture")
+KINDS = DEVICE_KINDS
 
 
 class _Rate(ProgressColumn):
@@ -65,6 +69,53 @@ class RichIngestProgress:
         )
 
 
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where hashing runs: local (worker processes here), dask (a Dask cluster), inline.",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786."),
+]
+VideoSamplingOpt = Annotated[
+    float,
+    typer.Option(
+        "--video-sampling",
+        min=0.0,
+        help="Video: one vPDQ frame hash per this many seconds (0 = every frame, vPDQ's own default).",
+    ),
+]
+NoVideoFramesOpt = Annotated[
+    bool, typer.Option("--no-video-frames", help="Video: digests, size and duration only; no frame hashes.")
+]
+
+
+def ingest_bar() -> Progress:
+    """The progress display of ingest and ingest-batch: files, files/s, MB/s, hits, elapsed, ETA."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def check_executor(executor: str, scheduler: str | None) -> None:
+    """Refuse an unknown executor or a missing/misplaced scheduler before anything is opened."""
+    if executor not in EXECUTORS:
+        fail(f"--executor must be one of {', '.join(EXECUTORS.names())}")
+    if executor == "dask" and not scheduler:
+        fail("--executor dask needs --scheduler ADDRESS (e.g. tcp://HOST:8786)")
+    if executor != "dask" and scheduler:
+        fail("--scheduler is used only with --executor dask")
+
+
 def command(
     source: Annotated[Path, typer.Argument(help="Evidence: a directory, an archive or a file.")],
     device: Annotated[str, typer.Option("--device", help="Device (evidence item) id, e.g. D017.")],
@@ -86,41 +137,55 @@ def command(
     sorted_walk: Annotated[
         bool, typer.Option("--sorted-walk", help="Walk in plain path order instead of media folders first.")
     ] = False,
+    executor: ExecutorOpt = "local",
+    scheduler: SchedulerOpt = None,
+    video_sampling: VideoSamplingOpt = DEFAULT_SECONDS_PER_HASH,
+    no_video_frames: NoVideoFramesOpt = False,
     case: CaseOpt = None,
 ) -> None:
-    """Walk, hash and match one evidence source; run it again to resume a stopped run."""
+    """Walk, hash and match one evidence source; run it again to resume a stopped run.
+
+    With --executor dask the hashing runs on a Dask cluster; its workers read the evidence by path.
+    The evidence and the case must be on storage the workers share, at the same paths."""
     if kind not in KINDS:
         fail(f"--kind must be one of {', '.join(KINDS)}")
     if not source.exists():
         fail(f"no such evidence source: {source}")
+    check_executor(executor, scheduler)
+    if executor == "dask":
+        # Dask workers open the evidence by path on shared storage: the path must not depend on this
+        # shell's working directory.
+        source = Path(os.path.abspath(source))
     handle = load_case(case)
     try:
         local_tz = ZoneInfo(tz) if tz else None
     except (ZoneInfoNotFoundError, ValueError):
         fail(f"unknown time zone {tz!r} (use a name like Europe/Madrid)")
+    # Opened here, before the progress bar, so an unreachable scheduler is one clean error line.
+    try:
+        pool = open_executor(executor, workers=workers, scheduler=scheduler)
+    except ExecutorError as exc:
+        fail(str(exc))
     opts = IngestOptions(
         device_id=device,
         kind=kind,
         suspect=suspect,
-        workers=workers,
+        # The pool's size (a cluster's threads for dask) sets how many batches are kept in flight.
+        workers=pool.slots if pool else 0,
         fast_decode=not full_decode,
         region=region.upper() if region else None,
         local_tz=local_tz,
         media_first=not sorted_walk,
+        executor=executor if pool else "inline",
+        pool=pool,
+        video_seconds_per_hash=video_sampling,
+        video_frames=not no_video_frames,
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _Rate(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
-        progress = RichIngestProgress(bar, device)
-        res = ingest(
-            handle, source, opts, progress, should_stop=(lambda: progress.hits > 0) if first_hit else None
-        )
+    try:
+        res = _ingest_with_bar(handle, source, opts, first_hit)
+    finally:
+        if pool is not None:
+            pool.close()
     if first_hit:
         state = "first hit found: stopped early" if res.hits else "no hit on the whole device"
         out.print(f"{device}: {state}; run without --first-hit to finish (already stored files are skipped)")
@@ -136,3 +201,11 @@ def command(
             f"(tessera report lists them all)"
         )
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _ingest_with_bar(handle: CaseHandle, source: Path, opts: IngestOptions, first_hit: bool) -> IngestResult:
+    with ingest_bar() as bar:
+        progress = RichIngestProgress(bar, opts.device_id)
+        return ingest(
+            handle, source, opts, progress, should_stop=(lambda: progress.hits > 0) if first_hit else None
+        )

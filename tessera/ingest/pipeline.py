@@ -331,7 +331,7 @@ def _run(
     video = VideoOptions(
         enabled=opts.video_frames,
         seconds_per_hash=opts.video_seconds_per_hash,
-        threads=1 if opts.workers > 1 else 0,
+        threads=0 if executor is None else 1,
         scratch=str(case.scratch),
     )
     inflight: deque[

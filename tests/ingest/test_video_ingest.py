@@ -108,3 +108,40 @@ def test_exported_videos_import_unchanged_and_match_in_another_case(
         kinds = dict(s.execute(select(m.File.locator, m.Media.kind).join(m.Media)).all())
     videos = {loc for loc, kind in kinds.items() if kind == "video" and loc != scenario.corrupt}
     assert videos and all({"vpdq", "md5", "sha256"} <= set(found.get(loc, {})) for loc in videos)
+
+
+def test_cli_sampling_and_no_frames_options(
+    sqlite_case: CaseHandle, scenario: VideoScenario, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from tessera.store.case import init_case
+
+    def frames_after(case: CaseHandle, *extra: str) -> int:
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tessera",
+                "ingest",
+                str(scenario.root),
+                "--device",
+                "S1",
+                "--case",
+                str(case.directory),
+                "--workers",
+                "0",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert r.returncode == 1, r.stderr  # the cut-short video is a recorded error
+        with case.session() as s:
+            return int(s.scalar(select(func.count()).select_from(VideoFrameRow)) or 0)
+
+    # Four generated videos of 4-6 s and the zipped copy: a frame a second is about 25 hashes.
+    assert 15 <= frames_after(sqlite_case, "--video-sampling", "1") <= 40
+    assert frames_after(init_case(tmp_path / "other", "other", "XX"), "--no-video-frames") == 0

@@ -141,6 +141,14 @@ def command(
     scheduler: SchedulerOpt = None,
     video_sampling: VideoSamplingOpt = DEFAULT_SECONDS_PER_HASH,
     no_video_frames: NoVideoFramesOpt = False,
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            "--owner",
+            help="The device owner's phone number (international form) or JID, for a WhatsApp database "
+            "seized without the phone's shared preferences.",
+        ),
+    ] = None,
     case: CaseOpt = None,
 ) -> None:
     """Walk, hash and match one evidence source; run it again to resume a stopped run.
@@ -180,6 +188,7 @@ def command(
         pool=pool,
         video_seconds_per_hash=video_sampling,
         video_frames=not no_video_frames,
+        parser_options={"owner": owner} if owner else {},
     )
     try:
         res = _ingest_with_bar(handle, source, opts, first_hit)

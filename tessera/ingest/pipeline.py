@@ -10,7 +10,6 @@ hashes the rest: nothing is duplicated (natural keys + insert-or-ignore) and not
 from __future__ import annotations
 
 import os
-import posixpath
 import threading
 import time
 from collections import deque
@@ -26,15 +25,13 @@ from sqlalchemy.orm import Session
 
 import tessera
 from tessera.evidence import Limits, discard_spool, iter_evidence
-from tessera.evidence.base import read_head
 from tessera.hashing import hash_item
 from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH, VideoOptions
 from tessera.ingest.executors import HashingExecutor, open_executor
 from tessera.ingest.matcher import CaseMatcher, Hit, case_default_threshold
-from tessera.ingest.messaging import SourceResult, link_media, store_source, whatsapp_media_root
-from tessera.messaging import PARSERS, ParseContext
-from tessera.messaging.detect import AUX_NAMES, detect_parser, maybe_messaging
-from tessera.messaging.records import MessagingRecord
+from tessera.ingest.messaging import SourceResult
+from tessera.ingest.sources import detect_source, parse_source
+from tessera.messaging.detect import AUX_NAMES, maybe_messaging
 from tessera.records import EvidenceItem, MediaRecord, Opener
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
@@ -96,6 +93,9 @@ class IngestOptions:
     video_seconds_per_hash: float = DEFAULT_SECONDS_PER_HASH
     #: False: videos get digests, size and duration only (no frame hashes, no video matching).
     video_frames: bool = True
+    #: Options every messaging parser is given (``owner``: the device owner's number, for a msgstore.db
+    #: whose shared preferences were not seized).
+    parser_options: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -372,7 +372,7 @@ def _run(
     aux: dict[str, Opener] = {}
     for item in walker:
         if item.opener is not None and item.error is None and maybe_messaging(item.locator):
-            parser = _detect(item)
+            parser = detect_source(item)
             if parser:
                 candidates.append((item, parser))
                 writer.keep.add(item.locator)
@@ -393,7 +393,16 @@ def _run(
     writer.flush()
     # Messaging sources are parsed once their device's files are stored, so attachments resolve.
     for item, parser in candidates:
-        res = _parse_source(case, opts, item, parser, aux)
+        res = parse_source(
+            case,
+            opts.device_id,
+            item,
+            parser,
+            aux,
+            region=opts.region,
+            local_tz=opts.local_tz,
+            options=opts.parser_options,
+        )
         if res is not None:
             result.messaging.append(res)
             if res.error:
@@ -425,71 +434,16 @@ def _record_verifications(
         for locator, algorithm, stored, computed in checks:
             s.add(
                 VerificationRow(
-                    device_id=device_id, locator=locator, algorithm=algorithm, stored=stored,
-                    computed=computed, verified=stored == computed, run_id=run_id,
+                    device_id=device_id,
+                    locator=locator,
+                    algorithm=algorithm,
+                    stored=stored,
+                    computed=computed,
+                    verified=stored == computed,
+                    run_id=run_id,
                 )
             )
             dev = s.get(m.Device, device_id)
             if dev is not None and "!" not in locator and not dev.evidence_hash:
                 dev.evidence_hash = f"{algorithm}:{stored}"
         s.commit()
-
-
-def _detect(item: EvidenceItem) -> str | None:
-    assert item.opener is not None
-    try:
-        return detect_parser(item.locator, read_head(item.opener))
-    except OSError:
-        return None
-
-
-def _sibling(item: EvidenceItem, aux: dict[str, Opener]) -> Callable[[str], Opener | None]:
-    parent = item.locator.rsplit("/", 1)[0]
-
-    def find(name: str) -> Opener | None:
-        found = aux.get(posixpath.normpath(f"{parent}/{name}"))
-        if found is not None:
-            return found
-        if item.opener is not None and item.opener.path is not None and item.depth == 0:
-            path = os.path.join(os.path.dirname(item.opener.path), name)
-            if os.path.isfile(path) and not os.path.islink(path):
-                return Opener(path=path)
-        return None
-
-    return find
-
-
-def _parse_source(
-    case: CaseHandle, opts: IngestOptions, item: EvidenceItem, parser: str, aux: dict[str, Opener]
-) -> SourceResult | None:
-    with case.session() as s:
-        done = s.scalar(
-            select(m.MessagingSource.status).where(
-                m.MessagingSource.device_id == opts.device_id, m.MessagingSource.locator == item.locator
-            )
-        )
-    if done == "complete":
-        return None  # stored by an earlier (interrupted) run
-    assert item.opener is not None
-    ctx = ParseContext(
-        locator=item.locator,
-        opener=item.opener,
-        scratch=case.scratch,
-        sibling=_sibling(item, aux),
-        local_tz=opts.local_tz,
-        device_id=opts.device_id,
-    )
-    res = store_source(
-        case.session, opts.device_id, item.locator, parser, _records(parser, ctx), region=opts.region
-    )
-    if not res.error:
-        with case.session() as s:
-            link_media(s, opts.device_id, item.locator, whatsapp_media_root(s, opts.device_id))
-            s.commit()
-    return res
-
-
-def _records(parser: str, ctx: ParseContext) -> Iterator[MessagingRecord]:
-    # A parser may check its input as soon as it is called; calling it inside the storing
-    # transaction's error handling keeps "bad source recorded, run goes on" true for every parser.
-    yield from PARSERS.get(parser).parse(ctx)

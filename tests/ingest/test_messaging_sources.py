@@ -70,3 +70,44 @@ def test_bad_sources_are_recorded_and_store_nothing(case: CaseHandle, tmp_path: 
     with case.session() as s:
         assert s.scalar(select(func.count()).select_from(m.Message)) == stored
     assert {loc for loc, (st, _) in _statuses(case).items() if st == "failed"} == failed
+
+
+def test_owner_given_on_the_command_line_replaces_the_placeholder(case: CaseHandle, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tessera.synth.msgstore import PREFS
+
+    phone = NET.seizures[0]
+    write_phone_tree(NET, phone, tmp_path / "dev")
+    (tmp_path / "dev" / PREFS).unlink()  # the phone's own record of its number was not seized
+    if case.url.startswith("sqlite"):
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tessera",
+                "ingest",
+                str(tmp_path / "dev"),
+                "--device",
+                "P-10",
+                "--case",
+                str(case.directory),
+                "--workers",
+                "0",
+                "--owner",
+                "+34 612 34 56 78",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert r.returncode == 0, r.stderr
+    else:
+        ingest(
+            case, tmp_path / "dev", IngestOptions("P-10", workers=0, parser_options={"owner": "+34612345678"})
+        )
+    with case.session() as s:
+        keys = set(s.scalars(select(m.Account.key)))
+    assert "+34612345678" in keys
+    assert not any(k.startswith("whatsapp:owner@") for k in keys)

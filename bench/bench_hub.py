@@ -299,6 +299,7 @@ def main() -> None:
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--db", help="a hub database bulk-loaded earlier (kept): skips the bulk load")
     args = ap.parse_args()
+    load_start = os.getloadavg()[0]
     if args.db:
         url, drop = args.db, lambda: None
     else:
@@ -362,6 +363,8 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
         drop()
+    # The machine is shared: say how busy it was (2 cores: a load of 2 means both were in use).
+    lines += ["", f"Load average (1 min) at the start {load_start:.2f}, at the end {os.getloadavg()[0]:.2f}."]
     text_out = "\n".join(lines)
     print(text_out)
     if args.record:

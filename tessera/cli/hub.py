@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,7 +86,13 @@ def serve_cmd(
     except HubError as exc:
         fail(str(exc))
     policy = Policy(share_contributors=share_contributors, rate=rate, burst=burst)
-    uvicorn.run(create_app(engine, policy), host=host, port=port, log_level="warning")
+    app = create_app(engine, policy)
+    # Everything alive now (modules, the loaded index's bookkeeping) lives as long as the server: move
+    # it out of the collector's sight. Profiled: full collections over it were the slowest 1% of
+    # queries (up to ~100 ms each); afterwards they only walk what requests allocate.
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @agency_app.command("add")
@@ -99,6 +106,34 @@ def agency_add(code: str, name: str, db: DbOpt) -> None:
         audit.append(s, "operator", "agency add", code, {"name": name})
         s.commit()
     out.print(f"agency {agency.code} added (id {agency.id})")
+
+
+@agency_app.command("list")
+def agency_list(db: DbOpt) -> None:
+    """List agencies with their number of unrevoked tokens (tab-separated)."""
+    from tessera.hub.auth import list_agencies
+
+    with _hub_session(db) as (_, s):
+        rows = list_agencies(s)
+    for a in rows:
+        typer.echo(f"{a['code']}\t{a['name']}\t{a['active_tokens']} active token(s)")
+
+
+@token_app.command("list")
+def token_list(
+    db: DbOpt,
+    agency: Annotated[str | None, typer.Option("--agency", help="Only this agency's tokens.")] = None,
+    active: Annotated[bool, typer.Option("--active", help="Leave out revoked tokens.")] = False,
+) -> None:
+    """List tokens, tab-separated: id, agency, first characters, scopes, state, label (never the token)."""
+    from tessera.hub.auth import list_tokens
+
+    with _hub_session(db) as (_, s):
+        rows = list_tokens(s, agency, revoked=not active)
+    for t in rows:
+        state = f"revoked {t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "active"
+        label = t["label"] or ""
+        typer.echo(f"{t['id']}\t{t['agency']}\t{t['prefix']}...\t{','.join(t['scopes'])}\t{state}\t{label}")
 
 
 @token_app.command("create")

@@ -8,7 +8,8 @@ noted. Hash values are not copied into the log; batch ids and counts are.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 
 from tessera import __version__
 from tessera.hub import audit, reads, service
+from tessera.hub.admin_api import admin_router
 from tessera.hub.auth import Principal, RateLimiter, resolve
 from tessera.hub.db import sessions
 from tessera.hub.index import HubIndex
@@ -81,15 +83,22 @@ class HubState:
         self.index = HubIndex()
         self.limiter = RateLimiter(policy.rate, policy.burst)
         with self.sessions() as s:
-            self.index.refresh(s)
+            self.index.load(s)
 
 
 def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
     state = HubState(engine, policy or service.Policy())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.index.close()  # stop its background table builder
+
     app = FastAPI(
         title="Tessera hub",
         version=__version__,
         description="Hash-only sharing between agencies: hashes and metadata, never files.",
+        lifespan=lifespan,
     )
     app.state.hub = state
     # Added first so it runs inside the audit middleware: refused bodies are audited too.
@@ -135,6 +144,7 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
         return dependency
 
     contribute, querying, admin = caller("contribute"), caller("query"), caller("admin")
+    app.include_router(admin_router(state.sessions, admin))
 
     @app.get("/v1/health")
     def health() -> dict[str, Any]:
@@ -149,9 +159,10 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
                 413, f"{len(body.items)} items exceed the limit of {state.policy.max_push_items} per batch"
             )
         with state.sessions() as s:
-            result = service.push(s, who, body.batch_id, [i.stored() for i in body.items], state.index)
+            result, delta = service.push(s, who, body.batch_id, [i.stored() for i in body.items])
             s.commit()
-            state.index.refresh(s)  # new entries are matchable as soon as they are committed
+            if delta is not None:  # new entries are matchable as soon as they are committed
+                state.index.advance(s, delta.before, delta.after, delta.ids, delta.hexes)
         request.state.audit.update(new=result["new_entries"], changed=result["changed"])
         return result
 
@@ -216,7 +227,7 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
         """One entry, your own contribution and its near-duplicates (contributors only if policy allows)."""
         with state.sessions() as s:
             try:
-                return reads.get_entry(s, who, sha256, state.policy)
+                return reads.get_entry(s, who, sha256, state.policy, state.index)
             except service.NotFound as exc:
                 raise HTTPException(404, str(exc)) from None
 
@@ -231,7 +242,7 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
             except service.NotFound as exc:
                 raise HTTPException(404, str(exc)) from None
 
-    @app.get("/v1/admin/conflicts")
+    @app.get("/v1/admin/conflicts", tags=["administration"])
     def conflicts(limit: int = Query(1000, ge=1, le=10_000), who: Principal = Depends(admin)) -> list[Any]:
         """Entries whose contributors disagree on the category, for the hub operator to settle."""
         with state.sessions() as s:

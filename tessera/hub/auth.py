@@ -7,12 +7,14 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tessera.hub import models as hm
-from tessera.hub.db import HubError, agency_by_code
+from tessera.hub.db import AlreadyExists, HubError, UnknownName, agency_by_code
 
 SCOPES = ("contribute", "query", "admin")
 TOKEN_PREFIX = "tsh_"
@@ -41,7 +43,7 @@ def add_agency(s: Session, code: str, name: str) -> hm.Agency:
     if not code or len(code) > 32 or not all(c.isalnum() or c in "-_" for c in code):
         raise HubError(f"agency code {code!r}: 1-32 letters, digits, '-' or '_'")
     if s.scalar(select(hm.Agency).where(hm.Agency.code == code)) is not None:
-        raise HubError(f"agency {code!r} already exists")
+        raise AlreadyExists(f"agency {code!r} already exists")
     agency = hm.Agency(code=code, name=name)
     s.add(agency)
     s.flush()
@@ -72,10 +74,62 @@ def create_token(
 def revoke_token(s: Session, token_id: int) -> hm.Token:
     row = s.get(hm.Token, token_id)
     if row is None:
-        raise HubError(f"no token {token_id}")
+        raise UnknownName(f"no token {token_id}")
     if row.revoked_at is None:
         row.revoked_at = hm.utcnow()
     return row
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands timestamps back without their zone; they were written in UTC.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def agency_view(agency: hm.Agency, active_tokens: int) -> dict[str, Any]:
+    return {
+        "id": agency.id,
+        "code": agency.code,
+        "name": agency.name,
+        "created_at": _utc(agency.created_at),
+        "active_tokens": active_tokens,
+    }
+
+
+def list_agencies(s: Session) -> list[dict[str, Any]]:
+    """Every agency, with how many unrevoked tokens it holds."""
+    live = (
+        select(hm.Token.agency_id, func.count().label("n"))
+        .where(hm.Token.revoked_at.is_(None))
+        .group_by(hm.Token.agency_id)
+        .subquery()
+    )
+    rows = s.execute(
+        select(hm.Agency, live.c.n).outerjoin(live, live.c.agency_id == hm.Agency.id).order_by(hm.Agency.code)
+    ).all()
+    return [agency_view(a, n or 0) for a, n in rows]
+
+
+def token_view(tok: hm.Token, agency_code: str) -> dict[str, Any]:
+    """What may be shown about a token: never the token, nor its hash (only its first characters)."""
+    return {
+        "id": tok.id,
+        "agency": agency_code,
+        "prefix": tok.prefix,
+        "scopes": tok.scopes.split(),
+        "label": tok.label,
+        "created_at": _utc(tok.created_at),
+        "revoked_at": _utc(tok.revoked_at),
+    }
+
+
+def list_tokens(s: Session, agency_code: str | None = None, revoked: bool = True) -> list[dict[str, Any]]:
+    """Tokens (of one agency), oldest first; ``revoked``: include revoked ones."""
+    q = select(hm.Token, hm.Agency.code).join(hm.Agency, hm.Agency.id == hm.Token.agency_id)
+    if agency_code is not None:
+        q = q.where(hm.Token.agency_id == agency_by_code(s, agency_code).id)
+    if not revoked:
+        q = q.where(hm.Token.revoked_at.is_(None))
+    return [token_view(tok, code) for tok, code in s.execute(q.order_by(hm.Token.id))]
 
 
 def resolve(s: Session, token: str) -> Principal | None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -34,10 +35,23 @@ def read_token(path: str) -> str:
     return token
 
 
+def _canonical(items: list[dict[str, Any]]) -> str:
+    return json.dumps(items, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def batch_id(items: list[dict[str, Any]]) -> str:
     """The same items always give the same id, so a re-run of an interrupted push is recognised."""
-    text = json.dumps(items, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:40]
+    return _id_of(_canonical(items))
+
+
+def _id_of(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def push_body(items: list[dict[str, Any]]) -> bytes:
+    """The JSON body of a push, with its batch id; the items are encoded once, for both."""
+    text = _canonical(items)
+    return f'{{"batch_id":"{_id_of(text)}","items":{text}}}'.encode()
 
 
 class HubClient:
@@ -98,11 +112,15 @@ class HubClient:
         batch_size: int = PUSH_BATCH,
         on_batch: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, int]:
+        """Push ``items`` in batches, in order. While the hub applies one batch, the next is gathered and
+        encoded here (one batch in flight, so a refusal still stops the push after that batch)."""
         totals = {"items": 0, "new_entries": 0, "changed": 0, "batches": 0, "duplicate_batches": 0}
-        for batch in _batches(items, batch_size):
-            result = self.request(
-                "POST", "/v1/contributions", json={"batch_id": batch_id(batch), "items": batch}
-            )
+
+        def send(body: bytes) -> Any:
+            headers = {"Content-Type": "application/json"}
+            return self.request("POST", "/v1/contributions", content=body, headers=headers)
+
+        def tally(result: dict[str, Any]) -> None:
             totals["items"] += result["items"]
             totals["new_entries"] += result["new_entries"]
             totals["changed"] += result["changed"]
@@ -110,6 +128,18 @@ class HubClient:
             totals["duplicate_batches"] += int(result["duplicate_batch"])
             if on_batch:
                 on_batch(result)
+
+        # The items are read on this thread (a case database session may be bound to it); only the
+        # HTTP exchange runs on the worker.
+        with ThreadPoolExecutor(1, thread_name_prefix="hub-push") as pool:
+            pending: Future[Any] | None = None
+            for batch in _batches(items, batch_size):
+                body = push_body(batch)
+                if pending is not None:
+                    tally(pending.result())
+                pending = pool.submit(send, body)
+            if pending is not None:
+                tally(pending.result())
         return totals
 
     def changes(self, since: int, limit: int = 1000) -> dict[str, Any]:

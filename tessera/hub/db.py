@@ -21,6 +21,14 @@ class HubError(RuntimeError):
     """A problem the operator can fix (wrong database, unknown agency...)."""
 
 
+class UnknownName(HubError):
+    """No such agency or token (the API answers 404)."""
+
+
+class AlreadyExists(HubError):
+    """An agency with that code exists already (the API answers 409)."""
+
+
 def hub_engine(url: str) -> Engine:
     engine = make_engine(normalise_url(url))
     if engine.dialect.name == "sqlite":
@@ -72,5 +80,5 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 def agency_by_code(s: Session, code: str) -> hm.Agency:
     agency = s.scalar(select(hm.Agency).where(hm.Agency.code == code))
     if agency is None:
-        raise HubError(f"no agency {code!r} (add it: tessera hub agency add CODE NAME)")
+        raise UnknownName(f"no agency {code!r} (add it: tessera hub agency add CODE NAME)")
     return agency

@@ -2,16 +2,23 @@
 
 Writers commit entries with increasing ``seq`` (the seq counter row is locked until commit, so commit
 order is seq order); the index remembers the highest seq it has read and, on refresh, appends the PDQ
-hashes of entries changed since. Nothing is ever rebuilt from scratch: a new entry costs one append
-(PdqIndex scans appended rows brute force until re-tabling them is the cheaper plan). Because the
-state is derived from the database, several server processes each keep a correct index.
+hashes of entries changed since. A push hands its own new entries over directly when the index was
+current up to the moment the push took the lock, which saves reading them back. Because the state is
+derived from the database, several server processes each keep a correct index.
+
+Nothing is re-tabled on the request path: new rows are scanned brute force (a short tail) until a
+background thread tables them as a segment of the PdqIndex (see ``tessera.matching.pdq``), working on
+a copy of the rows while searches go on. Searches share the index; adding rows and installing tables
+wait for running searches and hold new ones back only for the moment they take.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from sqlalchemy import func, select
@@ -23,15 +30,60 @@ from tessera.matching.pdq import PdqIndex, hex_to_rows
 _CHUNK = 50_000
 
 
+class _SharedLock:
+    """Many readers or one writer; a waiting writer holds back new readers (so adds are not starved)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
 class HubIndex:
-    def __init__(self, refresh_interval: float = 0.25) -> None:
-        self._index = PdqIndex()
-        # PdqIndex may re-table inside search, so adds and searches take turns.
-        self._lock = threading.Lock()
+    def __init__(self, refresh_interval: float = 0.25, background: bool = True) -> None:
+        #: With ``background``, tables are built by a thread of our own, never inside a search.
+        self._index = PdqIndex(auto_build=not background)
+        self._lock = _SharedLock()
+        self._refreshing = threading.Lock()  # one reader of the database at a time
         self._seq = 0
         self._have = np.zeros(0, dtype=bool)  # by entry id: already indexed (an entry is added once)
         self._last = 0.0
         self.refresh_interval = refresh_interval
+        self._background = background
+        self._wake = threading.Event()
+        self._builder: threading.Thread | None = None
+        self._closed = False
+        self._hold_builder = False
 
     def __len__(self) -> int:
         return len(self._index)
@@ -40,11 +92,19 @@ class HubIndex:
     def seq(self) -> int:
         return self._seq
 
+    @property
+    def segments(self) -> list[int]:
+        """Rows per tabled segment (the rest is the brute-force tail); for diagnostics and tests."""
+        with self._lock.read():
+            return self._index.segments
+
+    # ------------------------------------------------------------------ keeping up with the database
+
     def refresh(self, s: Session, *, force: bool = True) -> int:
         """Index entries changed since the last refresh; returns how many were added."""
         if not force and time.monotonic() - self._last < self.refresh_interval:
             return 0
-        with self._lock:
+        with self._refreshing:
             self._last = time.monotonic()
             hi = s.scalar(select(func.max(hm.Entry.seq))) or 0
             if hi <= self._seq:
@@ -57,25 +117,113 @@ class HubIndex:
             added = 0
             for part in s.execute(q).partitions(_CHUNK):
                 ids = np.fromiter((r[0] for r in part), dtype=np.int64, count=len(part))
-                if len(self._have) <= int(ids.max()):
-                    grown = np.zeros(max(int(ids.max()) + 1, len(self._have) * 3 // 2), dtype=bool)
-                    grown[: len(self._have)] = self._have
-                    self._have = grown
-                fresh = ~self._have[ids]
-                if not fresh.any():
-                    continue
-                hexes = [str(r[1]) for r, keep in zip(part, fresh.tolist(), strict=True) if keep]
-                self._index.add(ids[fresh], hex_to_rows(hexes))
-                self._have[ids[fresh]] = True
-                added += int(fresh.sum())
+                added += self._add(ids, [str(r[1]) for r in part])
             self._seq = hi
-            return added
+        self._kick()
+        return added
+
+    def advance(self, s: Session, before: int, after: int, ids: Sequence[int], hexes: Sequence[str]) -> int:
+        """After a writer committed sequence numbers ``(before, after]``, creating entries ``ids`` with PDQ
+        ``hexes``: add them directly if the index had read everything up to ``before``, else refresh."""
+        with self._refreshing:
+            if self._seq == before:
+                added = self._add(np.asarray(ids, dtype=np.int64), list(hexes)) if len(ids) else 0
+                self._seq = after
+                self._last = time.monotonic()
+                direct = True
+            else:
+                direct = False
+        if not direct:
+            return self.refresh(s)
+        self._kick()
+        return added
+
+    def _add(self, ids: np.ndarray, hexes: list[str]) -> int:
+        """Add the rows not indexed yet (an entry re-sequenced by a later change is indexed already)."""
+        if not len(ids):
+            return 0
+        top = int(ids.max())
+        if len(self._have) <= top:
+            grown = np.zeros(max(top + 1, len(self._have) * 3 // 2), dtype=bool)
+            grown[: len(self._have)] = self._have
+            self._have = grown
+        fresh = ~self._have[ids]
+        if not fresh.any():
+            return 0
+        rows = hex_to_rows(h for h, keep in zip(hexes, fresh.tolist(), strict=True) if keep)
+        with self._lock.write():
+            self._index.add(ids[fresh], rows)
+        self._have[ids[fresh]] = True
+        return int(fresh.sum())
+
+    # ------------------------------------------------------------------ tables
+
+    def build(self) -> None:
+        """Table every row now (at start-up, so the first searches do not scan millions of rows)."""
+        with self._lock.write():
+            self._index.build()
+
+    def maintain(self) -> bool:
+        """Run the table build that is due, if any; True if one was installed. Searches go on meanwhile."""
+        with self._lock.read():  # planning copies the rows to table; searches may go on
+            due = self._index.plan()
+        if due is None:
+            return False
+        due.run()
+        with self._lock.write():
+            return self._index.install(due)
+
+    def load(self, s: Session) -> None:
+        """Read every entry and table them all at once (at server start), without the background thread
+        starting a build of its own over the same rows meanwhile."""
+        self._hold_builder = True
+        try:
+            self.refresh(s)
+            self.build()
+        finally:
+            self._hold_builder = False
+
+    def _kick(self) -> None:
+        if not self._background or self._closed or self._hold_builder:
+            return
+        if self._builder is None or not self._builder.is_alive():
+            self._builder = threading.Thread(
+                target=_build_loop, args=(weakref.ref(self), self._wake), name="hub-index-tables", daemon=True
+            )
+            self._builder.start()
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop the background builder (the index stays searchable)."""
+        self._closed = True
+        self._wake.set()
+        if self._builder is not None:
+            self._builder.join(timeout=60)
+
+    # ------------------------------------------------------------------ searching
 
     def search(self, hexes: Sequence[str], radius: int) -> list[tuple[int, int, int]]:
         """(query position, entry id, distance) for every indexed entry within ``radius``."""
         if not hexes:
             return []
         rows = hex_to_rows(hexes)
-        with self._lock:
-            qi, ids, dist = self._index.search(rows, radius=radius)
+        if self._background:
+            with self._lock.read():
+                qi, ids, dist = self._index.search(rows, radius=radius)
+        else:
+            with self._lock.write():  # the search may build tables
+                qi, ids, dist = self._index.search(rows, radius=radius)
         return list(zip(qi.tolist(), ids.tolist(), dist.tolist(), strict=True))
+
+
+def _build_loop(ref: weakref.ref[HubIndex], wake: threading.Event) -> None:
+    """Table new rows whenever some were added; ends with its index (weakly held, so no leak)."""
+    while True:
+        wake.wait(timeout=5.0)
+        index = ref()
+        if index is None or index._closed:
+            return
+        wake.clear()  # before building: rows added meanwhile set it again
+        while not index._closed and index.maintain():
+            pass
+        del index

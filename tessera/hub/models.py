@@ -16,10 +16,12 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -62,6 +64,11 @@ class Token(HubBase):
 
 class Entry(HubBase):
     __tablename__ = "hub_entry"
+    __table_args__ = (
+        Index(
+            "ix_hub_entry_conflicted", "id", postgresql_where=text("conflict"), sqlite_where=text("conflict")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -75,7 +82,8 @@ class Entry(HubBase):
     series: Mapped[str | None] = mapped_column(Text)
     victim_identified: Mapped[bool | None] = mapped_column(Boolean)
     #: Contributions disagree on the category: left for the hub operator, never resolved silently.
-    conflict: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    #: Indexed partially (see __table_args__): only the few conflicted entries are in the index.
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Every contribution was withdrawn; kept so pullers learn to drop it.
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen: Mapped[str | None] = mapped_column(String(10))  # YYYY-MM-DD, earliest contributed
@@ -89,7 +97,8 @@ class Contribution(HubBase):
     __table_args__ = (UniqueConstraint("entry_id", "agency_id", name="uq_hub_contribution"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("hub_entry.id"), index=True)
+    #: Looked up through the (entry_id, agency_id) unique index; no index of its own.
+    entry_id: Mapped[int] = mapped_column(ForeignKey("hub_entry.id"))
     agency_id: Mapped[int] = mapped_column(ForeignKey("hub_agency.id"), index=True)
     category: Mapped[int | None] = mapped_column(Integer)
     profile: Mapped[str | None] = mapped_column(String(40))
@@ -98,18 +107,6 @@ class Contribution(HubBase):
     first_seen: Mapped[str | None] = mapped_column(String(10))
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class PdqLink(HubBase):
-    """Two entries whose PDQ hashes are within the near-duplicate radius (lower id first)."""
-
-    __tablename__ = "hub_pdq_link"
-    __table_args__ = (UniqueConstraint("entry_a", "entry_b", name="uq_hub_pdq_link"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    entry_a: Mapped[int] = mapped_column(ForeignKey("hub_entry.id"), index=True)
-    entry_b: Mapped[int] = mapped_column(ForeignKey("hub_entry.id"), index=True)
-    distance: Mapped[int] = mapped_column(Integer)
 
 
 class Batch(HubBase):

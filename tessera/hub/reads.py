@@ -3,15 +3,17 @@ batch queries (exact digests, then PDQ through the in-memory index). Writers liv
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from tessera.hub import models as hm
 from tessera.hub.auth import Principal
+from tessera.hub.bulk import in_chunks
 from tessera.hub.index import HubIndex
-from tessera.hub.service import NotFound, Policy, contribution_view, in_chunks
+from tessera.hub.service import NotFound, Policy, contribution_view
 
 ENTRY_FIELDS = (
     "sha256",
@@ -46,7 +48,11 @@ def changes(s: Session, since: int, limit: int) -> dict[str, Any]:
     }
 
 
-def get_entry(s: Session, who: Principal, sha256: str, policy: Policy) -> dict[str, Any]:
+#: Entries whose PDQ hashes are at most this far apart are near-duplicates of each other.
+NEAR_DUPLICATE_RADIUS = 31
+
+
+def get_entry(s: Session, who: Principal, sha256: str, policy: Policy, index: HubIndex) -> dict[str, Any]:
     e = s.scalar(select(hm.Entry).where(hm.Entry.sha256 == sha256.lower()))
     if e is None or e.withdrawn:
         raise NotFound(f"no entry {sha256.lower()}")
@@ -55,19 +61,34 @@ def get_entry(s: Session, who: Principal, sha256: str, policy: Policy) -> dict[s
             hm.Contribution.entry_id == e.id, hm.Contribution.agency_id == who.agency_id
         )
     )
-    links = s.execute(
-        select(hm.Entry.sha256, hm.PdqLink.distance)
-        .join(hm.PdqLink, (hm.PdqLink.entry_a == hm.Entry.id) | (hm.PdqLink.entry_b == hm.Entry.id))
-        .where((hm.PdqLink.entry_a == e.id) | (hm.PdqLink.entry_b == e.id), hm.Entry.id != e.id)
-        .where(hm.Entry.withdrawn.is_(False))
-    ).all()
     view = entry_view(e) | {
         "own_contribution": contribution_view(own) if own else None,
-        "near_duplicates": [{"sha256": sha, "distance": d} for sha, d in links],
+        "near_duplicates": near_duplicates(s, index, e),
     }
     if may_see_contributors(who, policy):
         view["contributors"] = contributors(s, sha256)
     return view
+
+
+def near_duplicates(s: Session, index: HubIndex, e: hm.Entry) -> list[dict[str, Any]]:
+    """Active entries within ``NEAR_DUPLICATE_RADIUS`` of ``e``'s PDQ, nearest first, from the index.
+
+    Asked of the in-memory index when the entry is viewed rather than stored as links when entries are
+    pushed: the search is exact either way, and this way a push does not pay a 10M-entry search per
+    item for an answer few entries are ever asked for. The index is brought up to date first, so
+    entries other server processes committed are included.
+    """
+    if not e.pdq:
+        return []
+    index.refresh(s)
+    hits = [(eid, dist) for _, eid, dist in index.search([e.pdq], NEAR_DUPLICATE_RADIUS) if eid != e.id]
+    if not hits:
+        return []
+    sha_of: dict[int, str] = {}
+    for part in in_chunks(sorted({eid for eid, _ in hits})):
+        q = select(hm.Entry.id, hm.Entry.sha256).where(hm.Entry.id.in_(part), hm.Entry.withdrawn.is_(False))
+        sha_of.update((eid, sha) for eid, sha in s.execute(q))
+    return [{"sha256": sha_of[eid], "distance": dist} for eid, dist in hits if eid in sha_of]
 
 
 def may_see_contributors(who: Principal, policy: Policy) -> bool:
@@ -97,36 +118,50 @@ def conflicts(s: Session, limit: int = 1000) -> list[dict[str, Any]]:
     return [entry_view(e) | {"contributors": contributors(s, e.sha256)} for e in entries]
 
 
+_DIGESTS = ("md5", "sha1", "sha256")
+
+
 def query(s: Session, index: HubIndex, hashes: dict[str, list[str]], radius: int) -> list[dict[str, Any]]:
-    """Exact matches by digest and PDQ matches within ``radius``; one result per query hash."""
+    """Exact matches by digest and PDQ matches within ``radius``; one result per query hash.
+
+    The PDQ search runs first, in memory, so that the entries behind all four kinds of hit come back
+    in one statement (profiled: a round trip per algorithm was a third of a 100-hash query's time).
+    """
     index.refresh(s, force=False)
-    results: list[dict[str, Any]] = []
-    columns = {"md5": hm.Entry.md5, "sha1": hm.Entry.sha1, "sha256": hm.Entry.sha256}
-    for alg, column in columns.items():
-        values = [v.lower() for v in hashes.get(alg, [])]
-        found: dict[str, list[hm.Entry]] = {}
-        for part in in_chunks(sorted(set(values))):
-            for e in s.scalars(select(hm.Entry).where(column.in_(part), hm.Entry.withdrawn.is_(False))):
-                found.setdefault(getattr(e, alg), []).append(e)
-        for v in values:
-            results.append(
-                {
-                    "algorithm": alg,
-                    "value": v,
-                    "matches": [entry_view(e) | {"distance": 0} for e in found.get(v, [])],
-                }
-            )
+    wanted = {alg: sorted({v.lower() for v in hashes.get(alg, [])}) for alg in _DIGESTS}
     pdqs = [v.lower() for v in hashes.get("pdq", [])]
     hits = index.search(pdqs, radius)
-    wanted = sorted({eid for _, eid, _ in hits})
-    entries: dict[int, hm.Entry] = {}
-    for part in in_chunks(wanted):
-        for e in s.scalars(select(hm.Entry).where(hm.Entry.id.in_(part), hm.Entry.withdrawn.is_(False))):
-            entries[e.id] = e
+    terms: list[tuple[str, str | int]] = [(alg, v) for alg in _DIGESTS for v in wanted[alg]]
+    terms += [("id", eid) for eid in sorted({eid for _, eid, _ in hits})]
+    by_key: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    for row in _entries(s, terms):
+        view = {f: row[f] for f in ENTRY_FIELDS}
+        for key in ("id", *_DIGESTS):
+            by_key.setdefault((key, row[key]), []).append(view)
+    results: list[dict[str, Any]] = []
+    for alg in _DIGESTS:
+        for v in (v.lower() for v in hashes.get(alg, [])):
+            matches = [view | {"distance": 0} for view in by_key.get((alg, v), [])]
+            results.append({"algorithm": alg, "value": v, "matches": matches})
     per_query: dict[int, list[dict[str, Any]]] = {}
     for qi, eid, dist in hits:
-        if eid in entries:
-            per_query.setdefault(qi, []).append(entry_view(entries[eid]) | {"distance": dist})
+        for view in by_key.get(("id", eid), []):
+            per_query.setdefault(qi, []).append(view | {"distance": dist})
     for qi, v in enumerate(pdqs):
         results.append({"algorithm": "pdq", "value": v, "matches": per_query.get(qi, [])})
     return results
+
+
+def _entries(s: Session, terms: Sequence[tuple[str, str | int]]) -> Iterator[Any]:
+    """Active entries having any of the (column, value) ``terms``: one statement per ``_IN`` terms."""
+    columns = [hm.Entry.id, *(getattr(hm.Entry, f) for f in ENTRY_FIELDS)]
+    seen: set[int] = set()
+    for part in in_chunks(terms):
+        by_column: dict[str, list[Any]] = {}
+        for column, value in part:
+            by_column.setdefault(column, []).append(value)
+        where = or_(*(getattr(hm.Entry, c).in_(vals) for c, vals in by_column.items()))
+        for row in s.execute(select(*columns).where(where, hm.Entry.withdrawn.is_(False))):
+            if row.id not in seen:  # an entry can match terms in two chunks
+                seen.add(row.id)
+                yield row._mapping

@@ -6,8 +6,8 @@ a 422 naming the field, instead of the hub quietly dropping (or worse, keeping) 
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,3 +107,45 @@ class ChangesResponse(BaseModel):
     entries: list[ChangeView]
     cursor: int
     more: bool
+
+
+# ------------------------------------------------------------------------------------- administration
+
+AgencyCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", examples=["NL-NP"])]
+Scope = Literal["contribute", "query", "admin"]
+
+
+class AgencyCreate(Strict):
+    #: Short and unique: a country code, then the unit (``NL-NP``, ``DE-BKA``).
+    code: AgencyCode
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class AgencyView(BaseModel):
+    id: int
+    code: str
+    name: str
+    created_at: datetime
+    active_tokens: int
+
+
+class TokenCreate(Strict):
+    scopes: Annotated[list[Scope], Field(min_length=1)]
+    label: Annotated[str, Field(max_length=200)] | None = None
+
+
+class TokenView(BaseModel):
+    """A token as listed: its first characters to tell it apart, never the token or its hash."""
+
+    id: int
+    agency: str
+    prefix: str
+    scopes: list[str]
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenIssued(TokenView):
+    #: The token itself, in this answer only: the hub keeps just its SHA-256.
+    token: str

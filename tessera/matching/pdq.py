@@ -5,7 +5,16 @@ searched with multi-index hashing (see ``_plan``: exact by the pigeonhole princi
 indexes, large radii and references added since the tables were built use faiss' brute-force Hamming
 kernel. Both paths verify the full 256-bit distance, so results are identical to a brute-force scan.
 
-Not thread-safe for concurrent ``add`` and ``search``; concurrent searches are fine.
+An index that keeps growing (the hub's) is held as *segments*: tables over consecutive row ranges, plus a
+short tail of rows not yet tabled that is scanned brute force. Re-tabling everything on each addition
+would cost seconds at 10M references; scanning a long untabled tail costs every query a full pass over
+it. Instead the tail is tabled once it reaches ``TAIL_ROWS`` rows, together with the newest segments
+while they are not much bigger than it (``MERGE_RATIO``), so the number of segments stays logarithmic
+and each row is re-tabled a few times at most. Every segment is searched exactly, so recall stays 1.0.
+
+Not thread-safe for concurrent ``add`` and ``search``; concurrent searches are fine. An owner that wants
+table builds off its request path passes ``auto_build=False`` and runs ``plan`` / ``TableBuild.run`` /
+``install`` itself (``run`` needs no lock: it works on a copy of the rows).
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +38,13 @@ BATCH = 4096
 #: ... but capped so one batch's probes plus candidates (about 50 bytes of temporaries each) stay near
 #: 100 MiB per thread even at large radii, where a query probes hundreds of thousands of buckets.
 BATCH_WORK = 2_000_000
+#: Untabled rows are tabled once there are this many: a brute-force pass over them costs a query about
+#: 20 us, a few times less than searching 10M tabled rows, and a table build over them about 50 ms.
+TAIL_ROWS = 16_384
+#: A new segment absorbs the newest segments while it is at least 1/MERGE_RATIO of their size. Searching
+#: a few big segments is cheaper than many small ones (search cost grows far slower than size), so the
+#: ratio leans towards merging: rows are re-tabled about log_MERGE_RATIO(n / TAIL_ROWS) times at worst.
+MERGE_RATIO = 4
 
 
 def _as_hashes(hashes: npt.ArrayLike) -> _mih.U8:
@@ -45,20 +62,46 @@ def hex_to_rows(hexes: Iterable[str]) -> _mih.U8:
     return np.frombuffer(data, dtype=np.uint8).reshape(-1, HASH_BYTES).copy()
 
 
+@dataclass(eq=False)
+class TableBuild:
+    """Tables to build over rows ``[lo, hi)``: planned under the owner's lock, run anywhere, installed back.
+
+    ``rows`` is a copy when the build may run while the index grows (``add`` may move its storage).
+    """
+
+    lo: int
+    hi: int
+    rows: _mih.U8
+    compact: bool
+    tables: _mih.Tables | None = field(default=None, init=False)
+
+    def run(self) -> TableBuild:
+        layout = _plan.choose_layout(self.hi - self.lo, compact=self.compact)
+        # A range too small for tables is still worth a layout: it is only planned when a scan costs more.
+        layout = layout or _plan.Layout(_plan.BITS // _plan.MIN_CHUNK_BITS, _plan.MIN_CHUNK_BITS)
+        self.tables = _mih.Tables(layout, self.rows, self.compact)
+        return self
+
+
 class PdqIndex:
     """Exact Hamming range index over PDQ hashes with caller-chosen int64 ids.
 
-    ``add`` appends (cheap); tables are (re)built lazily by ``search`` or explicitly by ``build``. Rows
-    added after the last build are scanned brute force until a rebuild is cheaper than scanning them.
+    ``add`` appends (cheap); tables are built lazily by ``search`` (unless ``auto_build`` is off) or
+    explicitly by ``build``. Rows added after the last build are scanned brute force until they are
+    worth tables of their own (see the module docstring).
     """
 
-    def __init__(self, capacity: int = 0, threads: int | None = None, compact: bool = False) -> None:
+    def __init__(
+        self, capacity: int = 0, threads: int | None = None, compact: bool = False, auto_build: bool = True
+    ) -> None:
         self._hashes: _mih.U8 = np.empty((max(capacity, 0), HASH_BYTES), dtype=np.uint8)
         self._ids: _mih.I64 = np.empty(max(capacity, 0), dtype=np.int64)
         self._n = 0
-        self._tables: _mih.Tables | None = None
+        #: (first row, tables over rows [first, first + tables.n)), consecutive, oldest first.
+        self._segments: list[tuple[int, _mih.Tables]] = []
         self._threads = max(1, threads or os.cpu_count() or 1)
         self._compact = compact
+        self.auto_build = auto_build
 
     # ------------------------------------------------------------------ building
 
@@ -70,7 +113,8 @@ class PdqIndex:
         if capacity <= self._hashes.shape[0]:
             return
         # ndarray.resize reallocs; glibc moves large (mmapped) blocks with mremap, without a copy. We hold
-        # the only references to these arrays (search results are always fresh arrays).
+        # the only references to these arrays (search results are always fresh arrays, and a TableBuild
+        # that may outlive this call holds a copy).
         self._hashes.resize((capacity, HASH_BYTES), refcheck=False)
         self._ids.resize((capacity,), refcheck=False)
 
@@ -98,38 +142,73 @@ class PdqIndex:
             self._hashes.resize((self._n, HASH_BYTES), refcheck=False)
             self._ids.resize((self._n,), refcheck=False)
         layout = _plan.choose_layout(self._n, compact=self._compact)
-        self._tables = (
-            _mih.Tables(layout, self._hashes[: self._n], self._compact) if layout is not None else None
+        self._segments = (
+            [(0, _mih.Tables(layout, self._hashes[: self._n], self._compact))] if layout is not None else []
         )
+
+    def plan(self, n_queries: int = 0, copy: bool = True) -> TableBuild | None:
+        """The table build due now, if any: the untabled tail once it is long enough (or, for a search of
+        ``n_queries``, once scanning it would cost more than tabling it), merged with the newest segments
+        while they are not much bigger. ``copy``: give the build its own copy of the rows."""
+        tabled = self._tabled()
+        tail = self._n - tabled
+        if tail == 0:
+            return None
+        if not self._segments:
+            # Nothing tabled yet: all rows get one layout, unless brute force is the plan anyway.
+            if _plan.choose_layout(self._n, compact=self._compact) is None:
+                return None
+            lo = 0
+        else:
+            if tail < TAIL_ROWS:
+                layout = _plan.choose_layout(tail, compact=self._compact)
+                build_cost = tail * (layout.chunks if layout is not None else 0) * _plan.COST_BUILD
+                if layout is None or tail * n_queries * _plan.COST_BRUTE_PAIR <= build_cost:
+                    return None
+            lo, k = tabled, len(self._segments)
+            while k and (self._n - lo) * MERGE_RATIO >= self._segments[k - 1][1].n:
+                k -= 1
+                lo = self._segments[k][0]
+        rows = self._hashes[lo : self._n]
+        return TableBuild(lo, self._n, rows.copy() if copy else rows, self._compact)
+
+    def install(self, build: TableBuild) -> bool:
+        """Put a finished build's tables in place of the segments it covers; False if it no longer fits
+        (a concurrent ``build`` re-tabled differently meanwhile), in which case nothing changes."""
+        tables = build.tables
+        if tables is None or build.hi > self._n:
+            return False
+        kept = [(lo, t) for lo, t in self._segments if lo + t.n <= build.lo]
+        covered = [(lo, t) for lo, t in self._segments if lo + t.n > build.lo]
+        kept_end = kept[-1][0] + kept[-1][1].n if kept else 0
+        if kept_end != build.lo or any(lo < build.lo or lo + t.n > build.hi for lo, t in covered):
+            return False
+        self._segments = [*kept, (build.lo, tables)]
+        return True
 
     @property
     def nbytes(self) -> int:
         """Bytes held: hashes, ids and tables (spare capacity included)."""
-        tables = self._tables.nbytes if self._tables is not None else 0
+        tables = sum(t.nbytes for _, t in self._segments)
         return self._hashes.nbytes + self._ids.nbytes + tables
 
     @property
     def layout(self) -> _plan.Layout | None:
-        return self._tables.layout if self._tables is not None else None
+        """The layout of the first (largest) segment."""
+        return self._segments[0][1].layout if self._segments else None
+
+    @property
+    def segments(self) -> list[int]:
+        """Rows per tabled segment, oldest first (for diagnostics)."""
+        return [t.n for _, t in self._segments]
 
     # ------------------------------------------------------------------ searching
 
     def _tabled(self) -> int:
-        return self._tables.n if self._tables is not None else 0
-
-    def _maybe_rebuild(self, n_queries: int) -> None:
-        tabled = self._tabled()
-        tail = self._n - tabled
-        if tail == 0:
-            return
-        if self._tables is None and _plan.choose_layout(self._n, compact=self._compact) is None:
-            return  # brute force is the plan anyway; nothing to build
-        layout = _plan.choose_layout(self._n, compact=self._compact)
-        chunks = layout.chunks if layout is not None else 0
-        rebuild_cost = self._n * chunks * _plan.COST_BUILD
-        scan_cost = tail * n_queries * _plan.COST_BRUTE_PAIR
-        if self._tables is None or scan_cost > rebuild_cost:
-            self.build()
+        if not self._segments:
+            return 0
+        lo, tables = self._segments[-1]
+        return lo + tables.n
 
     def search(self, queries: npt.ArrayLike, radius: int = DEFAULT_RADIUS) -> _mih.Triple:
         """Every (query, reference) pair with Hamming distance <= ``radius``.
@@ -142,13 +221,14 @@ class PdqIndex:
             raise ValueError(f"radius must be in 0..{MAX_RADIUS}")
         if q.shape[0] == 0 or self._n == 0:
             return _mih.empty_triple()
-        self._maybe_rebuild(q.shape[0])
+        if self.auto_build and (due := self.plan(q.shape[0], copy=False)) is not None:
+            self.install(due.run())
         tabled = self._tabled()
-        parts: list[_mih.Triple] = []
-        if tabled:
-            parts.append(self._search_tables(q, radius))
+        parts = [self._search_tables(q, radius, lo, tables) for lo, tables in self._segments]
         if self._n > tabled:
             parts.append(_mih.brute(self._hashes[tabled : self._n], q, radius, row_offset=tabled))
+        if not parts:
+            return _mih.empty_triple()
         qi = np.concatenate([p[0] for p in parts])
         rows = np.concatenate([p[1] for p in parts])
         dist = np.concatenate([p[2] for p in parts])
@@ -160,23 +240,21 @@ class PdqIndex:
         qi, rows, dist = qi[order], rows[order], dist[order]
         return qi, self._ids[rows], dist
 
-    def _search_tables(self, q: _mih.U8, radius: int) -> _mih.Triple:
-        tables = self._tables
-        assert tables is not None
+    def _search_tables(self, q: _mih.U8, radius: int, lo: int, tables: _mih.Tables) -> _mih.Triple:
         plan = _plan.probe_plan(tables.layout, tables.n, radius, tables.compact)
-        refs = self._hashes[: tables.n]
+        refs = self._hashes[lo : lo + tables.n]
         if plan.thresholds is None:
-            return _mih.brute(refs, q, radius)
+            return _mih.brute(refs, q, radius, row_offset=lo)
         thresholds = plan.thresholds
         layout = tables.layout
         per_bucket = tables.n / float(1 << layout.bits)
         work = max(_plan.ball_size(layout.bits, t) for t in thresholds) * (1.0 + per_bucket)
         batch = max(1, min(BATCH, int(BATCH_WORK / work)))
 
-        def run(lo: int) -> _mih.Triple:
-            hi = min(lo + batch, q.shape[0])
-            qi, rows, dist = _mih.probe(tables, refs, q[lo:hi], thresholds, radius)
-            return qi + lo, rows, dist
+        def run(start: int) -> _mih.Triple:
+            stop = min(start + batch, q.shape[0])
+            qi, rows, dist = _mih.probe(tables, refs, q[start:stop], thresholds, radius)
+            return qi + start, rows + lo, dist
 
         starts = range(0, q.shape[0], batch)
         # numpy releases the GIL inside its array loops, so threads overlap the gathers and popcounts.
@@ -184,7 +262,7 @@ class PdqIndex:
             with ThreadPoolExecutor(self._threads) as pool:
                 parts = list(pool.map(run, starts))
         else:
-            parts = [run(lo) for lo in starts]
+            parts = [run(start) for start in starts]
         return (
             np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]),

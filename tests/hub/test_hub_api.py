@@ -76,7 +76,7 @@ def test_query_exact_and_pdq_and_new_entries_matchable(hub: Hub, api: TestClient
     assert r.json()["results"][0]["matches"][0]["sha256"] == late["sha256"]
 
 
-def test_pdq_near_duplicates_linked(hub: Hub, api: TestClient) -> None:
+def test_pdq_near_duplicates_listed(hub: Hub, api: TestClient) -> None:
     rng = random.Random(3)
     a = rand_item(rng)
     b = rand_item(rng)
@@ -192,8 +192,8 @@ def test_audit_chain_records_requests_and_detects_edits(hub: Hub, api: TestClien
             raise AssertionError("edited audit row not detected")
 
 
-def test_near_duplicates_linked_across_server_processes_and_within_a_batch(hub: Hub) -> None:
-    """A push links to entries another server committed after this server's index was read."""
+def test_near_duplicates_found_across_server_processes_and_within_a_batch(hub: Hub) -> None:
+    """The entry view finds near-duplicates another server committed after this server's index was read."""
     rng = random.Random(31)
     a, b, c, d = (rand_item(rng) for _ in range(4))
     b["pdq"] = flip_bits(a["pdq"], 12)

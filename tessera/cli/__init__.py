@@ -68,6 +68,8 @@ def main() -> None:
     try:
         rv = app(standalone_mode=False)
         if isinstance(rv, int) and rv:
+            if rv == 130:  # Typer turns Ctrl-C into a returned exit code 130, silently
+                print_error("interrupted; run the same command again to resume")
             sys.exit(rv)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -90,7 +92,11 @@ def main() -> None:
     except Exception as exc:  # click usage errors and the like
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        # Typer 0.2x raises its own vendored copies of click's exceptions: matched by what they offer.
+        if isinstance(exc, click.exceptions.ClickException) or hasattr(exc, "format_message"):
             print_error(exc.format_message())
             sys.exit(EXIT_USAGE)
+        if type(exc).__name__ == "Abort":
+            print_error("interrupted; run the same command again to resume")
+            sys.exit(130)
         raise

@@ -79,6 +79,8 @@ def command(
     Exit code 1 when a device failed or some of its files could not be processed."""
     if parallel < 1:
         fail("--parallel must be at least 1")
+    if video_sampling < 0:
+        fail("--video-sampling must be 0 (every frame) or a positive number of seconds")
     check_executor(executor, scheduler)
     try:
         rows = read_manifest(manifest)

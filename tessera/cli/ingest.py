@@ -84,7 +84,6 @@ VideoSamplingOpt = Annotated[
     float,
     typer.Option(
         "--video-sampling",
-        min=0.0,
         help="Video: one vPDQ frame hash per this many seconds (0 = every frame, vPDQ's own default).",
     ),
 ]
@@ -157,6 +156,8 @@ def command(
     The evidence and the case must be on storage the workers share, at the same paths."""
     if kind not in KINDS:
         fail(f"--kind must be one of {', '.join(KINDS)}")
+    if video_sampling < 0:
+        fail("--video-sampling must be 0 (every frame) or a positive number of seconds")
     if not source.exists():
         fail(f"no such evidence source: {source}")
     check_executor(executor, scheduler)

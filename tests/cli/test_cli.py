@@ -151,3 +151,50 @@ def test_bad_invocations_exit_2_with_one_line(tmp_path: Path, worked_case: tuple
     assert r.returncode == 2 and "no such evidence source" in r.stderr
     r = tessera("case", "init", str(case), "--name", "again", "--agency", "XX")
     assert r.returncode == 2 and "already holds a case" in r.stderr
+    for bad_args in (["--workers", "abc"], ["--video-sampling", "-1"], []):
+        r = tessera(
+            "ingest", str(tmp_path), "--case", str(case), *bad_args, *(["--device", "X"] if bad_args else [])
+        )
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_ctrl_c_says_how_to_resume_and_the_rerun_completes(tmp_path: Path) -> None:
+    import signal
+    import sqlite3
+    import time
+
+    from tessera.synth.images import jpeg_bytes
+
+    src = tmp_path / "dev"
+    src.mkdir()
+    for i in range(600):
+        (src / f"IMG_{i:04d}.jpg").write_bytes(jpeg_bytes(i, 640, 480))
+    case = tmp_path / "case"
+    assert tessera("case", "init", str(case), "--name", "c", "--agency", "XX").returncode == 0
+    cmd = [
+        sys.executable,
+        "-m",
+        "tessera",
+        "ingest",
+        str(src),
+        "--device",
+        "D1",
+        "--case",
+        str(case),
+        "--workers",
+        "1",
+    ]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # interrupt once the first files are stored
+        with sqlite3.connect(case / "case.db") as db:
+            if db.execute("select count(*) from file").fetchone()[0] > 0:
+                break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "run the same command again to resume" in err, (p.returncode, err)
+    r = tessera("ingest", str(src), "--device", "D1", "--case", str(case), "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(case / "case.db") as db:
+        assert db.execute("select count(*), count(distinct locator) from file").fetchone() == (600, 600)

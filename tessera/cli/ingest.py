@@ -62,7 +62,7 @@ class RichIngestProgress:
         self.hits += 1
         self.bar.update(self.task, hits=self.hits)
         cat = "uncategorised" if hit.category is None else f"category {hit.category}"
-        dist = f" distance {hit.distance}" if "pdq" in hit.algorithm else ""
+        dist = f" distance {hit.distance}" if "pdq" in hit.algorithm.split("+") else ""
         self.bar.console.print(
             f"[bold red]HIT[/] {hit.device_id}:{hit.locator}  {hit.algorithm}{dist}  {hit.hashset}  {cat}",
             highlight=False,

@@ -6,7 +6,6 @@ import os
 import threading
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich import box
@@ -18,12 +17,16 @@ from rich.table import Table
 from tessera.cli.common import EXIT_PARTIAL, CaseOpt, console, fail, load_case, out
 from tessera.cli.ingest import (
     ExecutorOpt,
+    FullDecodeOpt,
     NoVideoFramesOpt,
+    RegionOpt,
     RichIngestProgress,
     SchedulerOpt,
+    TzOpt,
     VideoSamplingOpt,
     check_executor,
     ingest_bar,
+    zone,
 )
 from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH
 from tessera.ingest.batch import DeviceOutcome, ManifestError, ManifestRow, read_manifest, run_batch
@@ -61,13 +64,9 @@ def command(
     ] = os.cpu_count() or 1,
     executor: ExecutorOpt = "local",
     scheduler: SchedulerOpt = None,
-    full_decode: Annotated[
-        bool, typer.Option("--full-decode", help="Decode JPEGs at full size for PDQ.")
-    ] = False,
-    region: Annotated[
-        str | None, typer.Option("--region", help="Country of national phone forms (ES).")
-    ] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="Zone of chat exports' local times.")] = None,
+    full_decode: FullDecodeOpt = False,
+    region: RegionOpt = None,
+    tz: TzOpt = None,
     video_sampling: VideoSamplingOpt = DEFAULT_SECONDS_PER_HASH,
     no_video_frames: NoVideoFramesOpt = False,
     case: CaseOpt = None,
@@ -87,10 +86,7 @@ def command(
     except ManifestError as exc:
         fail(str(exc))
     handle = load_case(case)
-    try:
-        local_tz = ZoneInfo(tz) if tz else None
-    except (ZoneInfoNotFoundError, ValueError):
-        fail(f"unknown time zone {tz!r} (use a name like Europe/Madrid)")
+    local_tz = zone(tz)
     template = IngestOptions(
         device_id="",  # each device's id, kind and suspect come from its manifest row
         fast_decode=not full_decode,

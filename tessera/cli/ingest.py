@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -80,6 +81,19 @@ SchedulerOpt = Annotated[
     str | None,
     typer.Option("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786."),
 ]
+FullDecodeOpt = Annotated[bool, typer.Option("--full-decode", help="Decode JPEGs at full size for PDQ.")]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="Country of national phone forms (ES).")]
+TzOpt = Annotated[str | None, typer.Option("--tz", help="Zone of chat exports' local times.")]
+
+
+def zone(tz: str | None) -> tzinfo | None:
+    """The --tz zone, or one error line naming what was given."""
+    try:
+        return ZoneInfo(tz) if tz else None
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"unknown time zone {tz!r} (use a name like Europe/Madrid)")
+
+
 VideoSamplingOpt = Annotated[
     float,
     typer.Option(
@@ -123,13 +137,9 @@ def command(
     workers: Annotated[
         int, typer.Option("--workers", help="Hashing processes (0 = in-process).")
     ] = os.cpu_count() or 1,
-    full_decode: Annotated[
-        bool, typer.Option("--full-decode", help="Decode JPEGs at full size for PDQ.")
-    ] = False,
-    region: Annotated[
-        str | None, typer.Option("--region", help="Country of national phone forms (ES).")
-    ] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="Zone of chat exports' local times.")] = None,
+    full_decode: FullDecodeOpt = False,
+    region: RegionOpt = None,
+    tz: TzOpt = None,
     first_hit: Annotated[
         bool, typer.Option("--first-hit", help="Stop at the first confirmed hit (a quick preview).")
     ] = False,
@@ -166,10 +176,7 @@ def command(
         # shell's working directory.
         source = Path(os.path.abspath(source))
     handle = load_case(case)
-    try:
-        local_tz = ZoneInfo(tz) if tz else None
-    except (ZoneInfoNotFoundError, ValueError):
-        fail(f"unknown time zone {tz!r} (use a name like Europe/Madrid)")
+    local_tz = zone(tz)
     # Opened here, before the progress bar, so an unreachable scheduler is one clean error line.
     try:
         pool = open_executor(executor, workers=workers, scheduler=scheduler)

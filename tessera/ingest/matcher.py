@@ -118,6 +118,7 @@ class CaseMatcher:
         for f in usable:
             by_pdq.setdefault(f.pdq, f)
         best: dict[int, Hit] = {}
+        # Each frame is searched under its own PDQ as the key, so a hit names the frame it came from.
         for h in self._pdq_hits([(f.pdq, f.pdq) for f in by_pdq.values()]):
             if h.entry_id not in best or h.distance < best[h.entry_id].distance:
                 f = by_pdq[h.sha256]

@@ -31,7 +31,7 @@ from tessera.ingest.executors import HashingExecutor, open_executor
 from tessera.ingest.matcher import CaseMatcher, Hit, case_default_threshold
 from tessera.ingest.messaging import SourceResult
 from tessera.ingest.sources import detect_source, parse_source
-from tessera.messaging.detect import AUX_NAMES, maybe_messaging
+from tessera.messaging.detect import is_companion, maybe_messaging
 from tessera.records import EvidenceItem, MediaRecord, Opener
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
@@ -376,7 +376,7 @@ def _run(
             if parser:
                 candidates.append((item, parser))
                 writer.keep.add(item.locator)
-        if item.opener is not None and item.locator.rsplit("/", 1)[-1] in AUX_NAMES:
+        if item.opener is not None and is_companion(item.locator):
             aux[item.locator] = item.opener
             writer.keep.add(item.locator)
         batch.append(item)

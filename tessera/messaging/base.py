@@ -8,6 +8,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from tessera.messaging.coverage import Coverage
 from tessera.messaging.records import MessagingRecord
 from tessera.plugins import Registry
 from tessera.records import Opener
@@ -32,11 +33,25 @@ class ParseContext:
     local_tz: tzinfo | None = None
     device_id: str | None = None
     options: dict[str, str] = field(default_factory=dict)
+    #: The reconciliation the parser fills while it reads (see ``tessera.messaging.coverage``).
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 class MessagingParser(Protocol):
+    """A parser owns everything about its format: which files it reads (``patterns``, then
+    ``detect``), what it reads beside them (``companions``) and where its attachments live
+    (``media_roots``). Adding a parser touches only its module and its registration."""
+
     #: Permanent registry name: "whatsapp-msgstore", "whatsapp-export", "telegram-export".
     name: ClassVar[str]
+    #: Case-insensitive globs on a file's base name: the cheap pre-filter before ``detect``.
+    patterns: ClassVar[tuple[str, ...]]
+    #: Files read beside a source, relative to its folder; ``{name}`` is the source's base name
+    #: (``{name}-wal``, ``wa.db``, ``../shared_prefs/com.whatsapp_preferences.xml``).
+    companions: ClassVar[tuple[str, ...]]
+    #: Folders the source's attachment paths are relative to, relative to the device's shared
+    #: storage or to the source's own folder (``WhatsApp``, ``Android/media/com.whatsapp/WhatsApp``).
+    media_roots: ClassVar[tuple[str, ...]]
 
     def detect(self, locator: str, head: bytes) -> bool:
         """Cheap check on the file name and first bytes (at least 8 KiB when the file has them)."""
@@ -44,8 +59,9 @@ class MessagingParser(Protocol):
 
     def parse(self, ctx: ParseContext) -> Iterator[MessagingRecord]:
         """Check the declared required structure first (raise ParseError naming what is missing),
-        then yield records. Raise ParseError for unreadable input; the pipeline stores nothing of a
-        source whose parse raised."""
+        then yield records, counting in ``ctx.coverage`` what the source holds, what was parsed and
+        what was ignored or skipped and why. Raise ParseError for unreadable input; the pipeline
+        stores nothing of a source whose parse raised or of which nothing could be parsed."""
         ...
 
 

@@ -1,32 +1,51 @@
-"""Finding messaging sources among evidence items: by name first (cheap), then by the parser's check."""
+"""Finding messaging sources among evidence items, from what each registered parser declares.
+
+Nothing here names a format: a parser's ``patterns`` pre-filter by base name (cheap, once per file of
+the walk), its ``detect`` decides on the first bytes, and its ``companions`` say which files beside a
+source must be kept for it.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
+import re
+from functools import lru_cache
 
 from tessera.messaging.base import PARSERS
 
-#: Files a parser reads beside its source (a msgstore's contact names, write-ahead log, and the
-#: app preferences that name the phone's own number).
-AUX_NAMES = frozenset(
-    {
-        "wa.db",
-        "msgstore.db-wal",
-        "wa.db-wal",
-        "com.whatsapp_preferences_light.xml",
-        "com.whatsapp_preferences.xml",
-    }
-)
+
+def base_name(locator: str) -> str:
+    return posixpath.basename(locator.rsplit("!", 1)[-1]).lower()
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """One regex for every parser's patterns, one for every companion's base name."""
+    own = [fnmatch.translate(p.lower()) for _, parser in PARSERS for p in parser.patterns]
+    comp = [
+        fnmatch.translate(posixpath.basename(c).replace("{name}", "*").lower())
+        for _, parser in PARSERS
+        for c in parser.companions
+    ]
+    never = r"(?!)"
+    return re.compile("|".join(own) or never), re.compile("|".join(comp) or never)
 
 
 def maybe_messaging(locator: str) -> bool:
-    name = posixpath.basename(locator).lower()
-    return name.startswith("msgstore") or name == "result.json" or name.endswith(".txt") or ".crypt" in name
+    """Could a registered parser claim this file (by its name alone)?"""
+    return _patterns()[0].match(base_name(locator)) is not None
+
+
+def is_companion(locator: str) -> bool:
+    """Is this file one that some parser reads beside its source?"""
+    return _patterns()[1].match(base_name(locator)) is not None
 
 
 def detect_parser(locator: str, head: bytes) -> str | None:
     """The registered parser that claims this file, or None."""
-    for name, parser in PARSERS:
-        if parser.detect(locator, head):
-            return name
+    name = base_name(locator)
+    for pname, parser in PARSERS:
+        if any(fnmatch.fnmatch(name, p.lower()) for p in parser.patterns) and parser.detect(locator, head):
+            return pname
     return None

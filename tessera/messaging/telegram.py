@@ -60,6 +60,10 @@ class _Survey:
 
 class TelegramExportParser:
     name: ClassVar[str] = "telegram-export"
+    patterns: ClassVar[tuple[str, ...]] = ("*.json",)
+    companions: ClassVar[tuple[str, ...]] = ()
+    #: ``photos/``, ``files/``, ``video_files/`` ... are relative to the export's folder.
+    media_roots: ClassVar[tuple[str, ...]] = (".",)
 
     def detect(self, locator: str, head: bytes) -> bool:
         base = locator.rsplit("!", 1)[-1].rsplit("/", 1)[-1]

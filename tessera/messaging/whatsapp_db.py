@@ -21,6 +21,7 @@ from typing import ClassVar
 from tessera.messaging.base import PARSERS, ParseContext
 from tessera.messaging.records import MessagingRecord, ParseError
 from tessera.messaging.whatsapp_db_common import (
+    SHARED_PREFS,
     SQLITE_MAGIC,
     base_name,
     columns,
@@ -76,6 +77,16 @@ class WhatsAppMsgstoreParser:
     the case file), ``integrity`` = ``skip`` to read a database that fails ``PRAGMA quick_check``."""
 
     name: ClassVar[str] = "whatsapp-msgstore"
+    #: ``msgstore.db`` and its dated backups, encrypted backups (refused with the reason), and any
+    #: SQLite file, since a copy an examiner renamed is recognised by its schema in ``detect``.
+    patterns: ClassVar[tuple[str, ...]] = ("msgstore*", "*.db", "*.sqlite", "*.crypt*")
+    companions: ClassVar[tuple[str, ...]] = (
+        "{name}-wal",
+        "wa.db",
+        "wa.db-wal",
+        *SHARED_PREFS,
+    )
+    media_roots: ClassVar[tuple[str, ...]] = MEDIA_ROOTS
 
     def detect(self, locator: str, head: bytes) -> bool:
         if _NAME.fullmatch(base_name(locator)):

@@ -111,6 +111,11 @@ class _Entry:
 
 class WhatsAppExportParser:
     name: ClassVar[str] = "whatsapp-export"
+    #: Any text file: an export is recognised by its content, whatever it was renamed to.
+    patterns: ClassVar[tuple[str, ...]] = ("*.txt",)
+    companions: ClassVar[tuple[str, ...]] = ()
+    #: Attachments lie beside the text file (in the same folder or zip).
+    media_roots: ClassVar[tuple[str, ...]] = (".",)
 
     def detect(self, locator: str, head: bytes) -> bool:
         base = re.split(r"[/!]", locator)[-1].lower()

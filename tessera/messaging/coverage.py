@@ -144,11 +144,7 @@ class Coverage:
         for name, u in self.units.items():
             held = "?" if u.present is None else str(u.present)
             bits = [f"{name} {u.parsed}/{held}"]
-            extra = [
-                f"{r.count} {r.kind}: {r.reason}"
-                for r in self.reasons.values()
-                if r.unit == name
-            ]
+            extra = [f"{r.count} {r.kind}: {r.reason}" for r in self.reasons.values() if r.unit == name]
             if u.unaccounted():
                 extra.append(f"{u.unaccounted()} unaccounted")
             if extra:

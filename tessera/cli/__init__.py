@@ -18,6 +18,7 @@ from tessera.cli import (
     network,
     report,
     serve,
+    sources,
     suspect,
     user,
 )
@@ -38,6 +39,7 @@ app.add_typer(export.app, name="export")
 app.command("ingest")(ingest.command)
 app.command("ingest-batch")(batch.command)
 app.command("matches")(matches.command)
+app.command("sources")(sources.command)
 app.command("report")(report.command)
 app.add_typer(suspect.app, name="suspect")
 app.add_typer(audit.app, name="audit")

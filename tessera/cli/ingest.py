@@ -9,6 +9,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,6 +27,8 @@ from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH
 from tessera.ingest.batch import DEVICE_KINDS
 from tessera.ingest.executors import EXECUTORS, ExecutorError, open_executor
 from tessera.ingest.pipeline import HitReport, IngestOptions, IngestResult, ingest
+from tessera.ingest.sources import incomplete_sources
+from tessera.messaging.coverage import COMPLETE, INCOMPLETE, NOT_PARSED
 from tessera.store.case import CaseHandle
 
 KINDS = DEVICE_KINDS
@@ -210,14 +213,37 @@ def command(
         f"{device}: {res.files_new:,} files stored, {res.files_skipped:,} already stored (resumed), "
         f"{res.media_new:,} new media, {res.hits:,} hits, {res.errors:,} errors in {res.elapsed:.1f}s"
     )
-    if res.errors:
-        for loc, err in res.problems[:10]:
+    print_messaging(device, res)
+    incomplete = incomplete_sources(handle, device)
+    file_errors = res.errors - sum(1 for r in res.messaging if r.status in INCOMPLETE)
+    if file_errors:
+        for loc, err in [p for p in res.problems if not p[1].startswith(("partial:", "failed:"))][:10]:
             console.print(f"  problem {device}:{loc}: {err}", highlight=False, markup=False)
         console.print(
-            f"{res.errors:,} file(s) could not be fully processed; they are recorded in the case "
+            f"{file_errors:,} file(s) could not be fully processed; they are recorded in the case "
             f"(tessera report lists them all)"
         )
+    if incomplete:
+        console.print(
+            f"{len(incomplete):,} messaging source(s) of {device} not parsed in full "
+            f"(tessera sources --device {device} lists them with their counts)"
+        )
+    if file_errors or incomplete:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def print_messaging(device: str, res: IngestResult) -> None:
+    """One line per messaging source: status, what it held against what was parsed, and why not."""
+    for r in res.messaging:
+        colour = {"complete": "green", "partial": "yellow", "failed": "red"}.get(r.status, "cyan")
+        line = f"  [{colour}]{r.status}[/] {device}:{escape(r.locator)} ({r.parser})"
+        if r.status != NOT_PARSED:
+            line += f": {r.messages:,} messages"
+            if r.coverage is not None and r.coverage.units:
+                line += f"; {escape(r.coverage.summary())}"
+        out.print(line, highlight=False)
+        if r.error and r.status != COMPLETE:
+            out.print(f"    {r.error}", highlight=False, markup=False)
 
 
 def _ingest_with_bar(handle: CaseHandle, source: Path, opts: IngestOptions, first_hit: bool) -> IngestResult:

@@ -75,11 +75,22 @@ class Resolver:
             self.alias[(platform, raw_id, scope)] = acc_id
         a: Any = m.Account.__table__.c
         for row in c.execute(
-            select(a.id, a.platform, a.key, a.phone, a.country, a.username, a.display_name, a.names)
+            select(
+                a.id,
+                a.platform,
+                a.key,
+                a.phone,
+                a.phone_valid,
+                a.country,
+                a.username,
+                a.display_name,
+                a.names,
+            )
         ):
             self.acc_by_key[(row.platform, row.key)] = row.id
             self.acc[row.id] = {
                 "phone": row.phone,
+                "phone_valid": row.phone_valid,
                 "country": row.country,
                 "username": row.username,
                 "display_name": row.display_name,
@@ -157,6 +168,7 @@ class Resolver:
                 "platform": platform,
                 "key": key,
                 "phone": phone.e164 if phone else None,
+                "phone_valid": phone.valid if phone else None,
                 "country": phone.country if phone else None,
                 "names": [],
             }
@@ -164,6 +176,7 @@ class Resolver:
             self.acc_by_key[(platform, key)] = acc_id
             self.acc[acc_id] = {
                 "phone": values["phone"],
+                "phone_valid": values["phone_valid"],
                 "country": values["country"],
                 "username": None,
                 "display_name": None,
@@ -182,7 +195,7 @@ class Resolver:
         info = self.acc[acc_id]
         before = dict(info, names=list(info["names"]))
         if phone and not info["phone"]:
-            info["phone"], info["country"] = phone.e164, phone.country
+            info["phone"], info["country"], info["phone_valid"] = phone.e164, phone.country, phone.valid
         if rec.username and not info["username"]:
             info["username"] = rec.username
         if rec.display_name:
@@ -324,6 +337,7 @@ class Resolver:
                 .where(a.c.id == bindparam("b_id"))
                 .values(
                     phone=bindparam("b_phone"),
+                    phone_valid=bindparam("b_valid"),
                     country=bindparam("b_country"),
                     username=bindparam("b_user"),
                     display_name=bindparam("b_name"),
@@ -333,6 +347,7 @@ class Resolver:
                     {
                         "b_id": i,
                         "b_phone": v["phone"],
+                        "b_valid": v["phone_valid"],
                         "b_country": v["country"],
                         "b_user": v["username"],
                         "b_name": v["display_name"],

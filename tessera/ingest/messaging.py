@@ -8,14 +8,16 @@ leaves nothing behind but a ``messaging_source`` row saying why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from tessera.ingest.identities import Resolver
+from tessera.messaging.coverage import COMPLETE, FAILED, NOT_PARSED, Coverage
 from tessera.messaging.records import MessagingRecord, ParseError
 from tessera.store import models as m
 
@@ -24,10 +26,12 @@ from tessera.store import models as m
 class SourceResult:
     locator: str
     parser: str
+    status: str = COMPLETE  # complete | partial | failed | not parsed
     messages: int = 0
     accounts: int = 0
     chats: int = 0
     error: str | None = None
+    coverage: Coverage | None = None
 
 
 def store_source(
@@ -37,42 +41,88 @@ def store_source(
     parser: str,
     records: Iterable[MessagingRecord],
     region: str | None = None,
+    coverage: Coverage | None = None,
 ) -> SourceResult:
-    """Store one source in one transaction. If parsing fails part-way (ParseError, or any error
-    the parser did not foresee), everything of it is rolled back and only a ``failed``
-    ``messaging_source`` row naming the error is kept; a rerun parses the source again."""
-    result = SourceResult(locator, parser)
+    """Store one source in one transaction, with its reconciliation.
+
+    ``coverage`` is what the parser filled while ``records`` was consumed. A parse that raised
+    (ParseError, or any error the parser did not foresee), or one that found content but parsed none
+    of it, is rolled back whole: only a ``failed`` ``messaging_source`` row naming the reason is
+    kept, and a rerun parses the source again. A parse that skipped something is stored as
+    ``partial`` with the reason; nothing is ever ``complete`` with rows left unexplained."""
+    cov = coverage if coverage is not None else Coverage()
+    result = SourceResult(locator, parser, coverage=cov)
     with factory() as session:
         try:
             _clear_source(session, device_id, locator)
-            src = m.MessagingSource(device_id=device_id, locator=locator, parser=parser, status="complete")
+            src = m.MessagingSource(device_id=device_id, locator=locator, parser=parser, status=COMPLETE)
             session.add(src)
             session.flush()
             store = Resolver(session.connection(), device_id, src.id, region).load()
             for rec in records:
                 store.add(rec)
             store.finish()
+            if not cov.units:
+                # A parser that accounts for nothing cannot be trusted to have read everything.
+                cov.skip("source", f"parser {parser} reported no reconciliation")
+            status = cov.status()
+            if status == FAILED:
+                raise _NothingParsed(cov.problem() or "nothing parsed")
+            src.status, src.error = status, cov.problem()
             src.messages = store.messages
+            src.coverage = cov.to_json()
             session.commit()
         except Exception as exc:  # noqa: BLE001 - a bad source is recorded, the ingest goes on
             session.rollback()
-            result.error = str(exc) if isinstance(exc, ParseError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, ParseError | _NothingParsed):
+                result.error = str(exc)
+            else:
+                result.error = f"{type(exc).__name__}: {exc}"
         else:
+            result.status, result.error = status, src.error
             result.messages, result.accounts, result.chats = (
                 store.messages,
                 len(store.seen_accounts),
                 len(store.seen_chats),
             )
             return result
+    result.status = FAILED
+    if not cov.notes or cov.notes[-1] != "nothing of this source was stored":
+        cov.note("nothing of this source was stored")
     with factory() as session:
         _clear_source(session, device_id, locator)
         session.add(
             m.MessagingSource(
-                device_id=device_id, locator=locator, parser=parser, status="failed", error=result.error
+                device_id=device_id,
+                locator=locator,
+                parser=parser,
+                status=FAILED,
+                error=result.error,
+                coverage=cov.to_json(),
             )
         )
         session.commit()
     return result
+
+
+class _NothingParsed(Exception):
+    """The source holds content but the parser could read none of it."""
+
+
+def record_not_parsed(session: Session, device_id: str, locator: str, app: str, reason: str) -> bool:
+    """A known app's data present on the device but not parsed: one row naming it. False when a
+    row for it exists already (a resumed run)."""
+    exists = session.scalar(
+        select(m.MessagingSource.id).where(
+            m.MessagingSource.device_id == device_id, m.MessagingSource.locator == locator
+        )
+    )
+    if exists is not None:
+        return False
+    session.add(
+        m.MessagingSource(device_id=device_id, locator=locator, parser=app, status=NOT_PARSED, error=reason)
+    )
+    return True
 
 
 def _clear_source(session: Session, device_id: str, locator: str) -> None:
@@ -88,12 +138,14 @@ def _clear_source(session: Session, device_id: str, locator: str) -> None:
         session.flush()
 
 
-def link_media(session: Session, device_id: str, source: str, media_root: str | None) -> int:
-    """Resolve attachment paths to stored files on the same device: a chat export's attachments sit
-    beside the text file (or in the same zip); a database's ``file_path`` is relative to the app's
-    media root. Messages that already carry the source's own hash keep it."""
+def link_media(session: Session, device_id: str, source: str, media_roots: Sequence[str]) -> int:
+    """Resolve attachment paths to stored files on the same device, from where the parser says its
+    attachments live (``media_roots``, looked for among the device's stored files), then the
+    source's own folder or zip. Messages that carry the source's own hash keep it.
+    Bulk: one query per 500 candidate locators, not one per message."""
     parent = source.rsplit("/", 1)[0]
-    n = 0
+    roots = [found for r in media_roots if r != "." and (found := _root(session, device_id, r))]
+    roots.append(parent)  # the source's own folder: always the last place looked
     q = select(m.Message.id, m.Message.media_path).where(
         m.Message.device_id == device_id,
         m.Message.media_sha256.is_(None),
@@ -103,26 +155,48 @@ def link_media(session: Session, device_id: str, source: str, media_root: str | 
         .where(m.MessagingSource.device_id == device_id, m.MessagingSource.locator == source)
         .scalar_subquery(),
     )
-    for msg_id, path in session.execute(q).all():
-        candidates = [f"{parent}/{path}"]
-        if media_root:
-            candidates.insert(0, f"{media_root}/{path}")
-        sha = session.scalar(
-            select(m.File.sha256)
-            .where(m.File.device_id == device_id, m.File.locator.in_(candidates), m.File.sha256.is_not(None))
-            .limit(1)
+    wanted = [(msg_id, path) for msg_id, path in session.execute(q).all() if path]
+    if not wanted or not roots:
+        return 0
+    candidates = {
+        f"{root}/{path}" if not path.startswith("/") else path for _, path in wanted for root in roots
+    }
+    sha_of: dict[str, str] = {}
+    ordered = sorted(candidates)
+    for start in range(0, len(ordered), 500):
+        rows = session.execute(
+            select(m.File.locator, m.File.sha256).where(
+                m.File.device_id == device_id,
+                m.File.locator.in_(ordered[start : start + 500]),
+                m.File.sha256.is_not(None),
+            )
         )
-        if sha:
-            session.execute(update(m.Message).where(m.Message.id == msg_id).values(media_sha256=sha))
-            n += 1
-    return n
+        sha_of.update({loc: sha for loc, sha in rows if sha})
+    updates = []
+    for msg_id, path in wanted:
+        for root in roots:
+            sha = sha_of.get(path if path.startswith("/") else f"{root}/{path}")
+            if sha:
+                updates.append({"b_id": msg_id, "b_sha": sha})
+                break
+    if updates:
+        t: Any = m.Message.__table__
+        session.execute(
+            update(t).where(t.c.id == bindparam("b_id")).values(media_sha256=bindparam("b_sha")), updates
+        )
+    return len(updates)
 
 
-def whatsapp_media_root(session: Session, device_id: str) -> str | None:
-    """The folder WhatsApp's ``file_path`` values are relative to, found from the stored files."""
+def _root(session: Session, device_id: str, root: str) -> str | None:
+    """The locator of a media root on this device (``/sdcard/WhatsApp``), found from stored files."""
+    if root == ".":
+        return None
+    pattern = "%/" + root.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
     loc = session.scalar(
         select(m.File.locator)
-        .where(m.File.device_id == device_id, m.File.locator.like("%/WhatsApp/Media/%"))
+        .where(m.File.device_id == device_id, m.File.locator.like(pattern, escape="\\"))
         .limit(1)
     )
-    return loc.split("/WhatsApp/Media/", 1)[0] + "/WhatsApp" if loc else None
+    if not loc:
+        return None
+    return loc[: loc.index(f"/{root}/") + len(root) + 1]

@@ -30,8 +30,8 @@ from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH, VideoOptions
 from tessera.ingest.executors import HashingExecutor, open_executor
 from tessera.ingest.matcher import CaseMatcher, Hit, case_default_threshold
 from tessera.ingest.messaging import SourceResult
-from tessera.ingest.sources import detect_source, parse_source
-from tessera.messaging.detect import is_companion, maybe_messaging
+from tessera.ingest.sources import MessagingStage
+from tessera.messaging.coverage import INCOMPLETE
 from tessera.records import EvidenceItem, MediaRecord, Opener
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
@@ -368,16 +368,9 @@ def _run(
 
     batch: list[EvidenceItem] = []
     batch_bytes = 0
-    candidates: list[tuple[EvidenceItem, str]] = []
-    aux: dict[str, Opener] = {}
+    stage = MessagingStage()
     for item in walker:
-        if item.opener is not None and item.error is None and maybe_messaging(item.locator):
-            parser = detect_source(item)
-            if parser:
-                candidates.append((item, parser))
-                writer.keep.add(item.locator)
-        if item.opener is not None and is_companion(item.locator):
-            aux[item.locator] = item.opener
+        if stage.see(item):
             writer.keep.add(item.locator)
         batch.append(item)
         batch_bytes += item.size or 0
@@ -392,25 +385,13 @@ def _run(
         drain_one()
     writer.flush()
     # Messaging sources are parsed once their device's files are stored, so attachments resolve.
-    for item, parser in candidates:
-        res = parse_source(
-            case,
-            opts.device_id,
-            item,
-            parser,
-            aux,
-            region=opts.region,
-            local_tz=opts.local_tz,
-            options=opts.parser_options,
-        )
-        if res is not None:
-            result.messaging.append(res)
-            if res.error:
-                result.errors += 1
-                result.problems.append((item.locator, res.error))
-        discard_spool(item)
-    for opener in aux.values():
-        discard_spool(EvidenceItem(locator="", raw_path=b"", size=None, opener=opener))
+    result.messaging = stage.run(
+        case, opts.device_id, region=opts.region, local_tz=opts.local_tz, options=opts.parser_options
+    )
+    for res in result.messaging:
+        if res.status in INCOMPLETE:
+            result.errors += 1
+            result.problems.append((res.locator, f"{res.status}: {res.error}"))
     with case.session() as s:
         s.execute(
             update(m.IngestRun)

@@ -1,8 +1,11 @@
-"""Messaging sources found during a walk: recognised by name and first bytes, parsed after the walk.
+"""The messaging stage of an ingest: sources noticed during the walk, parsed after it.
 
-Parsing waits until the device's files are stored so attachments resolve to stored files; each source
-is stored in one transaction (``tessera.ingest.messaging.store_source``), and one already stored by an
-interrupted run is not parsed again.
+During the walk, :meth:`MessagingStage.see` looks at each item once (a regex on its base name; the
+first bytes only for names some parser declares) and keeps what a parser will need: its sources,
+their companions, and the data of known apps that nothing parses. After the walk, when the device's
+files are stored (so attachments resolve to them), :meth:`MessagingStage.run` parses each source in
+its own transaction with its reconciliation, and records each unparsed app's data by name. A source
+already stored by an interrupted run is not parsed again; its stored status still counts.
 """
 
 from __future__ import annotations
@@ -10,14 +13,18 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import tzinfo
 
 from sqlalchemy import select
 
+from tessera.evidence import discard_spool
 from tessera.evidence.base import read_head
-from tessera.ingest.messaging import SourceResult, link_media, store_source, whatsapp_media_root
+from tessera.ingest.messaging import SourceResult, link_media, record_not_parsed, store_source
 from tessera.messaging import PARSERS, ParseContext
-from tessera.messaging.detect import detect_parser
+from tessera.messaging.apps import recognise
+from tessera.messaging.coverage import COMPLETE, INCOMPLETE, NOT_PARSED, PARTIAL, Coverage
+from tessera.messaging.detect import detect_parser, is_companion, maybe_messaging
 from tessera.messaging.records import MessagingRecord
 from tessera.records import EvidenceItem, Opener
 from tessera.store import models as m
@@ -49,6 +56,64 @@ def _sibling(item: EvidenceItem, aux: dict[str, Opener]) -> Callable[[str], Open
     return find
 
 
+@dataclass
+class MessagingStage:
+    """What the walk found for the messaging parsers, and the parsing after the walk."""
+
+    sources: list[tuple[EvidenceItem, str]] = field(default_factory=list)
+    companions: dict[str, Opener] = field(default_factory=dict)
+    apps: list[tuple[str, str, str]] = field(default_factory=list)  # (locator, app, reason)
+
+    def see(self, item: EvidenceItem) -> bool:
+        """Look at one walked item; True when its bytes must be kept until :meth:`run`."""
+        if item.opener is None or item.error is not None:
+            return False
+        keep = False
+        parser = detect_source(item) if maybe_messaging(item.locator) else None
+        if parser:
+            self.sources.append((item, parser))
+            keep = True
+        elif (app := recognise(item.locator)) is not None:
+            self.apps.append((item.locator, app[0], app[1].reason()))
+        if is_companion(item.locator):
+            self.companions[item.locator] = item.opener
+            keep = True
+        return keep
+
+    def run(
+        self,
+        case: CaseHandle,
+        device_id: str,
+        *,
+        region: str | None = None,
+        local_tz: tzinfo | None = None,
+        options: dict[str, str] | None = None,
+    ) -> list[SourceResult]:
+        results: list[SourceResult] = []
+        for item, parser in self.sources:
+            res = parse_source(
+                case,
+                device_id,
+                item,
+                parser,
+                self.companions,
+                region=region,
+                local_tz=local_tz,
+                options=options,
+            )
+            if res is not None:
+                results.append(res)
+            discard_spool(item)
+        for opener in self.companions.values():
+            discard_spool(EvidenceItem(locator="", raw_path=b"", size=None, opener=opener))
+        with case.session() as s:
+            for locator, app, reason in self.apps:
+                if record_not_parsed(s, device_id, locator, app, reason):
+                    results.append(SourceResult(locator, app, status=NOT_PARSED, error=reason))
+            s.commit()
+        return results
+
+
 def parse_source(
     case: CaseHandle,
     device_id: str,
@@ -60,15 +125,16 @@ def parse_source(
     local_tz: tzinfo | None = None,
     options: dict[str, str] | None = None,
 ) -> SourceResult | None:
-    """Parse and store one source; None when an earlier run already stored it."""
+    """Parse and store one source; None when an earlier run already stored it (complete or partial:
+    a parse is deterministic, and a million-message database is not read twice)."""
     with case.session() as s:
         done = s.scalar(
             select(m.MessagingSource.status).where(
                 m.MessagingSource.device_id == device_id, m.MessagingSource.locator == item.locator
             )
         )
-    if done == "complete":
-        return None  # stored by an earlier (interrupted) run
+    if done in (COMPLETE, PARTIAL):
+        return None
     assert item.opener is not None
     ctx = ParseContext(
         locator=item.locator,
@@ -78,11 +144,20 @@ def parse_source(
         local_tz=local_tz,
         device_id=device_id,
         options=dict(options or {}),
+        coverage=Coverage(),
     )
-    res = store_source(case.session, device_id, item.locator, parser, _records(parser, ctx), region=region)
-    if not res.error:
+    res = store_source(
+        case.session,
+        device_id,
+        item.locator,
+        parser,
+        _records(parser, ctx),
+        region=region,
+        coverage=ctx.coverage,
+    )
+    if res.status in (COMPLETE, PARTIAL):
         with case.session() as s:
-            link_media(s, device_id, item.locator, whatsapp_media_root(s, device_id))
+            link_media(s, device_id, item.locator, PARSERS.get(parser).media_roots)
             s.commit()
     return res
 
@@ -91,3 +166,15 @@ def _records(parser: str, ctx: ParseContext) -> Iterator[MessagingRecord]:
     # A parser may check its input as soon as it is called; calling it inside the storing
     # transaction's error handling keeps "bad source recorded, run goes on" true for every parser.
     yield from PARSERS.get(parser).parse(ctx)
+
+
+def incomplete_sources(case: CaseHandle, device_id: str) -> list[tuple[str, str, str | None]]:
+    """(locator, status, reason) of the device's stored sources that were not parsed in full, from
+    this run or an earlier one: a resumed run is judged on everything the device holds."""
+    with case.session() as s:
+        rows = s.execute(
+            select(m.MessagingSource.locator, m.MessagingSource.status, m.MessagingSource.error)
+            .where(m.MessagingSource.device_id == device_id, m.MessagingSource.status.in_(sorted(INCOMPLETE)))
+            .order_by(m.MessagingSource.locator)
+        ).all()
+    return [(loc, status, err) for loc, status, err in rows]

@@ -19,9 +19,14 @@ def base_name(locator: str) -> str:
     return posixpath.basename(locator.rsplit("!", 1)[-1]).lower()
 
 
-@lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """One regex for every parser's patterns, one for every companion's base name."""
+    return _compiled(tuple(PARSERS.names()))
+
+
+@lru_cache(maxsize=4)
+def _compiled(_names: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """One regex for every parser's patterns, one for every companion's base name (rebuilt when a
+    parser is registered later, e.g. by an entry point)."""
     own = [fnmatch.translate(p.lower()) for _, parser in PARSERS for p in parser.patterns]
     comp = [
         fnmatch.translate(posixpath.basename(c).replace("{name}", "*").lower())

@@ -13,7 +13,7 @@ from tessera.network import analysis
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.models_video import ImageVerification
-from tessera.store.queries import device_ids, device_stats, iter_matches, iter_problems
+from tessera.store.queries import device_ids, device_stats, iter_matches, iter_problems, messaging_sources
 
 REPORT_FORMAT = "tessera-report"
 REPORT_VERSION = 1
@@ -65,6 +65,8 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
                     "stats": device_stats(s, dev_id),
                     "hits": list(iter_matches(s, dev_id)),
                     "problems": [{"locator": loc, "error": err} for _, loc, err in iter_problems(s, dev_id)],
+                    # Every messaging source with its reconciliation, and known apps' data not parsed.
+                    "messaging_sources": messaging_sources(s, dev_id),
                 }
             )
         sets = [
@@ -94,8 +96,9 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
 
 
 def network_section(s: Session) -> dict[str, Any] | None:
-    """Groups, role indicators, bridges, cross-device accounts and first posts; None without messages."""
-    if s.scalar(select(m.Message.id).limit(1)) is None:
+    """Groups, role indicators, bridges, cross-device accounts and first posts; None for a case with
+    no messaging data at all (chats and accounts without messages still make a section)."""
+    if all(s.scalar(select(t.id).limit(1)) is None for t in (m.Message, m.Chat, m.Account)):
         return None
     accs = [a.as_dict() for a in analysis.accounts(s)]
     return {

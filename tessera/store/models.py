@@ -203,6 +203,9 @@ class Account(Base):
     #: E.164 for accounts known by phone number, else "platform:identifier".
     key: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: False: the digits are kept as the source wrote them but fail today's numbering plan (a
+    #: Brazilian mobile of before 2016); None where there is no phone.
+    phone_valid: Mapped[bool | None] = mapped_column(Boolean)
     country: Mapped[str | None] = mapped_column(String(2), index=True)
     username: Mapped[str | None] = mapped_column(String(200))
     display_name: Mapped[str | None] = mapped_column(String(300))
@@ -265,7 +268,8 @@ class Sighting(Base):
 
 
 class MessagingSource(Base):
-    """A parsed messaging file (a msgstore.db, a chat export, a result.json) on a device."""
+    """A messaging file (a msgstore.db, a chat export, a result.json) on a device: parsed, or a known
+    app's data present but not parsed (``parser`` then names the app)."""
 
     __tablename__ = "messaging_source"
     __table_args__ = (UniqueConstraint("device_id", "locator", name="uq_messaging_source"),)
@@ -274,9 +278,11 @@ class MessagingSource(Base):
     device_id: Mapped[str] = mapped_column(ForeignKey("device.id"), index=True)
     locator: Mapped[str] = mapped_column(Text)
     parser: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20))  # complete | failed
+    status: Mapped[str] = mapped_column(String(20))  # complete | partial | failed | not parsed
     error: Mapped[str | None] = mapped_column(Text)
     messages: Mapped[int] = mapped_column(Integer, default=0)
+    #: The reconciliation (``tessera.messaging.coverage``, format tessera-coverage v1).
+    coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     parsed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

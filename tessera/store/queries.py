@@ -165,3 +165,41 @@ def iter_new_material(session: Session, device: str | None = None) -> Iterator[d
     fields = ("device", "locator", "sha256", "md5", "sha1", "pdq", "pdq_quality", "kind")
     for row in session.execute(q.execution_options(yield_per=2000)):
         yield dict(zip(fields, row, strict=True))
+
+
+def messaging_sources(session: Session, device: str | None = None) -> list[dict[str, Any]]:
+    """Every messaging source of the case (or one device): parsed, partial, failed, or a known app's
+    data present but not parsed, with its reconciliation (format tessera-coverage v1)."""
+    from tessera.messaging.coverage import Coverage  # the store does not import messaging at load
+
+    q = select(m.MessagingSource).order_by(m.MessagingSource.device_id, m.MessagingSource.locator)
+    if device:
+        q = q.where(m.MessagingSource.device_id == device)
+    rows = []
+    for src in session.scalars(q):
+        cov = Coverage.from_json(src.coverage)
+        rows.append(
+            {
+                "device": src.device_id,
+                "locator": src.locator,
+                "parser": src.parser,
+                "status": src.status,
+                "messages": src.messages,
+                "coverage": cov.summary(),
+                "reason": src.error,
+                "parsed_at": src.parsed_at.isoformat() if src.parsed_at else None,
+                "units": src.coverage.get("units", {}) if src.coverage else {},
+                "skipped": [
+                    {
+                        "unit": r.unit,
+                        "reason": r.reason,
+                        "kind": r.kind,
+                        "count": r.count,
+                        "examples": r.examples,
+                    }
+                    for r in cov.reasons.values()
+                ],
+                "notes": cov.notes,
+            }
+        )
+    return rows

@@ -59,11 +59,13 @@ def store_source(
             session.add(src)
             session.flush()
             store = Resolver(session.connection(), device_id, src.id, region).load()
-            for rec in records:
+            n = 0
+            for n, rec in enumerate(records, 1):  # noqa: B007 - n is the count after the loop
                 store.add(rec)
             store.finish()
             if not cov.units:
                 # A parser that accounts for nothing cannot be trusted to have read everything.
+                cov.parsed("records", n)
                 cov.skip("source", f"parser {parser} reported no reconciliation")
             status = cov.status()
             if status == FAILED:

@@ -127,10 +127,12 @@ class Resolver:
         scope = self._scope(raw_id)
         acc_id = self.alias.get((platform, raw_id, scope))
         phone: Phone | None = None
+        written: str | None = None  # the raw value the number was read from
         if acc_id is None or rec is not None:
             for candidate in [rec.phone if rec else None, raw_id, *(rec.aliases if rec else [])]:
                 phone = normalise_phone(candidate, self.region) if candidate else None
                 if phone:
+                    written = candidate
                     break
         if acc_id is None:
             if rec is not None:
@@ -151,6 +153,10 @@ class Resolver:
             self._merge(acc_id, rec, phone)
             for alias in rec.aliases:
                 self._alias(platform, alias, self._scope(alias), acc_id)
+            if written and written != raw_id and written not in rec.aliases:
+                # The number as the source wrote it (a contact list's column) is kept as a raw
+                # identifier too: every stored E.164 can be traced to the text it came from.
+                self._alias(platform, written, self._scope(written), acc_id)
         self.seen_accounts.add(acc_id)
         return acc_id
 

@@ -62,6 +62,8 @@ class MessagingStage:
 
     sources: list[tuple[EvidenceItem, str]] = field(default_factory=list)
     companions: dict[str, Opener] = field(default_factory=dict)
+    #: The companions' items, so their spool copies (members of an archive) go once parsing is done.
+    companion_items: list[EvidenceItem] = field(default_factory=list)
     apps: list[tuple[str, str, str]] = field(default_factory=list)  # (locator, app, reason)
 
     def see(self, item: EvidenceItem) -> bool:
@@ -77,6 +79,7 @@ class MessagingStage:
             self.apps.append((item.locator, app[0], app[1].reason()))
         if is_companion(item.locator):
             self.companions[item.locator] = item.opener
+            self.companion_items.append(item)
             keep = True
         return keep
 
@@ -104,8 +107,8 @@ class MessagingStage:
             if res is not None:
                 results.append(res)
             discard_spool(item)
-        for opener in self.companions.values():
-            discard_spool(EvidenceItem(locator="", raw_path=b"", size=None, opener=opener))
+        for companion in self.companion_items:
+            discard_spool(companion)
         with case.session() as s:
             for locator, app, reason in self.apps:
                 if record_not_parsed(s, device_id, locator, app, reason):

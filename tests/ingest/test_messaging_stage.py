@@ -95,7 +95,9 @@ def test_a_parser_registered_alone_is_found_fed_and_reconciled(case: CaseHandle,
     src = _sources(case)["/chats/one.lines"]
     assert (src.parser, src.status, src.messages, src.error) == ("test-lines", "complete", 2, None)
     cov = Coverage.from_json(src.coverage)
-    assert cov.units["lines"].present == 3 and cov.units["lines"].parsed == 2 and cov.units["lines"].ignored == 1
+    assert (
+        cov.units["lines"].present == 3 and cov.units["lines"].parsed == 2 and cov.units["lines"].ignored == 1
+    )
     assert "companion read: 2 names" in cov.notes
     assert res.errors == 0 and [r.status for r in res.messaging] == ["complete"]
     with case.session() as s:
@@ -227,3 +229,52 @@ def test_report_lists_sources_with_counts_and_unparsed_apps(sqlite_case: CaseHan
     write_html(report, html)
     text = html.read_text()
     assert "Messaging sources (2)" in text and "present, not parsed" in text and "#L3" in text
+
+
+def test_spooled_companions_are_removed_and_media_links_are_not_one_query_each(
+    sqlite_case: CaseHandle, tmp_path: Path
+) -> None:
+    """A phone extraction zipped, its members spooled to scratch (tiny in-memory limit): after the
+    run no spool file is left (companions such as wa.db included), and linking a database's media
+    costs a bounded number of statements, not one per message."""
+    import shutil
+
+    from sqlalchemy import event
+
+    from tessera.evidence import Limits
+    from tessera.evidence.base import SPOOL_PREFIX
+    from tessera.synth.msgstore import write_phone_tree
+    from tessera.synth.network import make_network
+
+    net = make_network(5)
+    tree = tmp_path / "tree"
+    write_phone_tree(net, net.seizures[0], tree)
+    shutil.make_archive(str(tmp_path / "ext"), "zip", tree)
+    (tmp_path / "dev").mkdir()
+    shutil.move(str(tmp_path / "ext.zip"), tmp_path / "dev/ext.zip")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    selects: list[str] = []
+    engine = sqlite_case.engine
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "FROM file" in statement:
+            selects.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        res = ingest(
+            sqlite_case,
+            tmp_path / "dev",
+            IngestOptions("Z1", workers=0, limits=Limits(max_member_bytes=1024, scratch_dir=scratch)),
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [r.status for r in res.messaging] == ["complete"], res.messaging
+    assert not [p for p in scratch.rglob("*") if p.name.startswith(SPOOL_PREFIX)]
+    with sqlite_case.session() as s:
+        media_msgs = s.scalar(
+            select(func.count()).select_from(m.Message).where(m.Message.media_path.is_not(None))
+        )
+    assert media_msgs and media_msgs > 20
+    assert len(selects) < 20, len(selects)

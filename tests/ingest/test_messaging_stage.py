@@ -278,3 +278,29 @@ def test_spooled_companions_are_removed_and_media_links_are_not_one_query_each(
         )
     assert media_msgs and media_msgs > 20
     assert len(selects) < 20, len(selects)
+
+
+class DupesParser(LinesParser):
+    """Like ``*.lines`` but every message gets the same locator: a parser bug the store must count."""
+
+    name: ClassVar[str] = "test-dupes"
+    patterns: ClassVar[tuple[str, ...]] = ("*.dupes",)
+
+    def parse(self, ctx: ParseContext) -> Iterator[MessagingRecord]:
+        for rec in super().parse(ctx):
+            assert isinstance(rec, MessageRecord)
+            rec.locator = f"{ctx.locator}#same"
+            yield rec
+
+
+if DupesParser.name not in PARSERS:
+    PARSERS.register(DupesParser.name)(DupesParser())
+
+
+def test_messages_lost_to_a_shared_locator_are_counted(case: CaseHandle, tmp_path: Path) -> None:
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev/a.dupes").write_text("#lines\n1700000000|u1|a\n1700000001|u2|b\n1700000002|u3|c\n")
+    ingest(case, tmp_path / "dev", IngestOptions("U1", workers=0))
+    src = _sources(case)["/a.dupes"]
+    assert src.status == "partial"
+    assert src.error == "2 stored messages skipped: same locator as another message"

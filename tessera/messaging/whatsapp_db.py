@@ -4,6 +4,14 @@ Importing this module registers the parser. The database is evidence and is neve
 opened with ``immutable=1`` (or deserialised from bytes), and when a ``-wal`` file sits beside it both
 are copied into the case scratch space and the copy is read (see ``whatsapp_db_common``).
 
+Tables are chosen by what they hold, not by their existence: databases of WhatsApp's 2021-2022
+migration carry both schemas, often one of them holding only WhatsApp's sentinel or placeholder row.
+Both message tables are read when both hold messages, de-duplicated on WhatsApp's message key (chat
+JID, from_me, key_id): the current ``message`` copy wins, since it is the one the app migrated to and
+the one that links media by path and hash. Memberships come from ``group_participant_user`` and
+``group_participants``, united. Every message and membership row is accounted for in
+``ctx.coverage`` (parsed, ignored or skipped, with the reason).
+
 Media: ``MediaRef.path`` is ``message_media.file_path`` as stored, relative to the WhatsApp media root
 of the same phone (``MEDIA_ROOTS``); ``MediaRef.sha256`` comes from ``file_hash`` and links the
 message to the file even when the file was deleted.
@@ -18,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+from tessera.messaging import whatsapp_db_current as current
+from tessera.messaging import whatsapp_db_legacy as legacy
 from tessera.messaging.base import PARSERS, ParseContext
 from tessera.messaging.records import MessagingRecord, ParseError
 from tessera.messaging.whatsapp_db_common import (
@@ -25,12 +35,14 @@ from tessera.messaging.whatsapp_db_common import (
     SQLITE_MAGIC,
     base_name,
     columns,
+    find_owner,
     open_evidence_db,
     quick_check,
+    require,
     tables,
 )
-from tessera.messaging.whatsapp_db_current import read_current
-from tessera.messaging.whatsapp_db_legacy import read_legacy
+from tessera.messaging.whatsapp_db_contacts import contact_records, load_contacts
+from tessera.messaging.whatsapp_db_ids import Chats, Members, People
 from tessera.records import Opener
 
 __all__ = ["MEDIA_ROOTS", "WhatsAppMsgstoreParser", "media_candidates", "parse_file", "schema_of"]
@@ -56,20 +68,53 @@ def media_candidates(file_path: str, storage_root: str = "/sdcard") -> list[str]
 
 
 def schema_of(conn: sqlite3.Connection, name: str) -> str:
-    """``current`` or ``legacy``. Databases of the transition years hold both tables: the one with
-    messages wins, the current one on a tie."""
+    """``current``, ``legacy`` or ``legacy+current`` (a migration-era database with both message
+    tables): the tables present, whatever they hold."""
     have = tables(conn)
-    current = "message" in have
-    legacy = "messages" in have and "key_remote_jid" in columns(conn, "messages")
-    if current and legacy:
-        n_cur = conn.execute("SELECT EXISTS (SELECT 1 FROM message)").fetchone()[0]
-        n_leg = conn.execute("SELECT EXISTS (SELECT 1 FROM messages)").fetchone()[0]
-        return "legacy" if n_leg and not n_cur else "current"
-    if current:
+    cur = "message" in have
+    leg = "messages" in have and "key_remote_jid" in columns(conn, "messages")
+    if cur and leg:
+        return "legacy+current"
+    if cur:
         return "current"
-    if legacy or "messages" in have:
+    if leg or "messages" in have:
         return "legacy"  # a messages table without its columns: require() names what is missing
     raise ParseError(f"{name}: not a WhatsApp msgstore database: missing table message/messages")
+
+
+def read_msgstore(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Iterator[MessagingRecord]:
+    """Accounts, chats and memberships first (small lookups), then the messages, streamed."""
+    schema = schema_of(conn, name)
+    cur, leg = "current" in schema, "legacy" in schema
+    if cur:
+        require(conn, "current", current.REQUIRED, name)
+    if leg:
+        require(conn, "legacy", legacy.REQUIRED, name)
+    have = tables(conn)
+    cov = ctx.coverage
+    both = cur and leg and current.has_messages(conn) and legacy.has_messages(conn)
+    era = {"current": "current", "legacy": "legacy", "legacy+current": "legacy+current (migration era)"}
+    cov.note(f"schema: {era[schema]}")
+    if both:
+        cov.note("both message tables hold messages: read both, a message in both once (the message copy)")
+
+    people = People(find_owner(ctx))
+    contacts = load_contacts(ctx)
+    chats = Chats()
+    members = Members(cov)
+    look = current.collect(conn, have, ctx, people, chats, members) if cur else None
+    if leg:
+        legacy.collect(conn, have, ctx, people, chats, members)
+
+    yield from people.records(contacts, ctx.locator)
+    yield from chats.records(contacts, members.creators)
+    yield from members.records()
+    yield from contact_records(contacts, ctx, set(people.accounts) | {people.me}, set(chats.by_jid))
+
+    if leg:
+        yield from legacy.messages(conn, ctx, people, current.message_keys(conn) if both else None)
+    if look is not None:
+        yield from current.messages(conn, have, look, ctx, people.me)
 
 
 class WhatsAppMsgstoreParser:
@@ -102,8 +147,7 @@ class WhatsAppMsgstoreParser:
             with open_evidence_db(ctx.opener, name, ctx.sibling, ctx.scratch) as conn:
                 if ctx.options.get("integrity") != "skip":
                     quick_check(conn, name)
-                reader = read_current if schema_of(conn, name) == "current" else read_legacy
-                yield from reader(conn, ctx, name)
+                yield from read_msgstore(conn, ctx, name)
         except OSError as exc:
             raise ParseError(f"{name}: cannot read: {exc}") from exc
 

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+from tessera.evidence.base import open_item
+from tessera.evidence.base import read_head as _evidence_head
 from tessera.messaging.base import ParseContext
 from tessera.messaging.records import AccountRecord, ParseError
 from tessera.records import Opener
@@ -111,6 +113,26 @@ def phone_of(jid: str) -> str | None:
     return None
 
 
+def account_jid(raw: str) -> str:
+    """The person's account JID for any device JID of theirs, else ``raw`` unchanged.
+
+    Multi-device WhatsApp names each of a person's devices ``N.A:D@s.whatsapp.net`` or
+    ``N:D@s.whatsapp.net`` (``@lid`` ids likewise): ``N`` is the person, the suffix one device. The
+    user digits are kept exactly as written; nothing is added to or dropped from them."""
+    user, at, server = raw.partition("@")
+    if not at or server not in USER_SERVERS or not (":" in user or "." in user):
+        return raw
+    base = user.split(":", 1)[0].split(".", 1)[0]
+    return f"{base}@{server}" if base.isdigit() else raw
+
+
+def is_owner_form(raw: str | None) -> bool:
+    """How WhatsApp writes "me": ``status_me`` (jid row of server ``status_me``), an empty or NULL
+    participant JID in the legacy tables. These name the device owner, never an account of their own
+    (``status_me`` is the same string on every phone: as an identifier it would merge all owners)."""
+    return not raw or raw == "me" or raw.rpartition("@")[2] == "status_me"
+
+
 #: WhatsApp's shared preferences, reached from ``databases/`` on a full file-system extraction:
 #: ``registration_jid`` (or ``cc`` + ``ph``) is the owner's number, ``push_name`` the name they chose.
 SHARED_PREFS = (
@@ -134,11 +156,13 @@ def _prefs(sibling: Callable[[str], Opener | None]) -> tuple[dict[str, str], str
         if opener is None:
             continue
         try:
-            data = opener.data if opener.data is not None else Path(opener.path or "").read_bytes()
-        except OSError:
+            # Evidence is opened read-only and without touching its access time (open_item).
+            with open_item(opener) as fh:
+                data = fh.read(1 << 20)
+        except (OSError, ValueError):
             continue
         # A regex over the first MiB, not an XML parser: nothing in a seized file gets to expand.
-        pairs = _PREF.findall(data[: 1 << 20])
+        pairs = _PREF.findall(data)
         found = {k.decode(): html.unescape(v.decode("utf-8", "replace")) for k, v in pairs}
         if found:
             return found, rel
@@ -154,7 +178,7 @@ def find_owner(ctx: ParseContext) -> Owner:
     given = ctx.options.get("owner", "").strip()
     if given:
         if "@" in given:
-            return Owner(given, True)
+            return Owner(account_jid(given), True)  # a device JID given names the same person
         digits = re.sub(r"\D", "", given)
         if digits:
             return Owner(digits + "@s.whatsapp.net", True)
@@ -169,15 +193,24 @@ def find_owner(ctx: ParseContext) -> Owner:
     return Owner(f"whatsapp:owner@{ctx.device_id or 'device'}", False)
 
 
-def owner_record(owner: Owner, contact_name: str | None, locator: str) -> AccountRecord:
+def owner_record(
+    owner: Owner, contact_name: str | None, locator: str, aliases: list[str] | None = None
+) -> AccountRecord:
     return AccountRecord(
         PLATFORM,
         owner.raw_id,
         phone=phone_of(owner.raw_id) if owner.real else None,
         display_name=owner.name or contact_name,
+        aliases=list(aliases or ()),
         is_device_owner=True,
         locator=owner.locator or locator,
     )
+
+
+def lost_chat(ctx: ParseContext, row: object) -> str:
+    """The id of a chat known only by its row id (its ``chat`` or ``jid`` row is gone): documented
+    as a placeholder like the owner's, never a JID, and unique to the device and database file."""
+    return f"whatsapp:chat-row-{row}@{ctx.device_id or 'device'}{ctx.locator}"
 
 
 def columns(conn: sqlite3.Connection, table: str) -> set[str]:
@@ -222,11 +255,7 @@ def base_name(locator: str) -> str:
 
 
 def read_head(opener: Opener, n: int = 100) -> bytes:
-    if opener.data is not None:
-        return opener.data[:n]
-    assert opener.path is not None
-    with open(opener.path, "rb") as fh:
-        return fh.read(n)
+    return _evidence_head(opener, n)  # read-only, access time untouched
 
 
 def check_head(head: bytes, name: str) -> None:
@@ -259,11 +288,24 @@ def _uri(path: str) -> str:
 
 
 def _write(opener: Opener, dest: Path) -> None:
-    if opener.data is not None:
-        dest.write_bytes(opener.data)
-    else:
-        assert opener.path is not None
-        shutil.copyfile(opener.path, dest)
+    with open_item(opener) as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+
+
+#: Header bytes 18-19 (file format write/read version): 2 = WAL mode, 1 = rollback journal.
+_WAL_MODE = b"\x02\x02"
+
+
+def memory_image(data: bytes) -> bytes:
+    """The bytes to ``deserialize``: an in-memory database cannot be in WAL mode (SQLite answers
+    "unable to open database file", which quick_check reported as damage), so a WAL-mode header is
+    switched to rollback mode in this private copy. With no WAL content to replay the two modes read
+    the same pages; the evidence bytes themselves are not changed."""
+    if data[18:20] != _WAL_MODE:
+        return data
+    image = bytearray(data)
+    image[18:20] = b"\x01\x01"
+    return bytes(image)
 
 
 @contextmanager
@@ -289,7 +331,7 @@ def open_evidence_db(
             conn = sqlite3.connect(tmpdir / "db")
         elif opener.data is not None:
             conn = sqlite3.connect(":memory:")
-            conn.deserialize(opener.data)
+            conn.deserialize(memory_image(opener.data))
         else:
             assert opener.path is not None
             conn = sqlite3.connect(_uri(opener.path), uri=True)
@@ -314,30 +356,3 @@ def quick_check(conn: sqlite3.Connection, name: str) -> None:
         raise ParseError(f"{name}: damaged SQLite database: {exc}") from exc
     if problems != ["ok"]:
         raise ParseError(f"{name}: damaged SQLite database: {'; '.join(problems)}")
-
-
-def load_contacts(
-    sibling: Callable[[str], Opener | None], scratch: Path
-) -> dict[str, tuple[str | None, str | None]]:
-    """``wa.db`` beside the database: jid -> (name, number). The owner's address-book name
-    (``display_name``) wins over the name the account chose (``wa_name``). A missing or unreadable
-    wa.db only costs the names."""
-    opener = sibling("wa.db")
-    if opener is None:
-        return {}
-    out: dict[str, tuple[str | None, str | None]] = {}
-    try:
-        with open_evidence_db(opener, "wa.db", sibling, scratch) as conn:
-            have = columns(conn, "wa_contacts")
-            if "jid" not in have:
-                return {}
-            sql = (
-                f"SELECT w.jid, {col(have, 'w', 'display_name')}, {col(have, 'w', 'wa_name')}, "
-                f"{col(have, 'w', 'number')} FROM wa_contacts w"
-            )
-            for jid, display, wa_name, number in conn.execute(sql):
-                if jid:
-                    out[jid] = (display or wa_name or None, number or None)
-    except (ParseError, sqlite3.Error):
-        return {}
-    return out

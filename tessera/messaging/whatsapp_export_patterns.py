@@ -1,9 +1,11 @@
-"""What the text of a WhatsApp "Export chat" looks like: line headers, dates, attachment markers and
-system lines in English, Spanish and Portuguese.
+"""What the header of a line of a WhatsApp "Export chat" looks like, in every layout and locale met so
+far: the date (any order, native digits, Japanese eras, Buddhist and Persian years), the time (12- or
+24-hour, with the locale's day-half words before or after it) and the bracket or dash around them.
 
-Kept apart from the parser so the tables can grow (more locales, more marker variants) without touching
-the parsing logic. Every pattern is matched against text whose invisible direction marks were already
-removed (:func:`strip_marks`).
+Kept apart from the parser so the tables can grow without touching the parsing logic. Attachment
+markers live in ``whatsapp_export_markers``, system notices in ``whatsapp_export_system``. Every
+pattern is matched against text whose invisible direction marks were already removed
+(:func:`strip_marks`).
 """
 
 from __future__ import annotations
@@ -42,311 +44,233 @@ def mark_before(raw: str, clean_pos: int) -> bool:
 
 # --- line headers ------------------------------------------------------------------------------
 
-_DATE = r"(?P<date>\d{1,4}[./-]\d{1,2}[./-]\d{1,4})\.?"
-_TIME = r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:[:.](?P<second>\d{2}))?"
-# "AM", "am", "a.m.", Spanish "a. m." (the inner space often a no-break space); \s covers U+00A0/U+202F.
-_AMPM = r"(?:\s?(?P<ampm>[AaPp]\.?\s?[Mm]\.?))?"
-#: iOS: ``[01/03/2024, 10:00:00] Name: text``.
-IOS_HEADER = re.compile(rf"\[{_DATE},?\s+{_TIME}{_AMPM}\]\s?(?P<body>.*)", re.DOTALL)
-#: Android: ``01/03/2024, 10:00 - Name: text`` (some locales drop the comma).
-ANDROID_HEADER = re.compile(rf"{_DATE},?\s+{_TIME}{_AMPM}\s[-\u2013]\s?(?P<body>.*)", re.DOTALL)
-HEADERS = {"ios": IOS_HEADER, "android": ANDROID_HEADER}
-#: What a cut-off header (the last line of a truncated file) still starts with: a date's first field
-#: and separator.
-HEADER_START = re.compile(r"\[?\d{1,4}[./-]")
+# Arabic-Indic and Persian digits and the Arabic comma become ASCII, one character for one, so match
+# positions in the translated line are positions in the line as written.
+_NATIVE = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹،", "01234567890123456789,")
+
+
+def normalise(clean: str) -> str:
+    """The line as the header patterns read it: ASCII digits and commas (``clean`` has no marks)."""
+    return clean.translate(_NATIVE)
+
+
+_ERA = r"(?:R|H|令和|平成)"
+_FIELD = rf"(?:{_ERA}\s?)?\d{{1,4}}"
+_KANJI = r"(?:令和|平成)?(?:\d{1,4}|元)年\s?\d{1,2}月\s?\d{1,2}日"
+_BE = r"(?:\s?(?:BE|B\.E\.|พ\.ศ\.))"
+_DATE = rf"(?P<date>{_FIELD}[./-]\s?{_FIELD}[./-]\s?{_FIELD}\.?{_BE}?|{_KANJI})"
+#: Day-half words written before the time (Chinese, Japanese, Korean, Hungarian) ...
+_PRE = r"午前|午後|上午|下午|오전|오후|de\.|du\."
+#: ... and after it: ``AM``, ``a.m.``, Spanish ``a. m.`` (inner space often a no-break space), German
+#: ``vorm.``/``nachm.``, Vietnamese ``SA``/``CH``, Arabic ``ص``/``م``, Greek, Persian.
+_POST = (
+    r"[AaPp]\.?\s?[Mm]\.?|vorm\.|nachm\.|SA|CH|ص|م|午前|午後|π\.?\s?μ\.?|μ\.?\s?μ\.?|"
+    r"ق\.?\s?ظ\.?|ب\.?\s?ظ\.?"
+)
+_CLOCK = (
+    rf"(?:(?P<pre>{_PRE})\s?)?(?P<hour>\d{{1,2}})[:.](?P<minute>\d{{2}})(?:[:.](?P<second>\d{{2}}))?\.?"
+    rf"(?:\s?(?P<ampm>{_POST}))?"
+)
+_SEP = r"(?:\s*,\s*|\s+)(?:klo\s+)?"  # Finnish iOS writes "12.3.2022 klo 14.08.18"
+_DATE_FIRST = rf"{_DATE}{_SEP}{_CLOCK}"
+_TIME_FIRST = rf"{_CLOCK}{_SEP}{_DATE}"
+#: Every header layout, tried in this order on a file's first dated line; the file keeps that layout
+#: (a quoted "[date] ..." inside an Android message then never starts a message).
+LAYOUTS: dict[str, re.Pattern[str]] = {
+    # iOS: ``[01/03/2024, 10:00:00] Name: text``
+    "ios": re.compile(rf"\[{_DATE_FIRST}\]\s?(?P<body>.*)", re.DOTALL),
+    # Android: ``01/03/2024, 10:00 - Name: text`` (some locales drop the comma)
+    "android": re.compile(rf"{_DATE_FIRST}\s[-\u2013]\s?(?P<body>.*)", re.DOTALL),
+    # Vietnamese and a few others put the time first: ``14:05, 12/03/2023 - Name: text``
+    "ios-time-first": re.compile(rf"\[{_TIME_FIRST}\]\s?(?P<body>.*)", re.DOTALL),
+    "android-time-first": re.compile(rf"{_TIME_FIRST}\s[-\u2013]\s?(?P<body>.*)", re.DOTALL),
+}
+#: What a cut-off header (the last line of a truncated file) still starts with.
+HEADER_START = re.compile(r"\[?\d{1,4}[./:-]")
+#: Looser than any layout: a date and a time at the start of a line. Enough to say a text *looks*
+#: like an export whose layout is not known, so it is claimed and reported failed, not ignored.
+LOOSE_HEADER = re.compile(
+    r"\[?\(?(?:\d{1,4}|[^\W\d_]{1,3}\d{1,2})\s?[./\-年]\s?\d{1,2}\s?[./\-月]\s?\d{1,4}.{0,25}?\d{1,2}[:.h]\d{2}"
+    r"|\[?\(?\d{1,2}[:.]\d{2}.{0,15}?\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"
+)
+#: signal-export (Signal Desktop to Markdown) writes ``[2019-12-24, 12:23] Jane Doe: text``: an ISO
+#: date, a comma and no seconds, a combination no WhatsApp export writes in brackets.
+SIGNAL_HEADER = re.compile(r"\[\d{4}-\d{2}-\d{2}, \d{2}:\d{2}\] ")
+#: Its other tell-tales: Markdown links to attachments and ``(- Name: emoji -)`` reactions.
+SIGNAL_MARKERS = re.compile(r"!?\[[^\]\n]*\]\(\./|^\(- .+ -\)$", re.MULTILINE)
+
+_AM = frozenset({"am", "vorm", "sa", "ص", "午前", "上午", "오전", "πμ", "قظ", "de"})
+_PM = frozenset({"pm", "nachm", "ch", "م", "午後", "下午", "오후", "μμ", "بظ", "du"})
+
+
+def is_pm(token: str) -> bool | None:
+    """True for an afternoon marker, False for a morning one, None when the word is unknown."""
+    key = re.sub(r"[.\s]", "", token).lower()
+    return True if key in _PM else False if key in _AM else None
+
+
+# --- dates and calendars -------------------------------------------------------------------------
 
 ORDERS = ("DMY", "MDY", "YMD")
+CALENDARS = ("gregorian", "buddhist", "japanese", "persian")
+_ERA_START = {"R": 2018, "令和": 2018, "H": 1988, "平成": 1988}  # era year 1 = 2019 (Reiwa), 1989 (Heisei)
+#: WhatsApp's first release: a year before it cannot be a Gregorian message date.
+WHATSAPP_YEAR = 2009
 
 
-def date_parts(text: str) -> tuple[str, str, str]:
-    a, b, c = re.split(r"[./-]", text)
-    return a, b, c
+@dataclass(frozen=True, slots=True)
+class DateText:
+    """A header's date as written: three numbers, how many digits each had, and calendar marks."""
+
+    fields: tuple[int, int, int]
+    widths: tuple[int, int, int]
+    era: str | None = None  # Japanese era on the year field ("R" Reiwa, "H" Heisei)
+    era_at: int | None = None  # which field carries it
+    buddhist: bool = False  # "BE" / "พ.ศ." written after the date
 
 
-def decide_order(dates: list[tuple[str, str, str]], hint: str | None) -> tuple[str, str]:
+_KANJI_PARTS = re.compile(r"(令和|平成)?(\d{1,4}|元)年\s?(\d{1,2})月\s?(\d{1,2})日")
+_FIELD_PARTS = re.compile(rf"({_ERA})?\s?(\d{{1,4}})")
+
+
+def read_date(text: str) -> DateText | None:
+    m = _KANJI_PARTS.fullmatch(text)
+    if m:
+        era = m[1]
+        year = 1 if m[2] == "元" else int(m[2])  # 元年: the first year of an era
+        return DateText((year, int(m[3]), int(m[4])), (len(m[2]), 2, 2), era, 0 if era else None)
+    buddhist = bool(re.search(_BE + "$", text))
+    core = re.sub(_BE + "$", "", text).rstrip(".")
+    parts = re.split(r"[./-]\s?", core)
+    if len(parts) != 3:
+        return None
+    nums: list[int] = []
+    widths: list[int] = []
+    era, era_at = None, None
+    for i, part in enumerate(parts):
+        fm = _FIELD_PARTS.fullmatch(part)
+        if not fm:
+            return None
+        if fm[1]:
+            era, era_at = fm[1], i
+        nums.append(int(fm[2]))
+        widths.append(len(fm[2]))
+    return DateText((nums[0], nums[1], nums[2]), (widths[0], widths[1], widths[2]), era, era_at, buddhist)
+
+
+def decide_order(dates: list[DateText], hint: str | None, default: str = "DMY") -> tuple[str, str]:
     """(order, how it was decided: "file" | "option" | "default") for all dates of one file.
 
-    A four-digit first field means year first. Otherwise a first field above 12 proves day first and a
-    second field above 12 proves month first; when neither occurs the order cannot be read from the
-    file, and the locale hint (or day first, the most common order worldwide) is used.
+    A four-digit or era-marked first field means year first. Otherwise a first field above 12 proves
+    day first and a second field above 12 proves month first; when neither occurs the order cannot be
+    read from the file, and the locale hint (or ``default``: day first, the most common order
+    worldwide) is used.
     """
-    if dates and sum(len(d[0]) == 4 for d in dates) * 2 > len(dates):
+    year_first = sum(d.widths[0] == 4 or d.era_at == 0 for d in dates)
+    if dates and year_first * 2 > len(dates):
         return "YMD", "file"
-    day_first = sum(int(d[0]) > 12 for d in dates if len(d[0]) <= 2)
-    month_first = sum(int(d[1]) > 12 for d in dates if len(d[0]) <= 2)
+    rest = [d for d in dates if d.widths[0] <= 2 and d.era_at != 0]
+    day_first = sum(d.fields[0] > 12 for d in rest)
+    month_first = sum(d.fields[1] > 12 for d in rest)
     if day_first or month_first:
         # Both seen means a mixed or corrupt file; the order with more proof wins, and lines
-        # impossible under it are kept as text of the message before them.
+        # impossible under it are counted skipped.
         return ("DMY" if day_first >= month_first else "MDY"), "file"
     if hint:
         return hint, "option"
-    return "DMY", "default"
+    return default, "default"
 
 
-def make_date(parts: tuple[str, str, str], order: str) -> date | None:
+def _year_field(d: DateText, order: str) -> tuple[int, int]:
+    i = 0 if order == "YMD" else 2
+    return d.fields[i], d.widths[i]
+
+
+def decide_calendar(dates: list[DateText], order: str, option: str | None, this_year: int) -> tuple[str, str]:
+    """(calendar, how: "option" | "file" | "inferred") for all dates of one file.
+
+    Era marks mean the Japanese calendar, "BE" or a year above 2400 the Thai Buddhist one, a four-digit
+    year 1300-1424 the Persian (Solar Hijri) one. Two-digit years that would be in the future as
+    Gregorian years but fit the Buddhist era (Thai phones write ``14/12/66`` for 2023) are read as
+    Buddhist, and say so ("inferred").
+    """
+    if option:
+        return option, "option"
+    if any(d.era for d in dates):
+        return "japanese", "file"
+    years = [_year_field(d, order) for d in dates]
+    if any(d.buddhist for d in dates) or any(w == 4 and y >= 2400 for y, w in years):
+        return "buddhist", "file"
+    if any(w == 4 and 1300 <= y < 1425 for y, w in years):
+        return "persian", "file"
+    short = [y for y, w in years if w <= 2]
+    if short and all(2000 + y > this_year + 1 and WHATSAPP_YEAR <= 1957 + y <= this_year + 1 for y in short):
+        return "buddhist", "inferred"
+    return "gregorian", "file"
+
+
+def gregorian_year(d: DateText, order: str, calendar: str) -> int | None:
+    y, width = _year_field(d, order)
+    if d.era:
+        return _ERA_START[d.era] + y
+    if calendar == "japanese" and width <= 2:
+        # Without an era mark: Reiwa years are 1-20 for decades to come, Heisei years of WhatsApp's
+        # time 21-31, so the number alone tells the era.
+        return (2018 if y <= 20 else 1988) + y
+    if calendar == "buddhist":
+        return y - 543 if width == 4 else 2500 + y - 543
+    if width <= 2:
+        return 2000 + y  # WhatsApp is younger than 2000
+    if width == 4 and 1425 <= y < 1500:
+        return None  # an Islamic (Hijri) year: lunar, not converted (see docs)
+    return y
+
+
+def make_date(d: DateText, order: str, calendar: str = "gregorian") -> date | None:
     if order == "YMD":
-        y, mo, d = parts
+        _, mo, day = d.fields
     elif order == "MDY":
-        mo, d, y = parts
+        mo, day, _ = d.fields
     else:
-        d, mo, y = parts
-    year = int(y) + 2000 if len(y) <= 2 else int(y)  # WhatsApp is younger than 2000
+        day, mo, _ = d.fields
+    if calendar == "persian":
+        return persian_to_gregorian(_year_field(d, order)[0], mo, day)
+    year = gregorian_year(d, order, calendar)
+    if year is None:
+        return None
     try:
-        return date(year, int(mo), int(d))
+        return date(year, mo, day)
     except ValueError:
         return None
 
 
-# --- attachments ---------------------------------------------------------------------------------
-
-#: iOS, file in the export: ``<attached: 00000012-PHOTO-2024-03-01-10-00-00.jpg>`` (es ``adjunto``,
-#: pt ``anexado``; de/fr/it as open-source parsers list them); may stand after a caption on the line.
-IOS_ATTACHED = re.compile(
-    r"<(?:attached|adjunto|anexado|anhang|pi[eè]ce jointe|allegato)\s?:\s*(?P<name>[^<>]+?)\s*>",
-    re.IGNORECASE,
-)
-#: Android, file in the export: ``IMG-20240301-WA0001.jpg (file attached)``; the caption follows on
-#: the next lines.
-ANDROID_ATTACHED = re.compile(
-    r"(?P<name>.+?)\s\((?:file attached|archivo adjunto|arquivo anexado|datei angeh[aä]ngt|fichier joint|"
-    r"file allegato)\)",
-    re.IGNORECASE,
-)
-#: Android, exported "without media".
-ANDROID_OMITTED = re.compile(
-    r"<(?:media omitted|multimedia omitido|medios omitidos|m[ií]dia oculta|arquivo de m[ií]dia oculto|"
-    r"medien ausgeschlossen|m[ée]dias omis|media omessi)>",
-    re.IGNORECASE,
-)
-#: iOS, exported "without media": the phrase names the kind.
-IOS_OMITTED: dict[str, str] = {
-    # en
-    "image omitted": "image",
-    "video omitted": "video",
-    "audio omitted": "audio",
-    "sticker omitted": "sticker",
-    "gif omitted": "video",
-    "document omitted": "document",
-    "contact card omitted": "other",
-    # es
-    "imagen omitida": "image",
-    "video omitido": "video",
-    "audio omitido": "audio",
-    "sticker omitido": "sticker",
-    "gif omitido": "video",
-    "documento omitido": "document",
-    "tarjeta de contacto omitida": "other",
-    # pt
-    "imagem ocultada": "image",
-    "imagem omitida": "image",
-    "vídeo ocultado": "video",
-    "vídeo omitido": "video",
-    "áudio ocultado": "audio",
-    "áudio omitido": "audio",
-    "figurinha omitida": "sticker",
-    "cartão do contato omitido": "other",
-}
-#: Android writes ``null`` for media it could not export (typically view-once).
-ANDROID_NULL = "null"
-
-DELETED = re.compile(
-    r"(?:this message was deleted|you deleted this message|se elimin[oó] este mensaje|"
-    r"este mensaje fue eliminado|eliminaste este mensaje|mensagem apagada|"
-    r"voc[eê] apagou esta mensagem|esta mensagem foi apagada)\.?",
-    re.IGNORECASE,
-)
-EDITED_SUFFIX = re.compile(
-    r"\s*<(?:this message was edited|se edit[oó] este mensaje\.?|mensagem editada)>\s*$", re.IGNORECASE
-)
-
-_KIND_BY_PREFIX = {
-    "IMG": "image",
-    "PHOTO": "image",
-    "VID": "video",
-    "VIDEO": "video",
-    "GIF": "video",
-    "AUD": "audio",
-    "PTT": "audio",
-    "AUDIO": "audio",
-    "STK": "sticker",
-    "STICKER": "sticker",
-    "DOC": "document",
-}
-_KIND_BY_EXT = {
-    **dict.fromkeys(("jpg", "jpeg", "png", "heic", "gif", "bmp"), "image"),
-    **dict.fromkeys(("mp4", "mov", "3gp", "mkv", "avi", "webm"), "video"),
-    **dict.fromkeys(("opus", "ogg", "m4a", "aac", "mp3", "amr", "wav"), "audio"),
-    "webp": "sticker",
-    **dict.fromkeys(("pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "zip", "apk"), "document"),
-}
+def _farvardin_first(jy: int) -> date:
+    """1 Farvardin of Solar Hijri year ``jy`` (the jalaali algorithm of Borkowski, exact for the
+    years any phone shows)."""
+    breaks = (-61, 9, 38, 199, 426, 686, 756, 818, 1111, 1181, 1210, 1635, 2060, 2097, 2192, 2262, 2324, 2394)
+    gy = jy + 621
+    leap_j = -14
+    jp = breaks[0]
+    jump = 0
+    for jm in breaks[1:]:
+        jump = jm - jp
+        if jy < jm:
+            break
+        leap_j += jump // 33 * 8 + (jump % 33) // 4
+        jp = jm
+    n = jy - jp
+    leap_j += n // 33 * 8 + ((n % 33) + 3) // 4
+    if jump % 33 == 4 and jump - n == 4:
+        leap_j += 1
+    leap_g = gy // 4 - ((gy // 100 + 1) * 3) // 4 - 150
+    return date(gy, 3, 20 + leap_j - leap_g)
 
 
-def media_kind(file_name: str) -> str:
-    """The message kind an attachment's name implies: WhatsApp's own prefixes first (Android
-    ``IMG-``/``VID-``/``PTT-``..., iOS ``00000012-PHOTO-``...), then the extension."""
-    m = re.match(r"(?:\d+-)?([A-Z]+)-", file_name)
-    if m and m.group(1) in _KIND_BY_PREFIX:
-        return _KIND_BY_PREFIX[m.group(1)]
-    ext = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
-    return _KIND_BY_EXT.get(ext, "document" if ext else "other")
-
-
-# --- system lines --------------------------------------------------------------------------------
-
-#: The exporter, as system lines name them ("You added ...", "Añadiste a ...").
-YOU = "You"
-_Q = '["\u201c\u00ab]'
-_QE = '["\u201d\u00bb]'
-# An actor never contains ": ", so "Name: some text ... left" is never read as a notice.
-_A = r"(?P<actor>(?:(?!: ).)+?)"
-_T = r"(?P<targets>.+)"
-_TITLE = rf"{_Q}(?P<title>.*){_QE}"
-_FROM = rf"(?:{_Q}.*{_QE} )?"
-CONJUNCTIONS = {"en": "and", "es": "y", "pt": "e"}
-
-
-@dataclass(frozen=True, slots=True)
-class SystemPattern:
-    regex: re.Pattern[str]
-    action: str | None
-    locale: str
-    by_you: bool = False  # the actor is the exporter
-
-
-def _p(src: str, action: str | None, locale: str, by_you: bool = False) -> SystemPattern:
-    return SystemPattern(re.compile(src, re.IGNORECASE | re.DOTALL), action, locale, by_you)
-
-
-# "You ..." forms come before the "{actor} ..." forms, which would also match them.
-SYSTEM_PATTERNS: tuple[SystemPattern, ...] = (
-    # end-to-end encryption banners
-    _p(r"messages and calls are end-to-end encrypted\b.*", "encrypted", "en"),
-    _p(
-        r"messages (?:to|you send to) this (?:group|chat)(?: and calls)? are now secured with end-to-end "
-        r"encryption\b.*",
-        "encrypted",
-        "en",
-    ),
-    _p(r"los mensajes y (?:las )?llamadas están cifrados de extremo a extremo\b.*", "encrypted", "es"),
-    _p(
-        r"los mensajes (?:que envíes a|en) este (?:grupo|chat) ahora están protegidos con cifrado de extremo "
-        r"a extremo\b.*",
-        "encrypted",
-        "es",
-    ),
-    _p(
-        r"(?:as )?mensagens e (?:as )?(?:chamadas|ligações) são protegidas com a criptografia de ponta a "
-        r"ponta\b.*",
-        "encrypted",
-        "pt",
-    ),
-    # creation
-    _p(rf"you created (?:group {_TITLE}|this group)", "created", "en", True),
-    _p(rf"{_A} created (?:group {_TITLE}|this group)", "created", "en"),
-    _p(rf"creaste (?:el grupo {_TITLE}|este grupo)", "created", "es", True),
-    _p(rf"{_A} creó (?:el grupo {_TITLE}|este grupo)", "created", "es"),
-    _p(rf"você criou (?:o grupo {_TITLE}|este grupo)", "created", "pt", True),
-    _p(rf"{_A} criou (?:o grupo {_TITLE}|este grupo)", "created", "pt"),
-    # joining by link (before "added": no overlap, but cheap to keep the specific first)
-    _p(r"you joined using this group's invite link", "joined", "en", True),
-    _p(rf"{_A} joined using this group's invite link", "joined", "en"),
-    _p(r"te uniste (?:usando|mediante) el enlace de invitación de este grupo", "joined", "es", True),
-    _p(rf"{_A} se unió (?:usando|mediante) el enlace de invitación de este grupo", "joined", "es"),
-    _p(r"você entrou (?:usando|por meio d)o link de convite deste grupo", "joined", "pt", True),
-    _p(rf"{_A} entrou (?:usando|por meio d)o link de convite deste grupo", "joined", "pt"),
-    # additions
-    _p(rf"you added {_T}", "added", "en", True),
-    _p(rf"{_A} added {_T}", "added", "en"),
-    _p(rf"(?:añadiste|agregaste) a {_T}", "added", "es", True),
-    _p(rf"{_A} (?:añadió|agregó) a {_T}", "added", "es"),
-    _p(rf"você adicionou {_T}", "added", "pt", True),
-    _p(rf"{_A} adicionou {_T}", "added", "pt"),
-    # removals
-    _p(rf"you removed {_T}", "removed", "en", True),
-    _p(rf"{_A} removed {_T}", "removed", "en"),
-    _p(rf"eliminaste a {_T}", "removed", "es", True),
-    _p(rf"{_A} eliminó a {_T}", "removed", "es"),
-    _p(rf"você removeu {_T}", "removed", "pt", True),
-    _p(rf"{_A} removeu {_T}", "removed", "pt"),
-    # leaving
-    _p(r"you left", "left", "en", True),
-    _p(rf"{_A} left", "left", "en"),
-    _p(r"saliste(?: del grupo)?", "left", "es", True),
-    _p(rf"{_A} salió(?: del grupo)?", "left", "es"),
-    _p(r"você saiu(?: do grupo)?", "left", "pt", True),
-    _p(rf"{_A} saiu(?: do grupo)?", "left", "pt"),
-    # renaming
-    _p(rf"you changed the (?:subject|group name) {_FROM}to {_TITLE}", "renamed", "en", True),
-    _p(rf"{_A} changed the (?:subject|group name) {_FROM}to {_TITLE}", "renamed", "en"),
-    _p(rf"cambiaste (?:el asunto|el nombre del grupo) (?:de {_Q}.*{_QE} )?a {_TITLE}", "renamed", "es", True),
-    _p(rf"{_A} cambió (?:el asunto|el nombre del grupo) (?:de {_Q}.*{_QE} )?a {_TITLE}", "renamed", "es"),
-    _p(
-        rf"você (?:mudou|alterou) o nome(?: do grupo)? (?:de {_Q}.*{_QE} )?para {_TITLE}",
-        "renamed",
-        "pt",
-        True,
-    ),
-    _p(rf"{_A} (?:mudou|alterou) o nome(?: do grupo)? (?:de {_Q}.*{_QE} )?para {_TITLE}", "renamed", "pt"),
-    # icon and description
-    _p(rf"{_A} changed (?:this group's icon|the group icon)", "icon_changed", "en"),
-    _p(rf"{_A} cambió (?:el ícono|la imagen|la foto) de(?:l| este) grupo", "icon_changed", "es"),
-    _p(rf"{_A} (?:mudou|alterou) a imagem (?:deste|do) grupo", "icon_changed", "pt"),
-    _p(rf"{_A} changed the group description", "description_changed", "en"),
-    _p(rf"{_A} cambió la descripción del grupo", "description_changed", "es"),
-    _p(rf"{_A} (?:mudou|alterou) a descrição do grupo", "description_changed", "pt"),
-    # admins
-    _p(r"you're now an admin", "promoted", "en", True),
-    _p(rf"{_A} (?:is|are) now an admin", "promoted", "en"),
-    _p(r"ahora eres admin(?:istrador)?(?: del grupo)?", "promoted", "es", True),
-    _p(rf"{_A} ahora es admin(?:istrador)?(?: del grupo)?", "promoted", "es"),
-    _p(r"agora você é admin(?:istrador)?(?: do grupo)?", "promoted", "pt", True),
-    _p(rf"{_A} agora é admin(?:istrador)?(?: do grupo)?", "promoted", "pt"),
-    # identity changes
-    _p(rf"your security code with {_A} changed\b.*", "security_code_changed", "en"),
-    _p(rf"{_A}'s security code changed\b.*", "security_code_changed", "en"),
-    _p(
-        rf"(?:tu código de seguridad con|el código de seguridad de) {_A} cambió\b.*",
-        "security_code_changed",
-        "es",
-    ),
-    _p(
-        rf"(?:seu código de segurança com|o código de segurança de) {_A} mudou\b.*",
-        "security_code_changed",
-        "pt",
-    ),
-    _p(rf"{_A} changed their phone number\b.*", "number_changed", "en"),
-    _p(rf"{_A} cambió su número de teléfono\b.*", "number_changed", "es"),
-    _p(rf"{_A} mudou (?:seu|o) número de telefone\b.*", "number_changed", "pt"),
-)
-
-#: Actions that only happen in groups: one of them makes a chat a group.
-GROUP_ACTIONS = frozenset(
-    {
-        "created",
-        "joined",
-        "added",
-        "removed",
-        "left",
-        "renamed",
-        "icon_changed",
-        "description_changed",
-        "promoted",
-    }
-)
-#: How system lines name the exporter as a target ("X added you").
-YOU_TARGETS = frozenset({"you", "te", "você", "voce"})
-
-
-def match_system(text: str) -> tuple[SystemPattern, re.Match[str]] | None:
-    for pattern in SYSTEM_PATTERNS:
-        m = pattern.regex.fullmatch(text)
-        if m:
-            return pattern, m
-    return None
-
-
-def split_targets(targets: str, locale: str) -> list[str]:
-    """``A, B and C`` -> [A, B, C] (``y`` in Spanish, ``e`` in Portuguese)."""
-    parts = [p.strip() for p in targets.split(", ")]
-    last = re.split(rf"\s+{CONJUNCTIONS[locale]}\s+", parts[-1])
-    return [p for p in parts[:-1] + last if p]
+def persian_to_gregorian(jy: int, jm: int, jd: int) -> date | None:
+    if not (1 <= jm <= 12 and 1 <= jd <= (31 if jm <= 6 else 30)):
+        return None
+    start = _farvardin_first(jy)
+    offset = (jm - 1) * 31 - max(0, jm - 7) + jd - 1  # six months of 31 days, then 30
+    if start.toordinal() + offset >= _farvardin_first(jy + 1).toordinal():
+        return None  # 30 Esfand of a common year
+    return date.fromordinal(start.toordinal() + offset)

@@ -280,10 +280,12 @@ def test_spanish_system_lines() -> None:
     recs = parse_text(SYSTEM_ES, "/some/chat.txt")
     msgs = [r for r in recs if isinstance(r, MessageRecord)]
     acts = [(m.action, m.sender, m.targets, m.from_me) for m in msgs if m.kind == "system"]
+    # The owner ("Creaste", "Añadiste") is the device owner's account, not a sender of its own.
+    owner = "whatsapp:owner@device"
     assert acts == [
         ("encrypted", None, [], False),
-        ("created", None, [], True),
-        ("added", None, ["Ana", "+34 612 34 56 78", "Luis"], True),
+        ("created", owner, [], True),
+        ("added", owner, ["Ana", "+34 612 34 56 78", "Luis"], True),
         ("added", "Ana", ["Pepe"], False),
         ("left", "Luis", [], False),
         ("removed", "Ana", ["Pepe"], False),
@@ -293,7 +295,9 @@ def test_spanish_system_lines() -> None:
     chat = recs[0]
     # No export name: the title comes from the creation line.
     assert isinstance(chat, ChatRecord) and chat.raw_id == "Grupo Uno" and chat.kind == "group"
-    assert msgs[7].raw["title"] == "Grupo: Dos"
+    assert msgs[7].raw["title"] == "Grupo: Dos" and msgs[7].raw["old_title"] == "Grupo Uno"
+    owners = [r for r in recs if isinstance(r, AccountRecord) and r.is_device_owner]
+    assert [o.raw_id for o in owners] == [owner]
     assert msgs[8].kind == "other" and msgs[8].raw["deleted"] and msgs[8].text is None
     assert msgs[9].text == "hola" and msgs[9].raw["edited"]
     members = [
@@ -322,7 +326,12 @@ def test_portuguese_and_english_system_lines() -> None:
     assert msgs[4].kind == "document"
     en = "[01/03/2024, 10:00:00] Grp: \u200eAnn added you and Bob\n[01/03/2024, 10:00:01] Ann: Bob left\n"
     msgs = [r for r in parse_text(en, "/WhatsApp Chat - Grp/_chat.txt") if isinstance(r, MessageRecord)]
-    assert (msgs[0].kind, msgs[0].sender, msgs[0].targets) == ("system", "Ann", ["Bob"])
+    # "you" is the device owner: a target like any other, under the owner's account.
+    assert (msgs[0].kind, msgs[0].sender, msgs[0].targets) == (
+        "system",
+        "Ann",
+        ["whatsapp:owner@device", "Bob"],
+    )
     assert msgs[0].raw["exporter_targeted"]
     # Typed words that look like a notice stay a message: no left-to-right mark, not the chat's name.
     assert (msgs[1].kind, msgs[1].sender, msgs[1].text) == ("text", "Ann", "Bob left")
@@ -334,7 +343,6 @@ def test_portuguese_and_english_system_lines() -> None:
         b"",
         b"\n\n",
         b"hello world\nthis is a note\n",
-        b"31/31/2024, 10:00 - A: x\n",
         bytes(range(256)) * 40,
         b"%PDF-1.4\n" + b"x" * 5000,
     ],

@@ -1,9 +1,14 @@
 """Reading a Telegram Desktop ``result.json`` as a stream of small items with ijson events.
 
 A whole-account export can be hundreds of MB, so the parser (``telegram``) never holds it: it walks
-this stream twice. Only one message, contact or the owner's object is built at a time; structural
-faults (a container of the wrong JSON type, a message that is not an object, invalid JSON) raise
-:class:`ParseError` naming the byte offset and the last message read.
+this stream twice. Only one message, contact or the owner's object is built at a time.
+
+Every element of a ``messages`` or ``contacts.list`` array is handed on whatever its JSON type (the
+parser counts what it cannot read as skipped), and so is every element of ``chats.list`` and
+``left_chats.list``. Faults of the file itself raise :class:`ParseError` naming the byte offset and
+the last message read: invalid or truncated JSON, and a container of the wrong JSON type (``messages``
+that is not a list). A truncated file is not read up to its break: how much it held is unknowable
+there, so no count could be reconciled, and a file cut short is better re-acquired than half-read.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ from tessera.messaging.telegram_records import table
 _CONTAINERS = {
     k: "start_map" if v == "{" else "start_array"
     for k, v in table(
-        "personal_information={ contacts={ contacts.list=[ chats={ chats.list=[ chats.list.item={ "
-        "chats.list.item.messages=[ left_chats={ left_chats.list=[ left_chats.list.item={ "
-        "left_chats.list.item.messages=[ messages=["
+        "personal_information={ contacts={ contacts.list=[ chats={ chats.list=[ "
+        "chats.list.item.messages=[ left_chats={ left_chats.list=[ left_chats.list.item.messages=[ "
+        "messages=["
     ).items()
 }
 _MESSAGE_PREFIXES = {"chats.list.item.messages.item", "left_chats.list.item.messages.item", "messages.item"}
@@ -52,8 +57,10 @@ def walk(ctx: ParseContext) -> Iterator[tuple[str, Any]]:
     and messages (each message built as one dict; nothing bigger is ever held).
 
     Items, as ``(kind, payload)``: ``("root_key", key)``, ``("personal", obj)``,
-    ``("contact", (index, obj))``, ``("chat_begin", "chats" | "left_chats")``,
-    ``("chat_field", (name, value))``, ``("message", obj)`` and ``("chat_end", None)``.
+    ``("contact", (index, value))``, ``("chat_begin", "chats" | "left_chats")``,
+    ``("chat_field", (name, value))``, ``("message", value)``, ``("chat_end", None)`` and
+    ``("chat_bad", section)`` for an element of a chat list that is not an object. A message or
+    contact ``value`` is normally an object, but is whatever the element is.
     """
     with open_item(ctx.opener) as raw:
         f = _Counting(raw)
@@ -90,7 +97,7 @@ def walk(ctx: ParseContext) -> Iterator[tuple[str, Any]]:
                         obj = stack.pop()
                         if not stack:
                             if kind == "message":
-                                last = obj.get("id")
+                                last = obj.get("id") if type(obj) is dict else last
                                 yield kind, obj
                             else:
                                 yield kind, (contacts, obj) if kind == "contact" else obj
@@ -113,18 +120,24 @@ def walk(ctx: ParseContext) -> Iterator[tuple[str, Any]]:
                     raise ParseError(f"{ctx.locator}: {prefix} is a JSON {event}, not {want}")
                 if prefix == "" and event == "map_key":
                     yield "root_key", value
-                elif event == "start_map" and (prefix in _MESSAGE_PREFIXES or prefix in _OBJECTS):
+                elif prefix in _MESSAGE_PREFIXES or prefix in _OBJECTS:
                     kind = _OBJECTS.get(prefix, "message")
                     contacts += kind == "contact"
-                    stack.append({})
-                elif prefix in _MESSAGE_PREFIXES:
-                    raise ParseError(
-                        f"{ctx.locator}: {_after(last)}a message is a JSON {event}, not an object"
-                    )
-                elif prefix in _CHAT_PREFIXES and (event == "start_map" or event == "end_map"):
-                    yield (
-                        ("chat_begin", _CHAT_PREFIXES[prefix]) if event == "start_map" else ("chat_end", None)
-                    )
+                    if event == "start_map" or event == "start_array":
+                        stack.append({} if event == "start_map" else [])
+                    elif kind == "message":  # a scalar where a message should be: the parser skips it
+                        yield kind, value
+                    elif kind == "contact":
+                        yield kind, (contacts, value)
+                elif prefix in _CHAT_PREFIXES:
+                    if event == "start_map" or event == "end_map":
+                        yield (
+                            ("chat_begin", _CHAT_PREFIXES[prefix])
+                            if event == "start_map"
+                            else ("chat_end", None)
+                        )
+                    elif event != "map_key" and event != "end_array":  # a scalar, or an array
+                        yield "chat_bad", _CHAT_PREFIXES[prefix]  # (whose items have longer prefixes)
                     last = None
                 elif event not in ("map_key", "start_map", "start_array", "end_map", "end_array"):
                     parent, _, field_name = prefix.rpartition(".")

@@ -3,8 +3,24 @@
 The layout follows what Telegram Desktop writes: a whole-account export (``about``,
 ``personal_information``, ``contacts``, ``chats`` {``about``, ``list``}) with each chat's media under
 ``chats/chat_NNN/photos/``, or a single-chat export (the top level is the chat object) with media
-under ``photos/``. Every message carries the local ``date`` and the UTC ``date_unixtime``. Messages are
-written one at a time, so exports of hundreds of thousands of messages cost little memory.
+under ``photos/``. Messages are written one at a time, so exports of hundreds of thousands of messages
+cost little memory.
+
+``era`` writes the shapes Telegram Desktop wrote over the years (docs/messaging-telegram.md, *Eras*):
+
+- ``"current"`` (late 2021 on): ids as strings (``"user5000000001"``), the local ``date`` and the UTC
+  ``date_unixtime``; chat ``id`` bare.
+- ``"2021"`` (late 2020 to late 2021): ids as strings, only the local ``date``.
+- ``"2019"`` (2019 to late 2020): ``from_id``/``actor_id`` as 32-bit user numbers
+  (:func:`legacy_user_id`), the chat ``id`` as the exporter's peer id (the kind in bits 32 and up:
+  :func:`legacy_chat_id`), only the local ``date``, and ``edited`` always written (the epoch when
+  never edited).
+- ``"2018"`` (the first JSON exports): no chat ``id`` and no ``from_id``/``actor_id``: senders and
+  actors by name only; saved contacts without ``user_id``.
+
+``malformed=n`` adds ``n`` elements that cannot be read to the first chat's messages, among the good
+ones, cycling through :data:`MALFORMED` (a bad date, an element that is not an object, a non-integer
+id): the reader must skip and count each and read the rest.
 """
 
 from __future__ import annotations
@@ -23,6 +39,9 @@ from PIL import Image
 from tessera.synth.network import Network, Person, Post, Seizure
 
 SKIPPED = "(File not included. Change data exporting settings to download.)"
+ERAS = ("current", "2021", "2019", "2018")
+#: What each malformed element breaks, in the order they are written.
+MALFORMED = ("date", "not an object", "id")
 ABOUT = "Here is the data you requested (synthetic test export)."
 #: Where the exporting computer might be: the owner's country decides the local ``date``.
 ZONES = {
@@ -53,10 +72,15 @@ def write_telegram_export(
     whole_account: bool = True,
     include_media: bool = True,
     local_tz: tzinfo | None = None,
+    era: str = "current",
+    malformed: int = 0,
 ) -> Path:
     """Write ``out_dir/result.json`` (and the photos when ``include_media``) for the seizure's Telegram
     groups: service messages for creation and for each member's invite or join, and the posts the
-    seizure holds (``net.visible``). Returns the path of ``result.json``."""
+    seizure holds (``net.visible``), in the shape of ``era``, with ``malformed`` unreadable elements
+    among the first chat's messages. Returns the path of ``result.json``."""
+    if era not in ERAS:
+        raise ValueError(f"era {era!r} is not one of {', '.join(ERAS)}")
     groups = [g for g in seizure.groups if net.groups[g].platform == "telegram"]
     if not whole_account and len(groups) != 1:
         raise ValueError(f"a single-chat export holds one chat; {seizure.device} has {len(groups)}")
@@ -66,7 +90,7 @@ def write_telegram_export(
     for p in net.visible(seizure):
         if p.group in visible:
             visible[p.group].append(p)
-    w = _Writer(net, tz, out_dir, include_media)
+    w = _Writer(net, tz, out_dir, include_media, era, malformed)
     path = out_dir / "result.json"
     with path.open("w", encoding="utf-8") as f:
         if not whole_account:
@@ -76,10 +100,10 @@ def write_telegram_export(
         f.write("{\n " + _kv("about", ABOUT))
         owner = net.people.get(seizure.owner or "")
         if owner is not None:
-            f.write(",\n " + _kv("personal_information", _personal(owner)))
+            f.write(",\n " + _kv("personal_information", _personal(owner, era)))
             f.write(',\n "contacts": {\n  ' + _kv("about", "Contacts (synthetic).") + ',\n  "list": [')
             contacts = sorted({m for g in groups for m in net.members[g]} - {owner.key})[::2]
-            f.write(",".join("\n   " + _dump(_contact(net.people[c], net, groups, tz)) for c in contacts))
+            f.write(",".join("\n   " + _dump(w.contact(net.people[c], groups)) for c in contacts))
             f.write("\n  ]\n }")
         f.write(',\n "chats": {\n  ' + _kv("about", "Chats (synthetic).") + ',\n  "list": [')
         for i, g in enumerate(groups):
@@ -89,9 +113,25 @@ def write_telegram_export(
     return path
 
 
+def legacy_user_id(person: Person) -> int:
+    """The person's user id as a 32-bit number, for eras whose exporter wrote ids as numbers (the
+    network's ids are 64-bit, as Telegram's are today)."""
+    return person.tg_id % 2**31
+
+
+def legacy_chat_id(chat_id: int, user: bool = False) -> int:
+    """The chat ``id`` the 2019-2020 exporter wrote: its peer id, the kind in bits 32 and up (1 for a
+    user, 2 for a group or channel) and the bare id below."""
+    return ((1 if user else 2) << 32) | chat_id
+
+
 class _Writer:
-    def __init__(self, net: Network, tz: tzinfo, out_dir: Path, include_media: bool) -> None:
+    def __init__(
+        self, net: Network, tz: tzinfo, out_dir: Path, include_media: bool, era: str, malformed: int
+    ) -> None:
         self.net, self.tz, self.out_dir, self.include_media = net, tz, out_dir, include_media
+        self.era, self.malformed = era, malformed
+        self.count_malformed = 0
         self.sizes: dict[str, tuple[int, int]] = {}
         # A forwarded post names the sender of the item's first post, as the forward header does.
         self.origin: dict[str, str] = {}
@@ -105,11 +145,66 @@ class _Writer:
         f.write(
             "{\n" + pad + " " + _kv("name", group.title) + ",\n" + pad + ' "type": "private_supergroup",\n'
         )
-        f.write(pad + f' "id": {group.tg_id},\n' + pad + ' "messages": [')
-        for n, msg in enumerate(self._messages(group_key, posts, media_dir), start=1):
+        if self.era in ("current", "2021"):
+            f.write(pad + f' "id": {group.tg_id},\n')
+        elif self.era == "2019":
+            f.write(pad + f' "id": {legacy_chat_id(group.tg_id)},\n')
+        f.write(pad + ' "messages": [')
+        msgs = list(self._messages(group_key, posts, media_dir))
+        bad, self.malformed = self.malformed, 0  # all in the first chat
+        every = max(1, len(msgs) // (bad + 1))
+        n = 0
+        for i, msg in enumerate(msgs):
+            n += 1
             msg = {"id": n, **msg}
             f.write(("," if n > 1 else "") + "\n" + pad + "  " + _dump(msg))
+            if bad and (i + 1) % every == 0:
+                n += 1
+                f.write(",\n" + pad + "  " + _dump(self._malformed(n, group_key)))
+                bad -= 1
         f.write("\n" + pad + " ]\n" + pad + "}")
+
+    def _malformed(self, n: int, group_key: str) -> Any:
+        """An element that cannot be read: the next of :data:`MALFORMED` (n numbers them)."""
+        what = MALFORMED[self.count_malformed % len(MALFORMED)]
+        self.count_malformed += 1
+        if what == "not an object":
+            return n
+        creator = self.net.people[self.net.groups[group_key].creator]
+        t = self.net.groups[group_key].created
+        msg: dict[str, Any] = {"id": n, "type": "message", **self._dates(t), **self._from(creator)}
+        msg["text"] = "unreadable element"
+        if what == "id":
+            msg["id"] = f"m{n}"
+        elif "date_unixtime" in msg:
+            msg["date_unixtime"] = "not a number"
+        else:
+            msg["date"] = "not a date"
+        return msg
+
+    def _from(self, person: Person) -> dict[str, Any]:
+        return {"from": person.name, **({"from_id": pid} if (pid := self._peer(person)) else {})}
+
+    def _actor(self, person: Person) -> dict[str, Any]:
+        return {"actor": person.name, **({"actor_id": pid} if (pid := self._peer(person)) else {})}
+
+    def _peer(self, person: Person) -> str | int | None:
+        if self.era == "2018":
+            return None
+        return legacy_user_id(person) if self.era == "2019" else f"user{person.tg_id}"
+
+    def contact(self, person: Person, groups: list[str]) -> dict[str, Any]:
+        """A saved contact, added when the owner first met them in a group."""
+        first, last = _split(person.name)
+        t = min(self.net.members[k][person.key] for k in groups if person.key in self.net.members[k])
+        uid = {"user_id": legacy_user_id(person) if self.era == "2019" else person.tg_id}
+        return {
+            **(uid if self.era != "2018" else {}),
+            "first_name": first,
+            "last_name": last,
+            "phone_number": _phone(person),
+            **self._dates(t, edited=False),
+        }
 
     def _messages(self, group_key: str, posts: list[Post], media_dir: str) -> Iterator[dict[str, Any]]:
         """Service messages and posts in time order (a service message first at equal times)."""
@@ -125,7 +220,7 @@ class _Writer:
                 {
                     "type": "service",
                     **self._dates(group.created),
-                    **_actor(creator),
+                    **self._actor(creator),
                     "action": "create_group",
                     "title": group.title,
                     "members": [],
@@ -139,9 +234,9 @@ class _Writer:
                 continue
             person = net.people[key]
             if j % 2:  # invited by the creator
-                body = {**_actor(creator), "action": "invite_members", "members": [person.name]}
+                body = {**self._actor(creator), "action": "invite_members", "members": [person.name]}
             else:  # joined with the creator's link
-                body = {**_actor(person), "action": "join_group_by_link", "inviter": creator.name}
+                body = {**self._actor(person), "action": "join_group_by_link", "inviter": creator.name}
             events.append(
                 (
                     t,
@@ -166,8 +261,7 @@ class _Writer:
         msg: dict[str, Any] = {
             "type": "message",
             **self._dates(p.time),
-            "from": sender.name,
-            "from_id": f"user{sender.tg_id}",
+            **self._from(sender),
         }
         if p.forwarded:
             msg["forwarded_from"] = self.origin.get(p.item or "", sender.name)
@@ -199,13 +293,15 @@ class _Writer:
         target.write_bytes(item.data)
         return {"photo": rel, "width": w, "height": h}
 
-    def _dates(self, t: datetime) -> dict[str, str]:
-        local = t.astimezone(self.tz).replace(tzinfo=None)
-        return {"date": local.isoformat(timespec="seconds"), "date_unixtime": str(int(t.timestamp()))}
-
-
-def _actor(person: Person) -> dict[str, str]:
-    return {"actor": person.name, "actor_id": f"user{person.tg_id}"}
+    def _dates(self, t: datetime, edited: bool = True) -> dict[str, str]:
+        local = t.astimezone(self.tz).replace(tzinfo=None).isoformat(timespec="seconds")
+        if self.era == "current":
+            return {"date": local, "date_unixtime": str(int(t.timestamp()))}
+        if self.era == "2021" or not edited:
+            return {"date": local}
+        # The 2018-2020 exporter wrote "edited" for every message: the epoch when it never was.
+        epoch = datetime.fromtimestamp(0, UTC).astimezone(self.tz).replace(tzinfo=None)
+        return {"date": local, "edited": epoch.isoformat(timespec="seconds")}
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -218,29 +314,14 @@ def _phone(person: Person) -> str:
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-def _personal(person: Person) -> dict[str, Any]:
+def _personal(person: Person, era: str) -> dict[str, Any]:
     first, last = _split(person.name)
     return {
-        "user_id": person.tg_id,
+        "user_id": legacy_user_id(person) if era in ("2019", "2018") else person.tg_id,
         "first_name": first,
         "last_name": last,
         "phone_number": _phone(person),
         "username": "@" + person.tg_username,
-    }
-
-
-def _contact(person: Person, net: Network, groups: list[str], tz: tzinfo) -> dict[str, Any]:
-    """A saved contact, added when the owner first met them in a group."""
-    first, last = _split(person.name)
-    t = min(net.members[k][person.key] for k in groups if person.key in net.members[k])
-    local = t.astimezone(tz).replace(tzinfo=None).isoformat(timespec="seconds")
-    return {
-        "user_id": person.tg_id,
-        "first_name": first,
-        "last_name": last,
-        "phone_number": _phone(person),
-        "date": local,
-        "date_unixtime": str(int(t.timestamp())),
     }
 
 

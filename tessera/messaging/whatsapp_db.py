@@ -29,6 +29,7 @@ from typing import ClassVar
 from tessera.messaging import whatsapp_db_current as current
 from tessera.messaging import whatsapp_db_legacy as legacy
 from tessera.messaging.base import PARSERS, ParseContext
+from tessera.messaging.coverage import Coverage
 from tessera.messaging.records import MessagingRecord, ParseError
 from tessera.messaging.whatsapp_db_common import (
     SHARED_PREFS,
@@ -162,9 +163,11 @@ def parse_file(
     owner: str | None = None,
     device_id: str | None = None,
     options: dict[str, str] | None = None,
+    coverage: Coverage | None = None,
 ) -> Iterator[MessagingRecord]:
     """Parse a ``msgstore.db`` on the examiner's file system, with ``wa.db`` and ``-wal`` found in
-    the same folder. For tests, benchmarks and ad-hoc use; the pipeline builds its own context."""
+    the same folder. For tests, benchmarks and ad-hoc use; the pipeline builds its own context.
+    ``coverage`` receives the reconciliation (a fresh one when not given)."""
     p = Path(path)
     opts = dict(options or {})
     if owner:
@@ -181,5 +184,6 @@ def parse_file(
         sibling=sibling,
         device_id=device_id,
         options=opts,
+        coverage=coverage if coverage is not None else Coverage(),
     )
     return WhatsAppMsgstoreParser().parse(ctx)

@@ -314,10 +314,11 @@ def open_evidence_db(
 ) -> Iterator[sqlite3.Connection]:
     """Open an evidence SQLite file without ever writing beside it.
 
-    Without a ``-wal`` sibling: ``immutable=1`` on the file (no locks, no -shm, no journal), or
-    ``deserialize`` for bytes read out of a container. With one: the committed transactions in the
-    WAL belong to the database, so db and wal are copied into scratch space and the copy is opened
-    normally (SQLite replays the WAL into the copy, never into the evidence).
+    Without a ``-wal`` sibling: a copy in scratch space, made through the read-only (O_NOATIME)
+    helper and opened with ``immutable=1``, or ``deserialize`` for bytes read out of a container.
+    With one: the committed transactions in the WAL belong to the database, so db and wal are copied
+    into scratch space and the copy is opened normally (SQLite replays the WAL into the copy, never
+    into the evidence).
     """
     check_head(read_head(opener), name)
     wal = sibling(name + "-wal")
@@ -333,8 +334,13 @@ def open_evidence_db(
             conn = sqlite3.connect(":memory:")
             conn.deserialize(memory_image(opener.data))
         else:
+            # SQLite opens files itself, without O_NOATIME: reading the evidence in place would
+            # change its access time. A copy made through the read-only helper is read instead.
             assert opener.path is not None
-            conn = sqlite3.connect(_uri(opener.path), uri=True)
+            scratch.mkdir(parents=True, exist_ok=True)
+            tmpdir = Path(tempfile.mkdtemp(prefix="msgstore-", dir=scratch))
+            _write(opener, tmpdir / "db")
+            conn = sqlite3.connect(_uri(str(tmpdir / "db")), uri=True)
         try:
             conn.execute("PRAGMA query_only = 1")
             yield conn

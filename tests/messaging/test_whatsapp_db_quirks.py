@@ -15,7 +15,7 @@ from tessera.messaging.base import ParseContext
 from tessera.messaging.records import AccountRecord, MembershipRecord, MessageRecord, MessagingRecord
 from tessera.messaging.whatsapp_db import WhatsAppMsgstoreParser
 from tessera.records import Opener
-from tessera.synth.msgstore import ACCOUNT, ORPHAN_CHAT_ROW, QUIRK_JIDS, QuirkMessage, write_quirks
+from tessera.synth.msgstore_quirks import ACCOUNT, ORPHAN_CHAT_ROW, QUIRK_JIDS, QuirkMessage, write_quirks
 
 DEVICE = "Q-01"
 PLACEHOLDER_OWNER = f"whatsapp:owner@{DEVICE}"

@@ -327,3 +327,33 @@ def test_parsing_a_database_leaves_its_access_time_alone(sqlite_case: CaseHandle
     res = ingest(sqlite_case, tmp_path / "dev", IngestOptions("T1", workers=0))
     assert [r.status for r in res.messaging] == ["complete"] and Path(info["msgstore"]).exists()
     assert {p: p.stat().st_atime_ns for p in before} == before
+
+
+def test_wrong_schema_unknown_layout_and_unreadable_lines(case: CaseHandle, tmp_path: Path) -> None:
+    """Each bad kind of source is failed or partial with its reason, nothing of a failed one is
+    stored, and the rerun stores nothing twice (failed sources are tried again, and fail again)."""
+    root = tmp_path / "dev"
+    root.mkdir()
+    con = sqlite3.connect(root / "msgstore.db")
+    con.execute("CREATE TABLE foo (x)")
+    con.execute("INSERT INTO foo VALUES (1)")
+    con.commit()
+    con.close()
+    (root / "notes.txt").write_text("2023-12-14T13:34 Ann: hi\n2023-12-14T13:35 Bob: ho\n")
+    (root / "WhatsApp Chat with X.txt").write_text(
+        "14/12/2023, 13:34 - Ann: hi\n14/13/2023, 13:35 - Bob: ho\n14/12/2023, 13:36 - Cy: ok\n"
+    )
+    for run in range(2):
+        ingest(case, root, IngestOptions("B1", workers=0))
+        got = {loc: (s.status, s.error) for loc, s in _sources(case).items()}
+        assert got["/msgstore.db"] == (
+            "failed",
+            "msgstore.db: not a WhatsApp msgstore database: missing table message/messages",
+        )
+        assert got["/notes.txt"][0] == "failed" and "unknown layout" in (got["/notes.txt"][1] or "")
+        status, reason = got["/WhatsApp Chat with X.txt"]
+        assert status == "partial" and "1 lines skipped" in (reason or ""), (run, reason)
+        with case.session() as s:
+            texts = sorted(s.scalars(select(m.Message.text)))
+            assert texts == ["hi", "ok"]  # the unreadable line is not glued onto "hi"
+            assert s.scalar(select(func.count()).select_from(m.MessagingSource)) == 3

@@ -37,7 +37,9 @@ def traced(case: CaseHandle, tmp_path: Path) -> CaseHandle:
     import_hashset(case, tmp_path / "known.json", name="known")
     for ev in write_seizures(NET, tmp_path / "evidence"):
         res = ingest(case, ev.path, IngestOptions(ev.seizure.device, kind=ev.kind, workers=0))
-        assert all(r.error is None for r in res.messaging), [r.error for r in res.messaging]
+        assert all(r.error is None and r.status == "complete" for r in res.messaging), [
+            (r.status, r.error) for r in res.messaging
+        ]
         assert res.messaging, f"no messaging source found in {ev.path}"
     return case
 
@@ -91,3 +93,19 @@ def test_roles_and_timeline(traced: CaseHandle) -> None:
             assert posts[0]["first"] and all(not p["first"] for p in posts[1:])
             assert [p["time"] for p in posts] == sorted(p["time"] for p in posts)
             assert all(p["time"].endswith("Z") and p["device"] and p["locator"] for p in posts)
+
+
+def test_every_e164_is_digits_a_source_wrote(traced: CaseHandle) -> None:
+    """No account's number has digits that none of its raw identifiers wrote (nothing invented)."""
+    from sqlalchemy import select
+
+    from tessera.messaging.identity import international_digits
+    from tessera.store import models as m
+
+    with traced.session() as s:
+        written: dict[int, set[str | None]] = {}
+        for acc_id, raw in s.execute(select(m.AccountAlias.account_id, m.AccountAlias.raw_id)):
+            written.setdefault(acc_id, set()).add(international_digits(raw))
+        phones = s.execute(select(m.Account.id, m.Account.phone).where(m.Account.phone.is_not(None))).all()
+    assert len(phones) >= len(NET.people) // 2
+    assert all(phone[1:] in written.get(acc_id, set()) for acc_id, phone in phones)

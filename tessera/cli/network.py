@@ -33,7 +33,18 @@ def accounts_cmd(
     render(
         rows,
         fmt,
-        ["account", "platform", "country", "names", "groups", "devices", "messages", "media_posts", "roles"],
+        [
+            "account",
+            "platform",
+            "country",
+            "phone_valid",
+            "names",
+            "groups",
+            "devices",
+            "messages",
+            "media_posts",
+            "roles",
+        ],
         "Accounts",
     )
 

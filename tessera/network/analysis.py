@@ -156,12 +156,15 @@ class AccountSummary:
     #: role -> {"count": n, "evidence": [...]} explaining each role
     indicators: dict[str, dict[str, Any]] = field(default_factory=dict)
     suspects: list[str] = field(default_factory=list)
+    #: False: the number's digits are as written but fail today's numbering plan (never "corrected").
+    phone_valid: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "account": self.account,
             "platform": self.platform,
             "phone": self.phone,
+            "phone_valid": self.phone_valid,
             "country": self.country,
             "names": self.names,
             "groups": self.groups,
@@ -191,7 +194,13 @@ def accounts(session: Session) -> list[AccountSummary]:
     out: dict[int, AccountSummary] = {}
     for acc in session.scalars(select(m.Account).order_by(m.Account.id)):
         out[acc.id] = AccountSummary(
-            acc.id, acc.key, acc.platform, acc.phone, acc.country, list(acc.names or [])
+            acc.id,
+            acc.key,
+            acc.platform,
+            acc.phone,
+            acc.country,
+            list(acc.names or []),
+            phone_valid=acc.phone_valid,
         )
     member_groups: dict[int, set[int]] = defaultdict(set)
     for chat_id, acc_id in session.execute(select(m.Membership.chat_id, m.Membership.account_id)):

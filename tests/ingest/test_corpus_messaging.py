@@ -119,3 +119,6 @@ def test_cli_on_the_corpus_exits_0_and_names_what_it_did_not_parse(tmp_path: Pat
     rows = json.loads(tessera("sources", "--case", str(case), "--format", "json").stdout)
     db = next(r for r in rows if r["locator"] == "/iped/msgstore.db")
     assert db["units"]["messages"]["present"] == 75 and db["units"]["messages"]["parsed"] == 74
+    accounts = json.loads(tessera("accounts", "--case", str(case), "--format", "json").stdout)
+    flagged = {a["account"]: a for a in accounts if a["phone_valid"] is False}
+    assert "+556181827831" in flagged and flagged["+556181827831"]["country"] == "BR"

@@ -34,7 +34,9 @@ class EvidenceItem:
     ``locator`` is relative to the device (``/a/b.zip!/c/d.png``); the device id is prefixed when
     displayed. ``raw_path`` holds the undecoded name bytes of every layer joined with ``b"!"`` so
     names that are not UTF-8 survive; ``locator`` uses ``surrogateescape``-free display text
-    (undecodable bytes shown as ``\\xNN``).
+    (undecodable bytes shown as ``\\xNN``), with ``!`` inside a name escaped and later members of a
+    repeated name numbered (``#2``) so it splits back into its layers
+    (:func:`tessera.evidence.base.parse_locator`, :func:`~tessera.evidence.base.split_raw_path`).
     """
 
     locator: str
@@ -45,13 +47,23 @@ class EvidenceItem:
     atime: float | None = None
     ctime: float | None = None
     crtime: float | None = None
+    #: Found in a file system's unallocated entries: the file, or a folder above it, was deleted.
     deleted: bool = False
+    #: A file whose folder is unknown (The Sleuth Kit's ``$OrphanFiles``); always ``deleted`` too.
+    orphan: bool = False
+    #: Name of the NTFS alternate data stream this item is (its locator ends ``:stream``); None for a
+    #: file's main content.
+    stream: str | None = None
     is_symlink: bool = False
     link_target: str | None = None
     #: Set when the item could not be read or a container could not be opened.
     error: str | None = None
     #: Depth of container nesting (0 = directly in the source).
     depth: int = 0
+    #: ``"symlink"`` or ``"hard"`` for a link, else None. A hard link is a name for the same content
+    #: (not a pointer), so it carries its target's bytes where the container holds them and
+    #: ``is_symlink`` stays False; ``link_target`` names the other name.
+    link_kind: str | None = None
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@
 in place with chained locators (``/Download/backup.zip!/photos/a.png``). Evidence is only ever read.
 """
 
-from tessera.evidence import directory, disk, tar, zip  # noqa: F401  (register the built-in plugins)
+from tessera.evidence import compressed, cpio, directory, disk, tar, zip  # noqa: F401  (register the built-in plugins)
 from tessera.evidence.base import (
     CONTAINERS,
     SOURCES,

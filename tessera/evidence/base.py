@@ -12,12 +12,13 @@ import contextlib
 import errno
 import io
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Protocol
+from typing import BinaryIO, ClassVar, NamedTuple, Protocol
 
 from tessera.plugins import Registry
 from tessera.records import LOCATOR_SEP, EvidenceItem, Opener
@@ -117,11 +118,142 @@ def display_name(raw: bytes) -> str:
     return raw.decode("utf-8", errors="backslashreplace")
 
 
-def member_locator(parent: EvidenceItem, raw_name: bytes, text: str | None = None) -> tuple[str, bytes]:
-    """Chained (locator, raw_path) of a member called ``raw_name`` inside ``parent``."""
-    raw_name = b"/" + raw_name.lstrip(b"/")
-    shown = "/" + text.lstrip("/") if text is not None else display_name(raw_name)
-    return parent.locator + LOCATOR_SEP + shown, parent.raw_path + LOCATOR_SEP.encode() + raw_name
+# Locator escaping. A locator is layers joined by "!" (every layer after the first starts with
+# "/"). Inside a layer "!" is written "%21"; "#" is written "%23" only where it would otherwise read
+# as an occurrence marker (followed by digits to the end of the layer); "%" is written "%25" only
+# where it would otherwise read as one of these three escapes. Everything else is left alone, so a
+# locator whose names hold no "!" reads exactly as it did before escaping existed.
+_ESCAPES = {"%21": "!", "%23": "#", "%25": "%"}
+_MARKER = re.compile(r"#([0-9]+)\Z")
+_TRAILING_HASH = re.compile(r"#(?=[0-9]+\Z)")
+
+
+class Layer(NamedTuple):
+    """One layer of a locator: the name as shown (escapes undone) and its occurrence (1 = first)."""
+
+    name: str
+    occurrence: int = 1
+
+
+def escape_layer(text: str) -> str:
+    """``text`` (one layer's display name) with ``!``, and where needed ``#`` and ``%``, escaped."""
+    if not any(c in text for c in "!#%"):
+        return text  # the common case, and the guarantee that such names never change
+    out: list[str] = []
+    hash_at = {m.start() for m in _TRAILING_HASH.finditer(text)}
+    for i, c in enumerate(text):
+        if c == "!":
+            out.append("%21")
+        elif c == "#" and i in hash_at:
+            out.append("%23")
+        elif c == "%" and text[i : i + 3] in _ESCAPES:
+            out.append("%25")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def unescape_layer(text: str) -> str:
+    """Undo :func:`escape_layer`."""
+    if "%" not in text:
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        code = text[i : i + 3]
+        if code in _ESCAPES:
+            out.append(_ESCAPES[code])
+            i += 3
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def layer_text(name: str, occurrence: int = 1) -> str:
+    """One escaped layer: the name, and ``#N`` for the N-th member of that name (N > 1)."""
+    return escape_layer(name) + (f"#{occurrence}" if occurrence > 1 else "")
+
+
+def path_locator(rel: bytes) -> str:
+    """The display locator of a path directly in a source (``/a!b.png`` is ``/a%21b.png``)."""
+    return escape_layer(display_name(rel))
+
+
+def parse_locator(locator: str) -> list[Layer]:
+    """Every layer of ``locator``, outermost first, escapes undone and occurrence markers read."""
+    layers: list[Layer] = []
+    for part in locator.split(LOCATOR_SEP):
+        m = _MARKER.search(part)
+        if m is not None:
+            layers.append(Layer(unescape_layer(part[: m.start()]), int(m.group(1))))
+        else:
+            layers.append(Layer(unescape_layer(part)))
+    return layers
+
+
+def split_locator(locator: str) -> list[str]:
+    """The layers' names of ``locator`` (see :func:`parse_locator` for occurrence numbers)."""
+    return [layer.name for layer in parse_locator(locator)]
+
+
+def join_locator(layers: list[Layer]) -> str:
+    """The locator of ``layers`` (the inverse of :func:`parse_locator`)."""
+    return LOCATOR_SEP.join(layer_text(layer.name, layer.occurrence) for layer in layers)
+
+
+def split_raw_path(raw_path: bytes, locator: str) -> list[bytes]:
+    """``raw_path`` cut into its layers' exact name bytes, guided by ``locator``.
+
+    Raw paths keep names byte for byte, so a ``!`` inside a name is not escaped there; the display
+    locator says how many ``!`` each layer's name holds (a ``!`` byte always shows as ``!``, in
+    UTF-8, code page 437 and ``\\xNN`` display text alike), which is enough to cut exactly.
+    """
+    pieces = raw_path.split(LOCATOR_SEP.encode())
+    out: list[bytes] = []
+    pos = 0
+    for name in split_locator(locator):
+        take = name.count(LOCATOR_SEP) + 1
+        if pos + take > len(pieces):
+            raise ValueError(f"raw path does not match locator {locator!r}")
+        out.append(LOCATOR_SEP.encode().join(pieces[pos : pos + take]))
+        pos += take
+    if pos != len(pieces):
+        raise ValueError(f"raw path does not match locator {locator!r}")
+    return out
+
+
+def member_locator(
+    parent: EvidenceItem, raw_name: bytes, text: str | None = None, occurrence: int = 1
+) -> tuple[str, bytes]:
+    """Chained (locator, raw_path) of a member called ``raw_name`` inside ``parent``.
+
+    The display layer drops leading slashes (``/x.tar!/etc/passwd`` for the absolute member
+    ``/etc/passwd`` and the relative ``etc/passwd`` alike: never ``!//``) and is escaped
+    (:func:`escape_layer`); ``occurrence`` > 1 marks a later member of the same display name
+    (``#2``). ``raw_path`` keeps the member's name bytes exactly, after one ``/``.
+    """
+    shown = display_name(raw_name) if text is None else text
+    layer = layer_text("/" + shown.lstrip("/"), occurrence)
+    return parent.locator + LOCATOR_SEP + layer, parent.raw_path + LOCATOR_SEP.encode() + b"/" + raw_name
+
+
+class MemberNames:
+    """Locators for one container's members, later members of an already seen name numbered.
+
+    Two members count as the same name when their display layers are equal (so ``/etc/passwd`` and
+    ``etc/passwd`` in one tar are ``/etc/passwd`` and ``/etc/passwd#2``); the first keeps the plain
+    locator, which is what it had before duplicates were numbered.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def locate(self, parent: EvidenceItem, raw_name: bytes, text: str | None = None) -> tuple[str, bytes]:
+        shown = (display_name(raw_name) if text is None else text).lstrip("/")
+        n = self._seen.get(shown, 0) + 1
+        self._seen[shown] = n
+        return member_locator(parent, raw_name, shown, n)
 
 
 def container_note(parent: EvidenceItem, error: str) -> EvidenceItem:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from tessera.evidence.base import SOURCES, Limits, display_name, open_dir_fd
+from tessera.evidence.base import SOURCES, Limits, display_name, open_dir_fd, path_locator
 from tessera.records import EvidenceItem, Opener
 
 _SPECIAL = {
@@ -73,7 +73,7 @@ def _stat_item(
     is_symlink: bool = False,
 ) -> EvidenceItem:
     return EvidenceItem(
-        display_name(rel),
+        path_locator(rel),  # "!" in a name escaped: the locator must split back into its layers
         rel,
         size,
         opener,
@@ -94,7 +94,8 @@ class DirectorySource:
     priority: ClassVar[int] = 100
 
     def __init__(self, root: Path, limits: Limits) -> None:
-        self.root = os.fsencode(os.path.abspath(root))
+        # A root named through a link is followed once (links inside the evidence never are).
+        self.root = os.fsencode(os.path.realpath(root) if os.path.islink(root) else os.path.abspath(root))
         self.limits = limits
 
     @classmethod

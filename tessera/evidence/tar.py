@@ -1,62 +1,72 @@
-"""Tar archives (plain, gzip, bzip2, xz) and single compressed files (``.gz``, ``.bz2``, ``.xz``).
+"""Tar archives, plain or compressed (gzip, bzip2, xz).
 
 Tar is read in :mod:`tarfile`'s streaming mode (``r|*``): one pass, no seeking, so a compressed tar
-is decompressed once and never whole in memory. Links are recorded, not followed; device, fifo and
-directory members are skipped (they hold no content).
+is decompressed once and never whole in memory. Directory, device and fifo members are skipped (they
+hold no content); symbolic links are recorded, never followed.
+
+A member over a limit is recorded as not read, with its name and the limit, and the walk goes on to
+every later member: one 300 MiB zero-filled swap file must not hide what follows it. The only stop is
+a compressed stream that would decompress past ``max_total_bytes`` just to reach the next header
+(skipping a member in a compressed stream means decompressing it).
+
+Hard links are names for content stored earlier in the archive under another name. A stream cannot
+go back, so they are collected during the pass and, when there are any, one second pass reads the
+targets they need; the links are listed after the other members, with their target's content.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import lzma
+import contextlib
+import itertools
+import os
+import shutil
 import tarfile
-import zlib
+import tempfile
 from collections.abc import Iterator, Mapping
-from typing import IO, ClassVar
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO, ClassVar
 
 from tessera.evidence.base import (
     CONTAINERS,
+    SPOOL_PREFIX,
     LimitHit,
     Limits,
+    MemberNames,
     MemberSink,
+    bomb_error,
     container_note,
     display_name,
-    member_cap,
-    member_locator,
     members_error,
     open_item,
+    total_error,
 )
+from tessera.evidence.compressed import is_compressed, peek_decompressed
 from tessera.records import EvidenceItem, Opener
 
-_GZIP = b"\x1f\x8b\x08"
-_XZ = b"\xfd7zXZ\x00"
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tbz2", ".tb2", ".tar.xz", ".txz", ".tar")
-_STRIP = {".gz": "", ".tgz": ".tar", ".bz2": "", ".tbz": ".tar", ".tbz2": ".tar", ".xz": "", ".txz": ".tar"}
-
-
-def _is_bzip2(head: bytes) -> bool:
-    # "BZh" + block size digit + the magic of the first block (pi) or of an empty stream (sqrt pi).
-    return head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90")
+_CHUNK = 1 << 16
 
 
 def _is_ustar(block: bytes) -> bool:
     return block[257:262] == b"ustar"
 
 
-def _peek_decompressed(head: bytes) -> bytes | None:
-    """The first bytes of a gzip or xz stream's content; None when they cannot be had from ``head``.
+class _Counting:
+    """The archive file as tarfile reads it, counting the (compressed) bytes handed over.
 
-    Bzip2 cannot be peeked: it emits nothing until a whole block (up to 900 kB) has been read.
+    Compressed bytes consumed while one member streams out give that member's own expansion ratio,
+    so a zero-filled member is caught without blaming the members around it.
     """
-    try:
-        if head.startswith(_GZIP):
-            return zlib.decompressobj(31).decompress(head, 1024)
-        if head.startswith(_XZ):
-            return lzma.LZMADecompressor().decompress(head, 1024)
-    except (zlib.error, lzma.LZMAError):
-        return None
-    return None
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.fh.read(size)
+        self.count += len(data)
+        return data
 
 
 class TarFormat:
@@ -66,87 +76,150 @@ class TarFormat:
     def sniff(self, head: bytes, name: str) -> bool:
         if _is_ustar(head):
             return True
-        if not (head.startswith(_GZIP) or head.startswith(_XZ) or _is_bzip2(head)):
+        if not is_compressed(head):
             return False
-        inner = _peek_decompressed(head)
+        inner = peek_decompressed(head)
         if inner is not None and len(inner) >= 262:
             return _is_ustar(inner)
         return name.lower().endswith(_TAR_SUFFIXES)  # bzip2, or a head too short to decide
 
     def members(self, opener: Opener, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
+        links: list[_Link] = []
         with open_item(opener) as fh:
+            compressed = is_compressed(fh.read(16))
+            fh.seek(0)
+            counting = _Counting(fh)
             try:
-                tf = tarfile.open(  # noqa: SIM115 (closed by the with below)
-                    fileobj=fh, mode="r|*", encoding="utf-8", errors="surrogateescape"
+                tf = tarfile.open(  # type: ignore[call-overload]  # noqa: SIM115 (closed below)
+                    fileobj=counting,
+                    mode="r|*",
+                    encoding="utf-8",
+                    errors="surrogateescape",
                 )
             except Exception as exc:  # hostile input can raise almost anything from the parser
                 yield container_note(parent, f"corrupt archive: {exc}")
                 return
+            first = _Pass(tf, counting, compressed, parent, limits)
             with tf:
-                yield from _tar_members(tf, parent, limits)
+                yield from first.run(links)
+        if links:
+            budget = limits.max_total_bytes - first.used
+            yield from _hard_links(opener, replace(limits, max_total_bytes=budget), links)
 
 
-def _tar_members(tf: tarfile.TarFile, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
-    depth = parent.depth + 1
-    used = count = 0
-    members = iter(tf)
-    while True:
-        try:
-            info = next(members, None)
-        except Exception as exc:  # a damaged header or a truncated stream
-            yield container_note(parent, f"corrupt archive: {exc}")
-            return
-        if info is None:
-            return
-        if not (info.isreg() or info.issym() or info.islnk()):
-            continue  # directories, devices, fifos: no content to read
-        raw = info.name.encode("utf-8", "surrogateescape")
-        loc, raw_path = member_locator(parent, raw)
-        pax = info.pax_headers
+@dataclass
+class _Link:
+    """A hard link met in the first pass. ``target``: the index of the member whose content it
+    names, or why that content is not available."""
 
-        def item(
-            size: int | None, opener: Opener | None, error: str | None = None, target: str | None = None
-        ) -> EvidenceItem:
-            return EvidenceItem(
-                loc,  # noqa: B023 (used at once)
-                raw_path,  # noqa: B023
-                size,
-                opener,
-                mtime=float(info.mtime),  # noqa: B023
-                atime=_pax_time(pax, "atime"),  # noqa: B023
-                ctime=_pax_time(pax, "ctime"),  # noqa: B023
-                error=error,
-                depth=depth,
-                is_symlink=target is not None,
-                link_target=target,
-            )
+    item: EvidenceItem
+    target: int | str | None
 
-        count += 1
-        if count > limits.max_members:
-            yield item(info.size, None, members_error(limits))
-            return
-        if info.issym() or info.islnk():
-            yield item(None, None, target=display_name(info.linkname.encode("utf-8", "surrogateescape")))
-            continue
-        # The tar stream's own position measures expansion: for a compressed tar it is how far the
-        # decompressed stream has grown against the compressed file that produced it.
-        end = info.offset_data + info.size
-        cap, cap_error = member_cap(limits, parent.size, 0)
-        if end > cap or used + info.size > limits.max_total_bytes:
-            yield item(info.size, None, cap_error if end > cap else member_cap(limits, None, used)[1])
-            yield container_note(parent, "the rest of the archive was not read")
-            return
-        used += info.size
+
+class _Pass:
+    """The first (and usually only) pass over a tar stream."""
+
+    def __init__(
+        self, tf: tarfile.TarFile, counting: _Counting, compressed: bool, parent: EvidenceItem, limits: Limits
+    ) -> None:
+        self.tf, self.counting, self.compressed = tf, counting, compressed
+        self.parent, self.limits = parent, limits
+        self.used = 0
+
+    def run(self, links: list[_Link]) -> Iterator[EvidenceItem]:
+        limits, parent = self.limits, self.parent
+        names = MemberNames()
+        #: name in the archive -> index of the member a hard link to that name reaches (or why not)
+        regular: dict[str, int | str | None] = {}
+        count = 0
+        members = iter(self.tf)
+        for index in itertools.count():
+            try:
+                info = next(members, None)
+            except Exception as exc:  # a damaged header or a truncated stream
+                yield container_note(parent, f"corrupt archive: {exc}")
+                return
+            if info is None:
+                return
+            if not (info.isreg() or info.issym() or info.islnk()):
+                continue  # directories, devices, fifos: no content to read
+            loc, raw_path = names.locate(parent, info.name.encode("utf-8", "surrogateescape"))
+            item = _item(info, loc, raw_path, parent.depth + 1)
+            count += 1
+            if count > limits.max_members:
+                yield replace(item, size=info.size, error=members_error(limits))
+                return
+            if info.issym():
+                target = display_name(info.linkname.encode("utf-8", "surrogateescape"))
+                yield replace(item, is_symlink=True, link_target=target, link_kind="symlink")
+                continue
+            if info.islnk():
+                target = display_name(info.linkname.encode("utf-8", "surrogateescape"))
+                hard = replace(item, link_target=target, link_kind="hard")
+                reach = regular.get(info.linkname)
+                links.append(_Link(hard, reach))
+                regular[info.name] = reach  # a link to a link reaches the same content
+                continue
+            if self.compressed and info.offset_data + info.size > limits.max_total_bytes:
+                # Even skipping it would decompress past the container's whole budget.
+                yield replace(item, size=info.size, error=total_error(limits))
+                yield container_note(
+                    parent,
+                    f"the rest of the archive was not read: reaching it means decompressing "
+                    f"past {limits.max_total_bytes} bytes (limit max_total_bytes)",
+                )
+                return
+            got = self.read(info, item)
+            regular[info.name] = index if got.error is None else got.error
+            yield got
+            if self._corrupt:
+                return  # a stream cannot skip past bytes it could not read
+
+    _corrupt = False
+
+    def read(self, info: tarfile.TarInfo, item: EvidenceItem) -> EvidenceItem:
+        """The member with its content, or recorded as not read (why) when a limit stops it."""
+        limits = self.limits
+        if self.used + info.size > limits.max_total_bytes:
+            return replace(item, size=info.size, error=total_error(limits))
         sink = MemberSink(limits)
+        start = self.counting.count
+        bufsize = self.tf.fileobj.bufsize if hasattr(self.tf.fileobj, "bufsize") else tarfile.RECORDSIZE
         try:
-            data = tf.extractfile(info)
-            if data is not None:
-                sink.copy_from(data)  # type: ignore[arg-type]
+            data = self.tf.extractfile(info)
+            while data is not None and (chunk := data.read(_CHUNK)):
+                sink.write(chunk)
+                # A stream's read-ahead (one buffer) may hold part of this member: counted as its own.
+                spent = self.counting.count - start + bufsize
+                if (
+                    self.compressed
+                    and sink.size > limits.ratio_min_bytes
+                    and sink.size > limits.max_ratio * spent
+                ):
+                    raise LimitHit(bomb_error(limits))
+        except LimitHit as exc:
+            sink.discard()
+            return replace(item, size=info.size, error=f"{exc}; not read, later members are")
         except Exception as exc:
             sink.discard()
-            yield item(info.size, None, f"corrupt member: {exc}")
-            return  # a stream cannot skip past bytes it could not read
-        yield item(sink.size, sink.opener())
+            self._corrupt = True
+            return replace(item, size=info.size, error=f"corrupt member: {exc}")
+        self.used += sink.size
+        return replace(item, size=sink.size, opener=sink.opener())
+
+
+def _item(info: tarfile.TarInfo, loc: str, raw_path: bytes, depth: int) -> EvidenceItem:
+    pax = info.pax_headers
+    return EvidenceItem(
+        loc,
+        raw_path,
+        None,
+        None,
+        mtime=float(info.mtime),
+        atime=_pax_time(pax, "atime"),
+        ctime=_pax_time(pax, "ctime"),
+        depth=depth,
+    )
 
 
 def _pax_time(pax: Mapping[str, str], key: str) -> float | None:
@@ -156,58 +229,74 @@ def _pax_time(pax: Mapping[str, str], key: str) -> float | None:
         return None
 
 
-def _decompressing(head: bytes, fh: IO[bytes]) -> IO[bytes]:
-    if head.startswith(_GZIP):
-        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
-    if head.startswith(_XZ):
-        return lzma.LZMAFile(fh)
-    return bz2.BZ2File(fh)
-
-
-class CompressedFormat:
-    """A single gzip, bzip2 or xz compressed file: one member, named after the file without suffix."""
-
-    name: ClassVar[str] = "compressed"
-    priority: ClassVar[int] = 30
-
-    def sniff(self, head: bytes, name: str) -> bool:
-        return head.startswith(_GZIP) or head.startswith(_XZ) or _is_bzip2(head)
-
-    def members(self, opener: Opener, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
-        raw_parent = parent.raw_path.rsplit(b"/", 1)[-1]
-        stem = raw_parent
-        for suffix, repl in _STRIP.items():
-            if raw_parent.lower().endswith(suffix.encode()) and len(raw_parent) > len(suffix):
-                stem = raw_parent[: -len(suffix)] + repl.encode()
-                break
+def _hard_links(opener: Opener, limits: Limits, links: list[_Link]) -> Iterator[EvidenceItem]:
+    """Each hard link with its target's content, read in a second pass over the archive."""
+    wanted: dict[int, list[_Link]] = {}
+    for link in links:
+        if link.target is None:
+            # The content is not in this archive (an incremental tar's earlier volume): nothing
+            # here was left unread, so the link is listed as a link, without error.
+            yield link.item
+        elif isinstance(link.target, str):
+            yield replace(link.item, error=f"hard link target not read: {link.target}")
         else:
-            stem = raw_parent + b".out"
-        loc, raw_path = member_locator(parent, stem)
-        cap, cap_error = member_cap(limits, parent.size, 0)
-        sink = MemberSink(limits, max_bytes=cap, too_big=cap_error)
-        error = None
-        with open_item(opener) as fh:
-            head = fh.read(8)
-            fh.seek(0)
-            try:
-                with _decompressing(head, fh) as stream:
-                    sink.copy_from(stream)  # type: ignore[arg-type]
-            except LimitHit as exc:
-                error = str(exc)
-            except Exception as exc:  # truncated or damaged stream
-                sink.discard()
-                error = f"corrupt archive: {exc}"
-        opener_out = None if error else sink.opener()
-        yield EvidenceItem(
-            loc,
-            raw_path,
-            sink.size if not error else None,
-            opener_out,
-            mtime=parent.mtime,
-            error=error,
-            depth=parent.depth + 1,
-        )
+            wanted.setdefault(link.target, []).append(link)
+    if not wanted:
+        return
+    last = max(wanted)
+    with open_item(opener) as fh:
+        try:
+            with tarfile.open(fileobj=fh, mode="r|*", encoding="utf-8", errors="surrogateescape") as tf:
+                for index, info in enumerate(tf):
+                    if index in wanted:
+                        yield from _with_content(tf, info, wanted.pop(index), limits)
+                    if index >= last:
+                        break
+        except Exception as exc:  # the first pass read this far, so this is unexpected damage
+            for group in wanted.values():
+                for link in group:
+                    yield replace(link.item, error=f"hard link target not read: {exc}")
+            wanted.clear()
+    for group in wanted.values():
+        for link in group:
+            yield replace(link.item, error="hard link target not read (the archive ended before it)")
+
+
+def _with_content(
+    tf: tarfile.TarFile, info: tarfile.TarInfo, links: list[_Link], limits: Limits
+) -> Iterator[EvidenceItem]:
+    if info.size > limits.max_total_bytes:
+        for link in links:
+            yield replace(
+                link.item, size=info.size, error=f"hard link target not read: {total_error(limits)}"
+            )
+        return
+    sink = MemberSink(limits)
+    try:
+        data = tf.extractfile(info)
+        if data is not None:
+            sink.copy_from(data)  # type: ignore[arg-type]
+    except Exception as exc:
+        sink.discard()
+        for link in links:
+            yield replace(link.item, error=f"hard link target not read: corrupt member: {exc}")
+        return
+    first = sink.opener()
+    for n, link in enumerate(links):
+        yield replace(link.item, size=sink.size, opener=first if n == 0 else _copy(first, limits))
+
+
+def _copy(opener: Opener, limits: Limits) -> Opener:
+    """A second opener on the same bytes: spool files are deleted per item once hashed."""
+    if opener.path is None:
+        return opener
+    scratch = limits.scratch_dir or Path(tempfile.gettempdir())
+    fd, path = tempfile.mkstemp(prefix=SPOOL_PREFIX, dir=scratch)
+    with os.fdopen(fd, "wb") as out, open(opener.path, "rb") as src:
+        shutil.copyfileobj(src, out)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o600)
+    return Opener(path=path)
 
 
 CONTAINERS.register("tar")(TarFormat())
-CONTAINERS.register("compressed")(CompressedFormat())

@@ -22,11 +22,11 @@ from tessera.evidence.base import (
     CONTAINERS,
     LimitHit,
     Limits,
+    MemberNames,
     MemberSink,
     bomb_error,
     container_note,
     member_cap,
-    member_locator,
     members_error,
     open_item,
 )
@@ -83,6 +83,7 @@ class _Times:
             depth=depth,
             is_symlink=link_target is not None,
             link_target=link_target,
+            link_kind="symlink" if link_target is not None else None,
         )
 
 
@@ -130,11 +131,12 @@ class ZipFormat:
 def _listed(zf: zipfile.ZipFile, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
     used = count = 0
     depth = parent.depth + 1
+    names = MemberNames()  # a name stored twice is two members, both kept (zipfile allows it)
     for info in zf.infolist():
         if info.is_dir():
             continue
         raw = _raw_name(info)
-        loc, raw_path = member_locator(parent, raw, _names(raw, bool(info.flag_bits & _FLAG_UTF8)))
+        loc, raw_path = names.locate(parent, raw, _names(raw, bool(info.flag_bits & _FLAG_UTF8)))
         times = _times(info.date_time, info.extra)
 
         def item(size: int | None, opener: Opener | None, error: str | None = None) -> EvidenceItem:
@@ -177,6 +179,7 @@ def _recover(fh: BinaryIO, parent: EvidenceItem, limits: Limits) -> Iterator[Evi
     """
     used = count = 0
     depth = parent.depth + 1
+    names = MemberNames()
     while True:
         head = fh.read(_LOCAL.size)
         if len(head) < _LOCAL.size or head[:4] != b"PK\x03\x04":
@@ -193,7 +196,7 @@ def _recover(fh: BinaryIO, parent: EvidenceItem, limits: Limits) -> Iterator[Evi
         if raw.endswith(b"/") and not described:
             fh.seek(csize, 1)
             continue
-        loc, raw_path = member_locator(parent, raw, _names(raw, bool(flags & _FLAG_UTF8)))
+        loc, raw_path = names.locate(parent, raw, _names(raw, bool(flags & _FLAG_UTF8)))
         date_time = (
             (dos_d >> 9) + 1980,
             (dos_d >> 5) & 0xF,

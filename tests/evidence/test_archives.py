@@ -99,7 +99,7 @@ def test_tar_links_and_devices(tmp_path: Path, limits: Limits) -> None:
     with tarfile.open(fileobj=buf, mode="w") as tf:
         for name, kind, target in [
             ("link", tarfile.SYMTYPE, "/etc/passwd"),
-            ("hard", tarfile.LNKTYPE, "file"),
+            ("hard", tarfile.LNKTYPE, "file"),  # "file" is not in this archive
             ("dev", tarfile.CHRTYPE, ""),
             ("fifo", tarfile.FIFOTYPE, ""),
         ]:
@@ -108,8 +108,36 @@ def test_tar_links_and_devices(tmp_path: Path, limits: Limits) -> None:
             tf.addfile(info)
     items = _walk(tmp_path, {"t.tar": buf.getvalue()}, limits)
     assert set(items) == {"/t.tar", "/t.tar!/link", "/t.tar!/hard"}
-    assert items["/t.tar!/link"].is_symlink and items["/t.tar!/link"].link_target == "/etc/passwd"
-    assert items["/t.tar!/hard"].is_symlink and items["/t.tar!/hard"].opener is None
+    link, hard = items["/t.tar!/link"], items["/t.tar!/hard"]
+    assert link.is_symlink and link.link_target == "/etc/passwd" and link.link_kind == "symlink"
+    assert not hard.is_symlink and hard.link_kind == "hard" and hard.link_target == "file"
+    assert hard.opener is None and hard.error is None  # its content is not in this archive: no loss
+
+
+@pytest.mark.parametrize("mode,name", [("w", "h.tar"), ("w:gz", "h.tar.gz")])
+def test_tar_hard_links_carry_their_targets_content(
+    tmp_path: Path, limits: Limits, mode: str, name: str
+) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tf:  # type: ignore[call-overload]
+        for member, data in [("a/orig.bin", b"original bytes"), ("a/other.txt", b"other")]:
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for member, target in [("b/hard1", "a/orig.bin"), ("b/hard2", "b/hard1")]:  # a link to a link
+            info = tarfile.TarInfo(member)
+            info.type, info.linkname = tarfile.LNKTYPE, target
+            tf.addfile(info)
+        info = tarfile.TarInfo("z/after.txt")
+        info.size = 5
+        tf.addfile(info, io.BytesIO(b"after"))
+    items = _walk(tmp_path, {name: buf.getvalue()}, limits)
+    for link in ("b/hard1", "b/hard2"):
+        hard = items[f"/{name}!/{link}"]
+        assert hard.link_kind == "hard" and not hard.is_symlink and hard.error is None
+        assert _read(hard) == b"original bytes" and hard.size == 14
+    assert items[f"/{name}!/b/hard1"].link_target == "a/orig.bin"
+    assert _read(items[f"/{name}!/z/after.txt"]) == b"after"
 
 
 def test_zip_names_cp437_and_utf8(tmp_path: Path, limits: Limits) -> None:
@@ -179,11 +207,30 @@ def test_gzip_bomb_stopped(tmp_path: Path, limits: Limits) -> None:
     assert "limit max_ratio" in (items["/z.bin.gz!/z.bin"].error or "")
 
 
-def test_tar_gz_bomb_stopped(tmp_path: Path, limits: Limits) -> None:
-    items = _walk(tmp_path, {"t.tar.gz": _tar({"zeros": bytes(20 * MiB), "b": b"b"}, "w:gz")}, limits)
-    assert "limit max_ratio" in (items["/t.tar.gz!/zeros"].error or "")
-    assert "/t.tar.gz!/b" not in items
-    assert items["/t.tar.gz!/"].error == "the rest of the archive was not read"
+def test_tar_gz_bomb_member_skipped_and_later_members_read(tmp_path: Path, limits: Limits) -> None:
+    # A zero-filled member (a swap file, say) used to end the walk: every member after it unlisted.
+    small = Limits(ratio_min_bytes=64 * 1024, max_member_bytes=256 * 1024, scratch_dir=limits.scratch_dir)
+    later = {f"after/{n}.bin": os.urandom(3000 + n) for n in range(3)}
+    data = _tar({"before.txt": b"before", "swapfile": bytes(8 * MiB), **later}, "w:gz")
+    assert len(data) < 8 * MiB // 200  # a ratio far past the limit
+    items = _walk(tmp_path, {"t.tar.gz": data}, small)
+    swap = items["/t.tar.gz!/swapfile"]
+    assert swap.opener is None and swap.size == 8 * MiB
+    assert swap.error == BOMB + "; not read, later members are"
+    assert _read(items["/t.tar.gz!/before.txt"]) == b"before"
+    for member, content in later.items():
+        item = items[f"/t.tar.gz!/{member}"]
+        assert item.error is None and _read(item) == content
+    assert "/t.tar.gz!/" not in items  # no "rest of the archive not read"
+    assert limits.scratch_dir is not None and not list(limits.scratch_dir.iterdir())  # spool removed
+
+
+def test_tar_gz_past_total_budget_stops_with_a_named_note(tmp_path: Path, limits: Limits) -> None:
+    tight = Limits(max_total_bytes=2 * MiB, ratio_min_bytes=64 * 1024, scratch_dir=limits.scratch_dir)
+    items = _walk(tmp_path, {"t.tar.gz": _tar({"zeros": bytes(4 * MiB), "b": b"b"}, "w:gz")}, tight)
+    assert "limit max_total_bytes" in (items["/t.tar.gz!/zeros"].error or "")
+    note = items["/t.tar.gz!/"].error or ""
+    assert note.startswith("the rest of the archive was not read") and "max_total_bytes" in note
 
 
 def test_depth_limit(tmp_path: Path, limits: Limits) -> None:

@@ -1,0 +1,178 @@
+"""Single compressed files (``.gz``, ``.bz2``, ``.xz``): a container holding one member.
+
+The member is named after the file without its compression suffix (``log.txt.gz`` holds
+``log.txt``; ``x.tgz`` that is not a tar holds ``x.tar``); a file without a known suffix holds
+``NAME.out``. A damaged stream (truncated download, bad CRC) keeps the bytes decompressed before
+the damage, hashed as found, with an error that names the damage and how much was read: what was
+recovered is evidence too, and the error says it is not the whole file.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import zlib
+from collections.abc import Iterator
+from typing import IO, Any, ClassVar
+
+from tessera.evidence.base import (
+    CONTAINERS,
+    LimitHit,
+    Limits,
+    MemberSink,
+    member_cap,
+    member_locator,
+    open_item,
+)
+from tessera.records import EvidenceItem, Opener
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+_STRIP = {".gz": "", ".tgz": ".tar", ".bz2": "", ".tbz": ".tar", ".tbz2": ".tar", ".xz": "", ".txz": ".tar"}
+_CHUNK = 1 << 16
+
+
+def is_bzip2(head: bytes) -> bool:
+    # "BZh" + block size digit + the magic of the first block (pi) or of an empty stream (sqrt pi).
+    return head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90")
+
+
+def is_compressed(head: bytes) -> bool:
+    return head.startswith(GZIP_MAGIC) or head.startswith(XZ_MAGIC) or is_bzip2(head)
+
+
+def kind_of(head: bytes) -> str:
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    return "xz" if head.startswith(XZ_MAGIC) else "bzip2"
+
+
+def peek_decompressed(head: bytes) -> bytes | None:
+    """The first bytes of a gzip or xz stream's content; None when they cannot be had from ``head``.
+
+    Bzip2 cannot be peeked: it emits nothing until a whole block (up to 900 kB) has been read.
+    """
+    try:
+        if head.startswith(GZIP_MAGIC):
+            return zlib.decompressobj(31).decompress(head, 1024)
+        if head.startswith(XZ_MAGIC):
+            return lzma.LZMADecompressor().decompress(head, 1024)
+    except (zlib.error, lzma.LZMAError):
+        return None
+    return None
+
+
+def decompressing(head: bytes, fh: IO[bytes]) -> IO[bytes]:
+    """A file-like decompressing reader (what tarfile and others are handed)."""
+    if head.startswith(GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    if head.startswith(XZ_MAGIC):
+        return lzma.LZMAFile(fh)
+    return bz2.BZ2File(fh)
+
+
+class StreamDamage(Exception):
+    """The compressed stream is damaged; every byte decompressed before the damage was yielded."""
+
+
+def _decompressor(kind: str) -> Any:
+    if kind == "gzip":
+        return zlib.decompressobj(31)
+    return lzma.LZMADecompressor() if kind == "xz" else bz2.BZ2Decompressor()
+
+
+def decompressed_chunks(kind: str, fh: IO[bytes]) -> Iterator[bytes]:
+    """The content of a gzip/bzip2/xz file, streams one after another (as gzip -d reads them).
+
+    Driven by hand rather than through :class:`gzip.GzipFile`, which drops the last bytes it
+    decompressed when the input ends early: here everything before the damage comes out first.
+    Zero padding after the last stream is ignored, as the tools do; other trailing bytes are damage.
+    """
+    dec = _decompressor(kind)
+    offset = 0  # compressed bytes consumed, for the error message
+    pending = b""
+    while True:
+        data = pending or fh.read(_CHUNK)
+        pending = b""
+        if not data:
+            if dec.eof:
+                return
+            raise StreamDamage(f"the file ends inside the {kind} stream (truncated at byte {offset})")
+        try:
+            out = dec.decompress(data)
+        except (zlib.error, lzma.LZMAError, OSError, EOFError) as exc:
+            raise StreamDamage(f"damaged {kind} data near byte {offset}: {exc}") from None
+        if out:
+            yield out
+        if dec.eof:
+            more = dec.unused_data
+            offset += len(data) - len(more)
+            while len(more) < 16 and (block := fh.read(_CHUNK)):
+                more += block
+            if not more:
+                return
+            if is_compressed(more[:16]) and kind_of(more[:16]) == kind:
+                dec, pending = _decompressor(kind), more  # the next stream of a concatenation
+                continue
+            if not more.strip(b"\x00") and not any(
+                block.strip(b"\x00") for block in iter(lambda: fh.read(_CHUNK), b"")
+            ):
+                return  # zero padding after the last stream, as tape blocking leaves it
+            raise StreamDamage(
+                f"the bytes after the end of the {kind} stream (from byte {offset}) are not {kind}"
+            )
+        else:
+            offset += len(data)
+
+
+def member_name(raw_parent: bytes) -> bytes:
+    """The one member's name: the container's file name without its compression suffix."""
+    lower = raw_parent.lower()
+    for suffix, repl in _STRIP.items():
+        if lower.endswith(suffix.encode()) and len(raw_parent) > len(suffix):
+            return raw_parent[: -len(suffix)] + repl.encode()
+    return raw_parent + b".out"
+
+
+class CompressedFormat:
+    """A single gzip, bzip2 or xz compressed file (concatenated streams read as one, as gzip does)."""
+
+    name: ClassVar[str] = "compressed"
+    priority: ClassVar[int] = 30  # after "tar": a .tar.gz is one tar, not a gzip of a tar
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        return is_compressed(head)
+
+    def members(self, opener: Opener, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
+        loc, raw_path = member_locator(parent, member_name(parent.raw_path.rsplit(b"/", 1)[-1]))
+        cap, cap_error = member_cap(limits, parent.size, 0)
+        sink = MemberSink(limits, max_bytes=cap, too_big=cap_error)
+        error: str | None = None
+        keep = True
+        with open_item(opener) as fh:
+            head = fh.read(16)
+            fh.seek(0)
+            kind = kind_of(head)
+            try:
+                for chunk in decompressed_chunks(kind, fh):
+                    sink.write(chunk)
+            except LimitHit as exc:
+                error, keep = str(exc), False  # the sink discarded itself: a bomb's prefix is no file
+            except StreamDamage as exc:  # keep what came out before the damage
+                keep = sink.size > 0
+                error = f"corrupt {kind} stream: {exc}; the {sink.size} bytes before it are kept (partial)"
+        yield EvidenceItem(
+            loc,
+            raw_path,
+            sink.size if keep else None,
+            sink.opener() if keep else None,
+            mtime=parent.mtime,
+            error=error,
+            depth=parent.depth + 1,
+        )
+        if not keep:
+            sink.discard()
+
+
+CONTAINERS.register("compressed")(CompressedFormat())

@@ -87,15 +87,19 @@ def _members(lib: Any, archive: Any, parent: EvidenceItem, limits: Limits) -> It
     names = MemberNames()
     depth = parent.depth + 1
     used = count = 0
+    # newc stores a hard-linked file's bytes once, with its last name; libarchive reports the
+    # earlier names as empty files and the last as a hard link to the first. Empty files wait
+    # here until the end, so an earlier name gets the bytes when its last name brings them.
+    empty: dict[bytes, EvidenceItem] = {}
     entries = iter(archive)
     while True:
         try:
             entry = next(entries, None)
         except Exception as exc:  # a damaged header or a truncated archive
             yield container_note(parent, f"corrupt archive: {exc}")
-            return
+            break
         if entry is None:
-            return
+            break
         if not (entry.isreg or entry.issym or entry.islnk):
             continue  # directories, devices, fifos: no content
         raw = lib.ffi.entry_pathname(entry._entry_p) or b""
@@ -108,33 +112,52 @@ def _members(lib: Any, archive: Any, parent: EvidenceItem, limits: Limits) -> It
         size = int(entry.size or 0)
         if count > limits.max_members:
             yield replace(item, size=size, error=members_error(limits))
-            return
+            break
         if entry.issym:
             target = display_name(lib.ffi.entry_symlink(entry._entry_p) or b"")
             yield replace(item, is_symlink=True, link_target=target, link_kind="symlink")
             continue
-        link: dict[str, Any] = {}
-        if entry.islnk:
-            # newc stores a hard-linked file's bytes once, with its last name: that entry carries
-            # them; earlier names of it are listed as the archive lists them.
-            target = display_name(lib.ffi.entry_hardlink(entry._entry_p) or b"")
-            link = {"link_target": target, "link_kind": "hard"}
-            if size == 0:
-                yield replace(item, **link)
-                continue
+        link_raw = lib.ffi.entry_hardlink(entry._entry_p) if entry.islnk else None
+        if link_raw is not None:
+            item = replace(item, link_target=display_name(link_raw), link_kind="hard")
+        elif size == 0:
+            empty[raw] = item
+            continue
         if used + size > limits.max_total_bytes:
-            yield replace(item, size=size, error=total_error(limits), **link)
-            continue  # libarchive skips the data by itself: nothing to decompress here
+            yield replace(item, size=size, error=total_error(limits))
+            continue  # libarchive skips the data by itself
         sink = MemberSink(limits)
         try:
             for block in entry.get_blocks():
                 sink.write(block)
         except Exception as exc:
             sink.discard()
-            yield replace(item, size=size, error=f"corrupt member: {exc}", **link)
-            return  # the position in the archive is lost with the member's bytes
+            yield replace(item, size=size, error=f"corrupt member: {exc}")
+            break  # the position in the archive is lost with the member's bytes
         used += sink.size
-        yield replace(item, size=sink.size, opener=sink.opener(), **link)
+        opener = sink.opener()
+        first = empty.pop(link_raw, None) if link_raw is not None and sink.size else None
+        if first is not None:
+            yield replace(
+                first,
+                size=sink.size,
+                opener=_second(opener, limits),
+                link_kind="hard",
+                link_target=display_name(raw),
+            )
+        yield replace(item, size=sink.size, opener=opener)
+    for item in empty.values():
+        yield replace(item, size=0, opener=Opener(data=b""))
+
+
+def _second(opener: Opener, limits: Limits) -> Opener:
+    """Another opener on the same bytes (a spool file is deleted once its item is hashed)."""
+    if opener.path is None:
+        return opener
+    sink = MemberSink(limits)
+    with open_item(opener) as fh:
+        sink.copy_from(fh)
+    return sink.opener()
 
 
 CONTAINERS.register("cpio")(CpioFormat())

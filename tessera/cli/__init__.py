@@ -22,7 +22,7 @@ from tessera.cli import (
     suspect,
     user,
 )
-from tessera.cli.common import EXIT_USAGE, CliError, print_error
+from tessera.cli.common import EXIT_USAGE, CliError, database_error, print_error
 from tessera.evidence import EvidenceError
 from tessera.records import FormatError
 from tessera.store.db import StoreError
@@ -65,7 +65,7 @@ def demo_cmd(
 
 
 def main() -> None:
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 
     try:
         rv = app(standalone_mode=False)
@@ -84,9 +84,16 @@ def main() -> None:
         NotADirectoryError,
         PermissionError,
         ArgumentError,
-        OperationalError,
     ) as exc:
         print_error(str(exc))
+        sys.exit(EXIT_USAGE)
+    except DatabaseError as exc:  # OperationalError too
+        if isinstance(exc, (IntegrityError, ProgrammingError)):
+            raise  # a bug of ours, not a database that cannot be used
+        # Exit 2, "unusable input": the case database is the input every command works on, and when it
+        # cannot be used nothing was done (1 would claim the command finished). A run cut short by it
+        # is resumed by running the command again.
+        print_error(database_error(exc))
         sys.exit(EXIT_USAGE)
     except (typer.Abort, KeyboardInterrupt):
         print_error("interrupted; run the same command again to resume")

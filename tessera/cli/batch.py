@@ -142,6 +142,12 @@ def _report(outcomes: list[DeviceOutcome]) -> None:
         elif o.result and o.result.errors:
             for loc, err in o.result.problems[:5]:
                 console.print(f"  problem {o.row.device}:{loc}: {err}", highlight=False, markup=False)
+        elif o.result and o.result.stored_file_errors:
+            console.print(
+                f"  {o.row.device}: {o.result.stored_file_errors:,} file(s) stored with errors by an "
+                "earlier run",
+                highlight=False,
+            )
     partial = [o.row.device for o in outcomes if o.status in ("failed", "errors")]
     if partial:
         console.print(

@@ -31,11 +31,42 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
+#: The case database this command opened (password hidden), for naming it in a database error.
+_opened: list[str] = []
+
+
 def load_case(case_dir: Path | None) -> CaseHandle:
+    from sqlalchemy.exc import DatabaseError
+
     directory = case_dir or env_case_dir()
     if directory is None:
         fail("no case given: pass --case DIR or set TESSERA_CASE")
-    return open_case(directory)
+    try:
+        handle = open_case(directory)
+    except DatabaseError as exc:  # unreachable server, not a database, locked: nothing can be done
+        fail(f"the case database of {directory} could not be used: {_reason(exc)}")
+    _opened.append(_safe_url(handle.url))
+    return handle
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - naming the database must never raise
+        return "of the case"
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).splitlines()[0] if str(orig) else type(orig).__name__
+
+
+def database_error(exc: BaseException) -> str:
+    """One line for a database fault (unreachable server, locked or full SQLite file, broken schema)."""
+    where = _opened[-1] if _opened else "of the case"
+    return f"the case database {where} could not be used: {_reason(exc)}"
 
 
 def print_error(message: str) -> None:

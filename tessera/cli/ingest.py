@@ -161,6 +161,14 @@ def command(
             "seized without the phone's shared preferences.",
         ),
     ] = None,
+    add_source: Annotated[
+        bool,
+        typer.Option(
+            "--add-source",
+            help="SOURCE is one more source of an already ingested device (e.g. a phone's SD card): its "
+            "files are stored under /<name of SOURCE>. Without it a different source is refused.",
+        ),
+    ] = False,
     case: CaseOpt = None,
 ) -> None:
     """Walk, hash and match one evidence source; run it again to resume a stopped run.
@@ -200,6 +208,7 @@ def command(
         video_seconds_per_hash=video_sampling,
         video_frames=not no_video_frames,
         parser_options={"owner": owner} if owner else {},
+        add_source=add_source,
     )
     try:
         res = _ingest_with_bar(handle, source, opts, first_hit)
@@ -223,12 +232,19 @@ def command(
             f"{file_errors:,} file(s) could not be fully processed; they are recorded in the case "
             f"(tessera report lists them all)"
         )
+    # A resumed run is judged on everything the device holds, not only on what this run stored.
+    earlier = res.stored_file_errors - file_errors
+    if earlier > 0:
+        console.print(
+            f"{earlier:,} file(s) of {device} stored with errors by an earlier run "
+            f"(tessera report --device {device} lists them)"
+        )
     if incomplete:
         console.print(
             f"{len(incomplete):,} messaging source(s) of {device} not parsed in full "
             f"(tessera sources --device {device} lists them with their counts)"
         )
-    if file_errors or incomplete:
+    if file_errors or res.stored_file_errors or incomplete:
         raise typer.Exit(EXIT_PARTIAL)
 
 

@@ -94,7 +94,8 @@ class DirectorySource:
     priority: ClassVar[int] = 100
 
     def __init__(self, root: Path, limits: Limits) -> None:
-        self.root = os.fsencode(os.path.abspath(root))
+        # A root named through a link is followed once (links inside the evidence never are).
+        self.root = os.fsencode(os.path.realpath(root) if os.path.islink(root) else os.path.abspath(root))
         self.limits = limits
 
     @classmethod

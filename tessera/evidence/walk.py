@@ -62,6 +62,20 @@ def _check_scratch(root: Path, limits: Limits) -> None:
         )
 
 
+def follow_root(root: Path) -> Path:
+    """The evidence the examiner named, through a symbolic link if the name is one.
+
+    Only the root is followed (once, to its final target); links inside the evidence are recorded as
+    links, never followed. Without this, every open below (``O_NOFOLLOW``) would refuse the root.
+    """
+    if not os.path.islink(root):
+        return root
+    target = Path(os.path.realpath(root))
+    if not target.exists():
+        raise EvidenceError(f"evidence source {root} is a link to {target}, which does not exist")
+    return target
+
+
 def iter_evidence(
     root: Path | str, limits: Limits | None = None, source: str = "auto"
 ) -> Iterator[EvidenceItem]:
@@ -74,6 +88,7 @@ def iter_evidence(
     limits = limits or Limits()
     if not os.path.lexists(root):
         raise EvidenceError(f"no such evidence source: {root}")
+    root = follow_root(root)
     cls = pick_source(root, source)
     _check_scratch(root, limits)
     return expand(cls(root, limits).walk(), limits)

@@ -154,7 +154,8 @@ class DeviceOutcome:
             return "failed"
         if self.result is None:
             return "not run"
-        return "errors" if self.result.errors else "complete"
+        # Errors stored by an earlier, interrupted run of the device count as much as this run's.
+        return "errors" if self.result.errors or self.result.stored_file_errors else "complete"
 
 
 class BatchProgress(Protocol):

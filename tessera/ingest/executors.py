@@ -10,8 +10,13 @@ Executors are registered in :data:`EXECUTORS` under permanent names (the ``--exe
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -67,6 +72,37 @@ def _warm() -> None:
     """Runs once in each worker so all of them exist before the caller starts any threads."""
 
 
+#: Seconds between a worker's checks that its parent is still alive (where no death signal exists).
+PARENT_POLL = 0.5
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int, by_signal: bool) -> None:
+    """Worker initializer: end this worker when the process that started the pool dies, even by
+    ``kill -9`` (which runs no clean-up: the pool's workers would otherwise wait on their task queue
+    for ever, reading evidence for no one).
+
+    Linux sends the death signal when the parent *thread* that forked the worker ends, so it is only
+    asked for when that thread is the main thread (``by_signal``); the watchdog thread covers every
+    other case, and platforms without ``prctl``.
+    """
+    if by_signal and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the death signal was asked for
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="tessera-parent-watch", daemon=True).start()
+
+
 class LocalExecutor:
     """A pool of worker processes on this machine."""
 
@@ -76,7 +112,13 @@ class LocalExecutor:
         # started, all of it, before the matcher's index (with its OpenMP threads) or any device thread
         # of a batch exists; elsewhere, spawn.
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+        main = threading.current_thread() is threading.main_thread()
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(), main),
+        )
         self.slots = workers
         for _ in range(workers):
             self.pool.submit(_warm)

@@ -10,6 +10,7 @@ hashes the rest: nothing is duplicated (natural keys + insert-or-ignore) and not
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -25,17 +26,29 @@ from sqlalchemy.orm import Session
 
 import tessera
 from tessera.evidence import Limits, discard_spool, iter_evidence
+from tessera.evidence.base import open_dir_fd
 from tessera.hashing import hash_item
 from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH, VideoOptions
 from tessera.ingest.executors import HashingExecutor, open_executor
 from tessera.ingest.matcher import CaseMatcher, Hit, case_default_threshold
 from tessera.ingest.messaging import SourceResult
+from tessera.ingest.runs import (
+    COMPLETE,
+    INTERRUPTED,
+    STOPPED,
+    SourceClaim,
+    absolute,
+    claim_source,
+    end_run,
+    mark_interrupted,
+    record_verifications,
+    stored_file_errors,
+)
 from tessera.ingest.sources import MessagingStage
 from tessera.messaging.coverage import INCOMPLETE
 from tessera.records import EvidenceItem, MediaRecord, Opener
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
-from tessera.store.models_video import ImageVerification as VerificationRow
 from tessera.store.models_video import VideoFrameRow
 from tessera.store.writes import (
     existing_locators,
@@ -96,6 +109,10 @@ class IngestOptions:
     #: Options every messaging parser is given (``owner``: the device owner's number, for a msgstore.db
     #: whose shared preferences were not seized).
     parser_options: dict[str, str] = field(default_factory=dict)
+    #: ``source`` is one more source of an existing device (a phone's SD card): its files are stored
+    #: under ``/<source name>`` (see :mod:`tessera.ingest.runs`). Without it, a different source under
+    #: an existing device id is refused.
+    add_source: bool = False
 
 
 @dataclass
@@ -110,6 +127,11 @@ class IngestResult:
     messaging: list[SourceResult] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # first few (locator, error)
     elapsed: float = 0.0
+    #: Files of the device stored with an error, by this run or an earlier one (a resumed run is
+    #: judged on everything the device holds).
+    stored_file_errors: int = 0
+    #: The run was of the device's first source (not one added with ``add_source``).
+    primary: bool = True
 
 
 def hash_batch(
@@ -128,26 +150,40 @@ def hash_batch(
 
 
 def count_tree(root: Path) -> tuple[int, int]:
-    """Quick pre-count of a directory tree (files, bytes) for the progress bar's ETA."""
+    """Quick pre-count of a directory tree (files, bytes) for the progress bar's ETA.
+
+    Listing a folder updates its atime like reading a file does; every folder is listed through an
+    ``O_NOATIME`` descriptor, as the walk itself does. A root named through a link is followed once.
+    """
+    root = Path(os.path.realpath(root)) if os.path.islink(root) else root
     if root.is_file():
         return 1, root.stat().st_size
     files = nbytes = 0
     stack = [os.fsencode(root)]
     while stack:
+        path = stack.pop()
         try:
-            with os.scandir(stack.pop()) as it:
-                for e in it:
-                    try:
-                        if e.is_dir(follow_symlinks=False):
-                            stack.append(e.path)
-                        else:
-                            files += 1
-                            if e.is_file(follow_symlinks=False):
-                                nbytes += e.stat(follow_symlinks=False).st_size
-                    except OSError:
-                        files += 1
+            fd = open_dir_fd(path)
         except OSError:
             continue
+        try:
+            with os.scandir(fd) as it:
+                for e in it:
+                    try:
+                        st = os.stat(e.name, dir_fd=fd, follow_symlinks=False)
+                    except OSError:
+                        files += 1
+                        continue
+                    if stat.S_ISDIR(st.st_mode):
+                        stack.append(path + b"/" + os.fsencode(e.name))
+                    else:
+                        files += 1
+                        if stat.S_ISREG(st.st_mode):
+                            nbytes += st.st_size
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
     return files, nbytes
 
 
@@ -256,13 +292,22 @@ class _Writer:
                 )
 
 
-def _ensure_device(s: Session, opts: IngestOptions, source: Path) -> None:
+def _claim(s: Session, opts: IngestOptions, source: Path) -> SourceClaim:
+    claim = claim_source(s, opts.device_id, source, add_source=opts.add_source)
+    if claim is None:
+        path = absolute(source)
+        s.add(m.Device(id=opts.device_id, kind=opts.kind, suspect=opts.suspect, source_path=path))
+        return SourceClaim(path, "", True)
     dev = s.get(m.Device, opts.device_id)
-    if dev is None:
-        s.add(m.Device(id=opts.device_id, kind=opts.kind, suspect=opts.suspect, source_path=str(source)))
-    else:
+    if dev is not None:
         dev.suspect = opts.suspect or dev.suspect
-        dev.source_path = dev.source_path or str(source)
+    return claim
+
+
+def _prefixed(walker: Iterator[EvidenceItem], prefix: str) -> Iterator[EvidenceItem]:
+    raw = prefix.encode()
+    for item in walker:
+        yield replace(item, locator=prefix + item.locator, raw_path=raw + item.raw_path)
 
 
 def _executor(opts: IngestOptions) -> HashingExecutor | None:
@@ -295,7 +340,9 @@ def ingest(
         if owned and executor is not None:
             executor.close()
     if checks:
-        _record_verifications(case, opts.device_id, result.run_id, checks)
+        image_source = result.primary and not os.path.isdir(source)
+        record_verifications(case, opts.device_id, result.run_id, checks, image_source)
+    result.stored_file_errors = stored_file_errors(case, opts.device_id)
     result.elapsed = time.monotonic() - t0
     return result
 
@@ -310,15 +357,41 @@ def _run(
     executor: HashingExecutor | None,
 ) -> IngestResult:
     with case.session() as s:
-        _ensure_device(s, opts, source)
-        run = m.IngestRun(device_id=opts.device_id, source_path=str(source), tool_version=tessera.__version__)
+        claim = _claim(s, opts, source)
+        mark_interrupted(s, opts.device_id)
+        run = m.IngestRun(device_id=opts.device_id, source_path=claim.path, tool_version=tessera.__version__)
         s.add(run)
         s.commit()
         run_id = run.id
         # Only a device that already has files can be a resumed run; a first run skips the look-ups.
         resuming = s.scalar(select(m.File.id).where(m.File.device_id == opts.device_id).limit(1)) is not None
         matcher = CaseMatcher(case_default_threshold(s)).load(s)
-    result = IngestResult(run_id=run_id)
+    result = IngestResult(run_id=run_id, primary=claim.primary)
+    if claim.prefix:
+        walker = _prefixed(walker, claim.prefix)
+    try:
+        _stream(case, source, opts, walker, progress, should_stop, executor, result, matcher, resuming)
+    except BaseException:
+        # Ctrl-C, a lost executor, a crash: the run ended early and the next one resumes it. (A kill
+        # gets here never; the next run marks it.)
+        end_run(case, run_id, INTERRUPTED)
+        raise
+    return result
+
+
+def _stream(
+    case: CaseHandle,
+    source: Path,
+    opts: IngestOptions,
+    walker: Iterator[EvidenceItem],
+    progress: IngestProgress | None,
+    should_stop: Callable[[], bool] | None,
+    executor: HashingExecutor | None,
+    result: IngestResult,
+    matcher: CaseMatcher,
+    resuming: bool,
+) -> None:
+    run_id = result.run_id
     if progress:
         # The pre-count only feeds the ETA: it runs beside the walk so it never delays the first hit.
         counter = progress
@@ -397,34 +470,10 @@ def _run(
             update(m.IngestRun)
             .where(m.IngestRun.id == run_id)
             .values(
-                status="complete" if not (should_stop and should_stop()) else "stopped",
+                status=COMPLETE if not (should_stop and should_stop()) else STOPPED,
                 finished_at=m.utcnow(),
                 files_skipped=result.files_skipped,
                 errors=result.errors,
             )
         )
-        s.commit()
-    return result
-
-
-def _record_verifications(
-    case: CaseHandle, device_id: str, run_id: int, checks: list[tuple[str, str, str, str]]
-) -> None:
-    """One row per check and run, pass or fail; the device's evidence hash is the image's own."""
-    with case.session() as s:
-        for locator, algorithm, stored, computed in checks:
-            s.add(
-                VerificationRow(
-                    device_id=device_id,
-                    locator=locator,
-                    algorithm=algorithm,
-                    stored=stored,
-                    computed=computed,
-                    verified=stored == computed,
-                    run_id=run_id,
-                )
-            )
-            dev = s.get(m.Device, device_id)
-            if dev is not None and "!" not in locator and not dev.evidence_hash:
-                dev.evidence_hash = f"{algorithm}:{stored}"
         s.commit()

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.report.dfxml import DeviceNotFound, export_dfxml
 from tessera.report.export import export_vics, export_vpdq
 
 app = typer.Typer(help="Export hashes and metadata (never files).", no_args_is_help=True)
@@ -42,3 +43,20 @@ def vpdq(
     handle = load_case(case)
     n = export_vpdq(handle, out_file, scope=scope)
     out.print(f"wrote {n:,} video(s) ({scope}) to {out_file}")
+
+
+@app.command("dfxml")
+def dfxml(
+    device: Annotated[str, typer.Option("--device", help="Device whose file listing to write.")],
+    out_file: Annotated[Path, typer.Option("--out", help="DFXML file to write.")],
+    case: CaseOpt = None,
+) -> None:
+    """Write a device's file listing (locators, sizes, times, deleted flags, hashes) as DFXML 1.x."""
+    handle = load_case(case)
+    try:
+        n = export_dfxml(handle, device, out_file, command_line=f"tessera export dfxml --device {device}")
+    except DeviceNotFound as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {out_file}: {exc.strerror or exc}")
+    out.print(f"wrote {n:,} file object(s) of device {device} to {out_file}")

@@ -27,6 +27,7 @@ from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH
 from tessera.ingest.batch import DEVICE_KINDS
 from tessera.ingest.executors import EXECUTORS, ExecutorError, open_executor
 from tessera.ingest.pipeline import HitReport, IngestOptions, IngestResult, ingest
+from tessera.ingest.runs import SourceConflict, check_claim
 from tessera.ingest.sources import incomplete_sources
 from tessera.messaging.coverage import COMPLETE, INCOMPLETE, NOT_PARSED
 from tessera.store.case import CaseHandle
@@ -188,6 +189,10 @@ def command(
         source = Path(os.path.abspath(source))
     handle = load_case(case)
     local_tz = zone(tz)
+    try:
+        check_claim(handle, device, source, add_source=add_source)
+    except SourceConflict as exc:
+        fail(str(exc))
     # Opened here, before the progress bar, so an unreachable scheduler is one clean error line.
     try:
         pool = open_executor(executor, workers=workers, scheduler=scheduler)

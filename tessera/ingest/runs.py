@@ -120,6 +120,13 @@ def claim_source(s: Session, device_id: str, source: Path, *, add_source: bool) 
     return SourceClaim(path, _prefix(source), False)
 
 
+def check_claim(case: CaseHandle, device_id: str, source: Path, *, add_source: bool) -> None:
+    """Refuse a source the ingest would refuse, before any progress display or worker pool starts."""
+    with case.session() as s:
+        claim_source(s, device_id, source, add_source=add_source)
+        s.rollback()
+
+
 def _unfinished_sources(s: Session, device_id: str) -> list[str]:
     """Sources of the device whose latest run did not end ``complete``."""
     latest: dict[str, str] = {}

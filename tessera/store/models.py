@@ -58,7 +58,8 @@ class Device(Base):
 
 
 class IngestRun(Base):
-    """One invocation of ``tessera ingest`` on a device; a killed run stays ``running``."""
+    """One invocation of ``tessera ingest`` on a device (``source_path`` absolute: one of the device's
+    sources). A killed run stays ``running`` until the device's next run marks it ``interrupted``."""
 
     __tablename__ = "ingest_run"
 
@@ -67,7 +68,8 @@ class IngestRun(Base):
     source_path: Mapped[str] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running | complete
+    #: running | complete | stopped (--first-hit) | interrupted (killed, crashed, Ctrl-C)
+    status: Mapped[str] = mapped_column(String(20), default="running")
     files_new: Mapped[int] = mapped_column(Integer, default=0)
     files_skipped: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)

@@ -194,7 +194,77 @@ def test_ctrl_c_says_how_to_resume_and_the_rerun_completes(tmp_path: Path) -> No
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130 and "run the same command again to resume" in err, (p.returncode, err)
+    with sqlite3.connect(case / "case.db") as db:
+        assert [r[0] for r in db.execute("select status from ingest_run")] == ["interrupted"]
     r = tessera("ingest", str(src), "--device", "D1", "--case", str(case), "--workers", "1")
     assert r.returncode == 0, r.stderr
     with sqlite3.connect(case / "case.db") as db:
         assert db.execute("select count(*), count(distinct locator) from file").fetchone() == (600, 600)
+        assert [r[0] for r in db.execute("select status from ingest_run order by id")] == [
+            "interrupted",
+            "complete",
+        ]
+
+
+def test_a_rerun_exits_1_while_the_device_holds_stored_file_errors(tmp_path: Path) -> None:
+    from tessera.synth.images import jpeg_bytes
+
+    src = tmp_path / "dev"
+    src.mkdir()
+    (src / "good.jpg").write_bytes(jpeg_bytes(1, 64, 48))
+    (src / "broken.jpg").write_bytes(jpeg_bytes(2, 64, 48)[:300])
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "good.jpg").write_bytes(jpeg_bytes(1, 64, 48))
+    case = tmp_path / "case"
+    assert tessera("case", "init", str(case), "--name", "c", "--agency", "XX").returncode == 0
+    first = tessera("ingest", str(src), "--device", "E1", "--case", str(case), "--workers", "0")
+    assert first.returncode == 1 and "1 file(s) could not be fully processed" in first.stderr, first.stderr
+    again = tessera("ingest", str(src), "--device", "E1", "--case", str(case), "--workers", "0")
+    assert "0 files stored, 2 already stored (resumed)" in again.stdout, again.stdout
+    assert again.returncode == 1, again.stderr  # this run found nothing new, the device still holds it
+    assert "1 file(s) of E1 stored with errors by an earlier run" in again.stderr
+    ok = tessera("ingest", str(clean), "--device", "E2", "--case", str(case), "--workers", "0")
+    ok_again = tessera("ingest", str(clean), "--device", "E2", "--case", str(case), "--workers", "0")
+    assert (ok.returncode, ok_again.returncode) == (0, 0), ok_again.stderr
+
+
+def test_a_different_source_for_a_device_is_refused_unless_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from tessera.synth.images import jpeg_bytes
+
+    for name in ("phone", "sdcard"):
+        (tmp_path / name / "DCIM").mkdir(parents=True)
+        (tmp_path / name / "DCIM/a.jpg").write_bytes(jpeg_bytes(len(name), 64, 48))
+    case = tmp_path / "case"
+    assert tessera("case", "init", str(case), "--name", "c", "--agency", "XX").returncode == 0
+    monkeypatch.chdir(tmp_path)  # a relative source path is stored absolute
+    assert tessera("ingest", "phone", "--device", "P1", "--case", str(case), "--workers", "0").returncode == 0
+    r = tessera("ingest", "sdcard", "--device", "P1", "--case", str(case), "--workers", "0")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--add-source" in r.stderr, r.stderr
+    assert str(tmp_path / "phone") in r.stderr and "Traceback" not in r.stderr
+    r = tessera("ingest", "sdcard", "--device", "P1", "--add-source", "--case", str(case), "--workers", "0")
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(case / "case.db") as db:
+        assert db.execute("select source_path from device").fetchall() == [(str(tmp_path / "phone"),)]
+        assert sorted(x[0] for x in db.execute("select locator from file")) == [
+            "/DCIM/a.jpg",
+            "/sdcard/DCIM/a.jpg",
+        ]
+        assert {x[0] for x in db.execute("select source_path from ingest_run")} == {
+            str(tmp_path / "phone"),
+            str(tmp_path / "sdcard"),
+        }
+
+
+def test_a_case_database_that_cannot_be_used_is_one_line_naming_it(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    assert tessera("case", "init", str(case), "--name", "c", "--agency", "XX").returncode == 0
+    (case / "case.db").unlink()
+    (case / "case.db").mkdir()  # SQLite cannot open a folder: OperationalError
+    r = tessera("matches", "--case", str(case))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "case database" in r.stderr and "could not be used" in r.stderr and str(case) in r.stderr

@@ -1,88 +1,122 @@
-"""Forensic disk images (raw/dd and EWF/E01) through The Sleuth Kit (pytsk3) and libewf (pyewf).
+"""Forensic disk and volume images as containers, read through dfVFS (with The Sleuth Kit underneath).
 
-A disk image found in the evidence is a container: its partitions (MBR or GPT) and the file systems TSK
-reads in them (FAT, exFAT, NTFS, ext2/3/4, ...) are walked read-only, and every file becomes a member
-with a chained locator ``/disk.E01!/p2/Users/x/a.jpg`` (``p<n>`` numbers the allocated partitions in
-table order; an image holding a bare file system has no ``p<n>`` part). Deleted files whose content TSK
-can still reach are yielded with ``deleted=True``. An EWF image's media is read once more in full to
-check the MD5 it carries; a mismatch is recorded against the image as "EWF verification failed".
+An image found in the evidence (or inside an archive) is a container: dfVFS opens its format (raw,
+split raw, EWF, VHD/VHDX, VMDK, QCOW2, UDIF), its volume systems (MBR, GPT, APM, LVM, VSS, APFS,
+encrypted volumes with a key) and its file systems, and every file becomes a member with a chained
+locator ``/disk.E01!/p2/Users/x/a.jpg``: ``p<n>`` numbers the allocated partitions in table order,
+``vss<n>``/``lvm<n>``/``apfs<n>`` the other volume layers, and an image holding a bare file system
+has no volume part. Deleted files (also under deleted folders), orphans and NTFS alternate data
+streams (``…/file.dll:stream``) are members too, flagged on the item (``deleted``, ``orphan``,
+``stream``). What cannot be opened (a missing EWF segment or VHD parent, a locked volume, a
+partition holding no known file system) is an item with the reason, at the layer's locator.
+
+An EWF image's media is read once more in full to check the MD5 it carries; the result goes to
+``Limits.on_verify`` and a mismatch is recorded against the image as "EWF verification failed".
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
-import pytsk3
+from dfvfs.helpers import source_scanner
+from dfvfs.resolver import context, resolver
 
+from tessera.evidence import dfvfs_native, disk_ewf, disk_tsk
 from tessera.evidence.base import (
     CONTAINERS,
-    LimitHit,
+    SPOOL_PREFIX,
     Limits,
-    MemberSink,
     container_note,
+    display_name,
+    is_spooled,
     member_locator,
-    members_error,
+    open_readonly,
+    read_head,
 )
+from tessera.evidence.dfvfs_volumes import DFVFS_ERRORS, MediaError, Problem, open_media, volumes
 from tessera.records import EvidenceItem, Opener
 
-_EWF_MAGIC = b"EVF\x09\x0d\x0a\xff\x00"
-_RAW_SUFFIXES = (".dd", ".raw", ".img", ".001", ".image")
-_CHUNK = 1 << 20
-#: TSK's virtual files describing FAT structures, not content anyone stored.
-_VIRTUAL = {b"$MBR", b"$FAT1", b"$FAT2"}
+#: Names a raw image usually carries. A raw image has no magic of its own, so one of these names plus
+#: a volume or file-system signature is what makes a file an image.
+_RAW_SUFFIXES = (".dd", ".raw", ".img", ".000", ".001", ".image", ".iso", ".dmg", ".vhd", ".dsk", ".bin")
+#: Of those, formats whose signature lies past the sniffed head (ISO 9660 at 32 KiB; the VHD and UDIF
+#: footers at the end): checked again in full before anything is reported.
+_DEEP_SUFFIXES = (".iso", ".raw", ".dmg", ".vhd", ".img", ".dd")
+_DEEP_HEAD = 34 * 1024
 
 
-def _looks_like_disk(head: bytes) -> bool:
+def _image_magic(head: bytes) -> bool:
+    """Image formats that carry their own magic (always an image, whatever the name)."""
+    if head.startswith(disk_ewf.EWF1_MAGIC):
+        return disk_ewf.segment_number(head) == 1  # later segments are read with the first
+    return head.startswith((disk_ewf.EWF2_MAGIC, b"vhdxfile", b"KDMV", b"COWD", b"QFI\xfb", b"conectix"))
+
+
+def _structure(head: bytes) -> bool:
+    """A volume system or file system starts in ``head``."""
     return (
-        head[510:512] == b"\x55\xaa"  # MBR, or a FAT/NTFS boot sector
-        or head[1080:1082] == b"\x53\xef"  # ext2/3/4 superblock magic
+        head[510:512] == b"\x55\xaa"  # MBR, or a FAT/NTFS/exFAT boot sector
+        or head[512:520] == b"EFI PART"  # GPT
+        or head[1080:1082] == b"\x53\xef"  # ext2/3/4
+        or head[1024:1026] in (b"H+", b"HX")  # HFS+ / HFSX
+        or head[32:36] == b"NXSB"  # APFS container
+        or head[:4] == b"XFSB"
+        or head[:6] == b"LUKS\xba\xbe"
+        or head[3:11] == b"-FVE-FS-"  # BitLocker
+        or head[:2] == b"ER"
+        and head[512:514] == b"PM"  # Apple partition map
+        or head[512:520] == b"LABELONE"  # LVM2
+        or head[0x8001:0x8006] == b"CD001"  # ISO 9660 (when the head reaches that far)
     )
 
 
-class _Image(pytsk3.Img_Info):
-    """TSK reads the image through this: a plain file, bytes in memory, or an open EWF handle."""
-
-    def __init__(self, read: Any, size: int) -> None:
-        self._read, self._size = read, size
-        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
-
-    def close(self) -> None:  # noqa: D102 - TSK calls it
-        pass
-
-    def read(self, offset: int, size: int) -> bytes:
-        return bytes(self._read(offset, size))
-
-    def get_size(self) -> int:
-        return self._size
+def _deep_structure(opener: Opener) -> bool:
+    if opener.data is not None:
+        head, tail = opener.data[:_DEEP_HEAD], opener.data[-512:]
+    else:
+        with open_readonly(opener.path or "") as fh:
+            head = fh.read(_DEEP_HEAD)
+            size = os.fstat(fh.fileno()).st_size
+            fh.seek(max(size - 512, 0))
+            tail = fh.read(512)
+    return _structure(head) or tail.startswith((b"conectix", b"koly"))
 
 
-def _ewf_handle(path: str) -> Any:
-    import pyewf
-
-    handle = pyewf.handle()
-    handle.open(pyewf.glob(path))  # split segments: disk.E01, disk.E02, ...
-    return handle
+def _keys(limits: Limits) -> tuple[str, ...]:
+    # Passwords or recovery keys for encrypted volumes, when the caller's limits carry them.
+    return tuple(getattr(limits, "volume_keys", ()) or ())
 
 
-def _verify_ewf(handle: Any) -> tuple[str, str] | None:
-    """(stored, computed) MD5 of the media, or None when the image stores no MD5."""
-    stored = (handle.get_hash_value("MD5") or "").lower()
-    if not stored:
-        return None
-    md5 = hashlib.md5()  # noqa: S324 - EWF stores MD5; this is verification, not security
-    size = handle.get_media_size()
-    handle.seek(0)
-    done = 0
-    while done < size:
-        block = handle.read(min(_CHUNK, size - done))
-        if not block:
-            break
-        md5.update(block)
-        done += len(block)
-    return stored, md5.hexdigest()
+@contextlib.contextmanager
+def _image_file(opener: Opener, name: str, limits: Limits) -> Iterator[Path]:
+    """A path to the image under its own name (dfVFS and libewf go by name for split sets).
+
+    An image read out of an archive is written to a scratch folder (never the evidence) and removed
+    afterwards; an image that is a file of the evidence is used in place.
+    """
+    if opener.path is not None and not is_spooled(opener):
+        yield Path(opener.path)
+        return
+    scratch = limits.scratch_dir or Path(tempfile.gettempdir())
+    folder = Path(tempfile.mkdtemp(prefix=SPOOL_PREFIX + "image-", dir=scratch))
+    target = folder / (name.replace("/", "_") or "image")
+    try:
+        if opener.data is not None:
+            target.write_bytes(opener.data)
+        else:
+            try:
+                os.link(opener.path or "", target)
+            except OSError:
+                shutil.copyfile(opener.path or "", target)
+        yield target
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class DiskImageFormat:
@@ -91,141 +125,115 @@ class DiskImageFormat:
     priority: ClassVar[int] = 5
 
     def sniff(self, head: bytes, name: str) -> bool:
-        if head.startswith(_EWF_MAGIC):
+        if _image_magic(head):
             return True
-        return name.lower().endswith(_RAW_SUFFIXES) and _looks_like_disk(head)
+        lower = name.lower()
+        if not lower.endswith(_RAW_SUFFIXES):
+            return False
+        return _structure(head) or lower.endswith(_DEEP_SUFFIXES)
 
     def members(self, opener: Opener, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
-        handle: Any = None
-        fd: int | None = None
+        name = display_name(parent.raw_path.rsplit(b"/", 1)[-1])
+        head = read_head(opener)
+        if not _image_magic(head) and not _structure(head) and not _deep_structure(opener):
+            return  # only the name looked like an image: an ordinary file, hashed as such
+        with _image_file(opener, name, limits) as path:
+            if head.startswith(disk_ewf.EWF1_MAGIC):
+                missing = disk_ewf.missing_segment(path)
+                if missing:
+                    yield container_note(parent, f"{name}: {missing}")
+                else:
+                    yield from _verify(path, parent, limits)
+            yield from _walk_image(path, name, parent, limits)
+
+
+def _verify(path: Path, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
+    try:
+        checked = disk_ewf.verify(path)
+    except OSError as exc:
+        yield container_note(parent, f"EWF media unreadable: {exc}")
+        return
+    if checked is None:
+        return
+    if limits.on_verify is not None:
+        limits.on_verify(parent.locator, "md5", *checked)
+    stored, computed = checked
+    if stored != computed:
+        yield container_note(parent, f"EWF verification failed: stored MD5 {stored}, computed {computed}")
+
+
+def _problem(parent: EvidenceItem, label: str, error: str) -> EvidenceItem:
+    if not label:
+        return container_note(parent, error)
+    locator, raw_path = member_locator(parent, label.encode())
+    return EvidenceItem(locator, raw_path, None, None, error=f"{label}: {error}", depth=parent.depth + 1)
+
+
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (MediaError, *DFVFS_ERRORS)
+
+
+def _walk_image(path: Path, name: str, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
+    ctx = context.Context()
+    scanner = source_scanner.SourceScanner(resolver_context=ctx)
+    counter = disk_tsk.Counter()
+    try:
         try:
-            if opener.data is not None:
-                if opener.data.startswith(_EWF_MAGIC):
-                    yield container_note(
-                        parent, "EWF image inside an archive: give the image itself as evidence"
-                    )
-                    return
-                data = opener.data
-                img = _Image(lambda off, n: data[off : off + n], len(data))
-            elif opener.path is not None and open(opener.path, "rb").read(8) == _EWF_MAGIC:  # noqa: SIM115
-                handle = _ewf_handle(opener.path)
-                checked = _verify_ewf(handle)
-                if checked and limits.on_verify is not None:
-                    limits.on_verify(parent.locator, "md5", *checked)
-                if checked and checked[0] != checked[1]:
-                    stored, computed = checked
-                    yield container_note(
-                        parent, f"EWF verification failed: stored MD5 {stored}, computed {computed}"
-                    )
-                    # libewf keeps a chunk's checksum error as handle state: read on with a fresh handle.
-                    handle.close()
-                    handle = _ewf_handle(opener.path)
+            media = open_media(path, scanner)
+        except _OPEN_ERRORS as exc:
+            yield container_note(parent, f"{name}: {exc}")
+            return
+        layers = volumes(media, scanner, _keys(limits))
+        while not counter.stopped:
+            try:
+                layer = next(layers, None)
+            except DFVFS_ERRORS as exc:
+                yield container_note(parent, f"{name}: volume layers unreadable: {exc}")
+                return
+            if layer is None:
+                return
+            if isinstance(layer, Problem):
+                yield _problem(parent, layer.label, layer.error)
+                continue
+            yield from _walk_volume(layer.path_spec, layer.label, scanner, ctx, parent, limits, counter)
+    finally:
+        ctx.Empty()
 
-                def read_ewf(off: int, n: int) -> bytes:
-                    handle.seek(off)
-                    return bytes(handle.read(n))
 
-                img = _Image(read_ewf, handle.get_media_size())
-            else:
-                assert opener.path is not None
-                fd = os.open(opener.path, os.O_RDONLY)
-                size = os.fstat(fd).st_size
-                img = _Image(lambda off, n: os.pread(fd, n, off), size)
-            yield from _walk_image(img, parent, limits)
-        except OSError as exc:
-            yield container_note(parent, f"unreadable disk image: {exc}")
-        finally:
-            if fd is not None:
-                os.close(fd)
-            if handle is not None:
-                handle.close()
+def _walk_volume(
+    spec: Any,
+    label: str,
+    scanner: source_scanner.SourceScanner,
+    ctx: Any,
+    parent: EvidenceItem,
+    limits: Limits,
+    counter: disk_tsk.Counter,
+) -> Iterator[EvidenceItem]:
+    prefix = label + "/" if label else ""
+    try:
+        file_object = resolver.Resolver.OpenFileObject(spec, resolver_context=ctx)
+        found = disk_tsk.open_file_systems(file_object)
+    except DFVFS_ERRORS as exc:
+        yield _problem(parent, label, f"volume unreadable: {exc}")
+        return
+    for n, (fs_name, fs) in enumerate(found):
+        layer = prefix + (f"@{fs_name}/" if n else "")
+        yield from disk_tsk.walk(fs, layer.encode(), parent, limits, counter)
+        if counter.stopped:
+            return
+    if found:
+        return
+    try:
+        fs_spec = scanner.ScanForFileSystem(spec)
+    except DFVFS_ERRORS as exc:
+        yield _problem(parent, label, f"file system unreadable: {exc}")
+        return
+    if fs_spec is None:
+        yield _problem(parent, label, "no file system found that The Sleuth Kit or dfVFS can read")
+        return
+    try:
+        yield from dfvfs_native.walk(fs_spec, prefix.encode(), parent, limits, counter)
+    except DFVFS_ERRORS as exc:
+        yield _problem(parent, label, f"{fs_spec.type_indicator} file system unreadable: {exc}")
 
 
 CONTAINERS.register("disk-image")(DiskImageFormat())
-
-
-def _partitions(img: _Image) -> list[tuple[str, int]]:
-    try:
-        volume = pytsk3.Volume_Info(img)
-    except OSError:
-        return [("", 0)]  # no partition table: a bare file system
-    out = []
-    n = 0
-    for part in volume:
-        if part.flags != pytsk3.TSK_VS_PART_FLAG_ALLOC or part.len <= 0:
-            continue
-        n += 1
-        out.append((f"p{n}", part.start * volume.info.block_size))
-    return out
-
-
-def _walk_image(img: _Image, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
-    count = 0
-    for label, offset in _partitions(img):
-        try:
-            fs = pytsk3.FS_Info(img, offset=offset)
-        except OSError:
-            continue  # swap, unformatted or a file system TSK does not read: nothing to list
-        prefix = (label.encode() + b"/") if label else b""
-        stack: list[tuple[bytes, Any, int]] = [(prefix, fs.open_dir(path="/"), 0)]
-        seen: set[int] = set()
-        while stack:
-            rel, directory, depth = stack.pop()
-            for entry in directory:
-                name = entry.info.name.name
-                meta = entry.info.meta
-                if name in (b".", b"..") or meta is None or (depth == 0 and name in _VIRTUAL):
-                    continue
-                deleted = bool(entry.info.name.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
-                if meta.type == pytsk3.TSK_FS_META_TYPE_DIR:
-                    if meta.addr not in seen and depth < 64 and not deleted:
-                        seen.add(meta.addr)
-                        stack.append((rel + name + b"/", entry.as_directory(), depth + 1))
-                    continue
-                if meta.type != pytsk3.TSK_FS_META_TYPE_REG:
-                    continue
-                count += 1
-                if count > limits.max_members:
-                    yield container_note(parent, members_error(limits))
-                    return
-                yield _member(entry, parent, rel + name, deleted, limits)
-
-
-def _member(entry: Any, parent: EvidenceItem, raw: bytes, deleted: bool, limits: Limits) -> EvidenceItem:
-    meta = entry.info.meta
-    locator, raw_path = member_locator(parent, raw)
-    times = {
-        "mtime": float(meta.mtime or 0) or None,
-        "atime": float(meta.atime or 0) or None,
-        "ctime": float(meta.ctime or 0) or None,
-        "crtime": float(meta.crtime or 0) or None,
-    }
-    sink = MemberSink(
-        limits, limits.max_total_bytes, f"disk image member past {limits.max_total_bytes} bytes"
-    )
-    error = None
-    try:
-        done = 0
-        while done < meta.size:
-            block = entry.read_random(done, min(_CHUNK, meta.size - done))
-            if not block:
-                break
-            sink.write(block)
-            done += len(block)
-        if done < meta.size:
-            error = f"content unrecoverable past byte {done} of {meta.size}"
-    except (OSError, LimitHit) as exc:
-        error = f"content unrecoverable: {exc}" if deleted else f"unreadable: {exc}"
-    return EvidenceItem(
-        locator,
-        raw_path,
-        meta.size,
-        sink.opener(),
-        mtime=times["mtime"],
-        atime=times["atime"],
-        ctime=times["ctime"],
-        crtime=times["crtime"],
-        deleted=deleted,
-        error=error,
-        depth=parent.depth + 1,
-    )

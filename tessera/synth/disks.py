@@ -86,3 +86,73 @@ def to_e01(raw: Path, target: Path) -> Path:
     """An EWF (EnCase 6) copy of ``raw`` at ``target`` (.E01 added), with its MD5 stored."""
     _run("ewfacquire", "-u", "-t", str(target), "-f", "encase6", "-c", "none", "-S", "0", str(raw))
     return target.with_suffix(".E01") if target.suffix != ".E01" else target
+
+
+def ntfs_tools_missing() -> list[str]:
+    return [t for t in ("mkntfs", "ntfs-3g", "fusermount") if shutil.which(t) is None]
+
+
+def ntfs_image(
+    path: Path,
+    files: Mapping[str, bytes],
+    *,
+    streams: Mapping[str, bytes] | None = None,
+    deleted: Mapping[str, bytes] | None = None,
+    deleted_dirs: tuple[str, ...] = (),
+    orphans: Mapping[str, bytes] | None = None,
+    size_mb: int = 16,
+) -> Path:
+    """A bare NTFS file system (mkntfs on an image file) filled through ntfs-3g, a FUSE mount.
+
+    ``streams`` keys are ``path:stream`` (alternate data streams, written through ntfs-3g's Windows
+    stream names); ``deleted`` files are written and then removed, and each folder in
+    ``deleted_dirs`` removed with everything in it. ``orphans`` are written into a folder that is then
+    deleted and whose MFT entry a new file (``filler.txt``) takes over: their parent reference then
+    names another file, which is what makes The Sleuth Kit list them under ``$OrphanFiles``.
+    Raises :class:`OSError` when the mount is refused (no FUSE here): callers skip.
+    """
+    with path.open("wb") as fh:
+        fh.truncate(size_mb << 20)
+    _run("mkntfs", "-F", "-f", "-q", str(path))
+    with tempfile.TemporaryDirectory() as tmp:
+        mnt = Path(tmp) / "mnt"
+        mnt.mkdir()
+
+        def mount() -> None:
+            done = subprocess.run(
+                ["ntfs-3g", "-o", "streams_interface=windows", str(path), str(mnt)], capture_output=True
+            )
+            if done.returncode != 0:
+                raise OSError(f"ntfs-3g mount refused: {done.stderr.decode(errors='replace').strip()}")
+
+        def umount() -> None:
+            _run("fusermount", "-u", str(mnt))
+
+        def write(rel: str, data: bytes) -> None:
+            target = mnt / rel.split(":", 1)[0]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (mnt / rel).write_bytes(data)
+
+        mount()
+        try:
+            # MFT entries are handed out lowest free first: everything that must survive is created
+            # before the orphans' folder, so the filler below can only reuse that folder's entry.
+            for rel, data in [*files.items(), *(streams or {}).items(), *(deleted or {}).items()]:
+                write(rel, data)
+            for rel, data in (orphans or {}).items():
+                write("Lost/" + rel, data)
+            if orphans:
+                shutil.rmtree(mnt / "Lost")
+        finally:
+            umount()
+        mount()
+        try:
+            if orphans:
+                (mnt / "filler.txt").write_bytes(b"takes over the deleted folder's MFT entry\n")
+            for rel in deleted or {}:
+                (mnt / rel).unlink()
+            for rel in deleted_dirs:
+                shutil.rmtree(mnt / rel)
+        finally:
+            umount()
+    return path

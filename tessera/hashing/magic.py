@@ -91,6 +91,16 @@ def _ftyp(head: bytes) -> tuple[str, str]:
     return "video/mp4", "video"
 
 
+def _icon_directory(head: bytes) -> bool:
+    """An ICO header's image count and first entry (reserved 0, 0/1 planes, a real bit depth)."""
+    if len(head) < 22:
+        return False
+    count = int.from_bytes(head[4:6], "little")
+    planes = int.from_bytes(head[10:12], "little")
+    bits = int.from_bytes(head[12:14], "little")
+    return count > 0 and head[9] == 0 and planes in (0, 1) and bits in (0, 1, 2, 4, 8, 16, 24, 32)
+
+
 def sniff(head: bytes) -> tuple[str | None, str]:
     """``(mime, kind)`` from the first bytes of a file; kind is image|video|archive|other."""
     if len(head) < 4:
@@ -103,6 +113,10 @@ def sniff(head: bytes) -> tuple[str | None, str]:
         # Two bytes alone would claim text starting "BM"; also require a known DIB header size.
         if int.from_bytes(head[14:18], "little") in _BMP_DIB_SIZES:
             return "image/bmp", "image"
+        return None, "other"
+    if head.startswith(b"\x00\x00\x01\x00") and not _icon_directory(head):
+        # Four bytes alone claim binary data that starts with small little-endian counters (NTFS's
+        # $UpCase table is 00 00 01 00 02 00 ...): an icon also needs a sane first directory entry.
         return None, "other"
     if head[0] in _FIRST_BYTES:
         for off, sig, mime, kind in _TABLE:

@@ -19,7 +19,7 @@ from dfvfs.helpers import source_scanner
 from dfvfs.lib import definitions as dfdefs
 from dfvfs.lib import errors as dferrors
 from dfvfs.path import factory
-from dfvfs.resolver import resolver
+from dfvfs.resolver import context, resolver
 
 from tessera.evidence import dfvfs_os  # noqa: F401  (read-only OS layer for every dfVFS open)
 from tessera.evidence.base import open_readonly
@@ -102,21 +102,39 @@ class MediaError(Exception):
     """The image file cannot be opened as media; the message says why."""
 
 
-def _unlock(spec: Any, keys: Sequence[str], ctx: Any) -> bool:
-    entry = resolver.Resolver.OpenFileEntry(spec, resolver_context=ctx)
-    if entry is None:
-        return False
-    if entry.Unlock():
+def _try_unlock(spec: Any, credential: tuple[str, str] | None) -> bool:
+    # Each attempt in a throwaway context: a volume object that refused one key stays locked, and
+    # the walk's own context must first open the volume with the key that works.
+    trial = context.Context()
+    chain = resolver.Resolver.key_chain
+    unlocked = False
+    try:
+        if credential is not None:
+            chain.SetCredential(spec, *credential)
+        entry = resolver.Resolver.OpenFileEntry(spec, resolver_context=trial)
+        unlocked = bool(entry is not None and entry.Unlock())
+        return unlocked
+    except KeyError:
+        return False  # that kind of credential does not exist for this encryption
+    finally:
+        trial.Empty()
+        if credential is not None and not unlocked:
+            forget_keys(spec)
+
+
+def forget_keys(spec: Any | None = None) -> None:
+    """Drop the keys dfVFS holds (for one volume, or all): they must not outlive the image's walk."""
+    chain = resolver.Resolver.key_chain
+    if spec is None:
+        chain.Empty()
+    else:
+        getattr(chain, "_credentials_per_path_spec", {}).pop(spec.comparable, None)
+
+
+def _unlock(spec: Any, keys: Sequence[str]) -> bool:
+    if _try_unlock(spec, None):
         return True
-    for key in keys:
-        for kind in _KEY_KINDS:
-            try:
-                resolver.Resolver.key_chain.SetCredential(spec, kind, key)
-            except KeyError:
-                continue  # that kind of credential does not exist for this encryption
-            if resolver.Resolver.OpenFileEntry(spec, resolver_context=ctx).Unlock():
-                return True
-    return False
+    return any(_try_unlock(spec, (kind, key)) for key in keys for kind in _KEY_KINDS)
 
 
 def _join(label: str, part: str) -> str:
@@ -137,7 +155,7 @@ def _walk(
     if spec.type_indicator in _ENCRYPTION_NAMES and spec.type_indicator != dfdefs.TYPE_INDICATOR_CS:
         name = _ENCRYPTION_NAMES[spec.type_indicator]
         try:
-            unlocked = _unlock(spec, keys, scanner._resolver_context)
+            unlocked = _unlock(spec, keys)
         except DFVFS_ERRORS as exc:
             yield Problem(label, f"encrypted volume ({name}) cannot be opened: {_describe(exc)}")
             return
@@ -172,7 +190,7 @@ def _walk(
         sub = _join(label, location)
         if entry.path_spec.type_indicator == dfdefs.TYPE_INDICATOR_CS:
             try:
-                locked = not _unlock(entry.path_spec, keys, scanner._resolver_context)
+                locked = not _unlock(entry.path_spec, keys)
             except DFVFS_ERRORS as exc:
                 yield Problem(sub, f"encrypted volume (FileVault / Core Storage): {_describe(exc)}")
                 continue
@@ -180,14 +198,14 @@ def _walk(
                 yield Problem(sub, "encrypted volume (FileVault / Core Storage): no key given")
                 continue
         if entry.path_spec.type_indicator == dfdefs.TYPE_INDICATOR_APFS_CONTAINER:
-            yield from _walk_apfs(entry.path_spec, sub, keys, scanner._resolver_context)
+            yield from _walk_apfs(entry.path_spec, sub, keys)
             continue
         yield from _walk(entry.path_spec, sub, scanner, keys, nesting + 1)
 
 
-def _walk_apfs(spec: Any, label: str, keys: Sequence[str], ctx: Any) -> Iterator[Volume | Problem]:
+def _walk_apfs(spec: Any, label: str, keys: Sequence[str]) -> Iterator[Volume | Problem]:
     try:
-        unlocked = _unlock(spec, keys, ctx)
+        unlocked = _unlock(spec, keys)
     except DFVFS_ERRORS as exc:
         yield Problem(label, f"APFS volume cannot be opened: {_describe(exc)}")
         return

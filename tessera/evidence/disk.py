@@ -39,7 +39,7 @@ from tessera.evidence.base import (
     open_readonly,
     read_head,
 )
-from tessera.evidence.dfvfs_volumes import DFVFS_ERRORS, MediaError, Problem, open_media, volumes
+from tessera.evidence.dfvfs_volumes import DFVFS_ERRORS, MediaError, Problem, forget_keys, open_media, volumes
 from tessera.records import EvidenceItem, Opener
 
 #: Names a raw image usually carries. A raw image has no magic of its own, so one of these names plus
@@ -197,6 +197,7 @@ def _walk_image(path: Path, name: str, parent: EvidenceItem, limits: Limits) -> 
             yield from _walk_volume(layer.path_spec, layer.label, scanner, ctx, parent, limits, counter)
     finally:
         ctx.Empty()
+        forget_keys()
 
 
 def _walk_volume(

@@ -156,3 +156,46 @@ def ntfs_image(
         finally:
             umount()
     return path
+
+
+def qemu_copy(raw: Path, target: Path, fmt: str) -> Path:
+    """``raw`` converted by qemu-img to ``fmt`` (qcow2, vhdx, vmdk, vpc: Virtual PC's VHD)."""
+    _run("qemu-img", "convert", "-f", "raw", "-O", fmt, str(raw), str(target))
+    return target
+
+
+def gpt_image(path: Path, volume: Path, start: int = FAT_START) -> Path:
+    """A disk with a GPT (written by sfdisk, on the image file) whose one partition holds ``volume``."""
+    size = volume.stat().st_size
+    sectors = -(-size // SECTOR)
+    with path.open("wb") as fh:
+        fh.truncate((start + sectors + 64) * SECTOR)
+    table = f"label: gpt\nstart={start}, size={sectors}, type=EBD0A0A2-B9E5-4433-87C0-68B6B7C7EB1D\n"
+    subprocess.run(["sfdisk", "-q", str(path)], input=table.encode(), check=True, capture_output=True)
+    with path.open("r+b") as fh:
+        fh.seek(start * SECTOR)
+        fh.write(volume.read_bytes())
+    return path
+
+
+def luks_image(path: Path, passphrase: str, size_mb: int = 20) -> Path:
+    """An (empty) LUKS1 volume: formatting writes only the header, so no device mapper or root."""
+    with path.open("wb") as fh:
+        fh.truncate(size_mb << 20)
+    subprocess.run(
+        [
+            "cryptsetup",
+            "luksFormat",
+            "-q",
+            "--type",
+            "luks1",
+            "--pbkdf-force-iterations",
+            "1000",
+            str(path),
+            "-",
+        ],
+        input=passphrase.encode(),
+        check=True,
+        capture_output=True,
+    )
+    return path

@@ -1,4 +1,5 @@
-"""Forensic images built by the tests themselves (mkfs + mtools / debugfs, ewfacquire; no mounts)."""
+"""Forensic images built by the tests themselves (mkfs + mtools / debugfs, ewfacquire, qemu-img, sfdisk,
+cryptsetup on image files; the NTFS one through an ntfs-3g FUSE mount, skipped where FUSE is refused)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from tessera.evidence import iter_evidence
-from tessera.synth.disks import ext4_image, fat_image, ntfs_image, ntfs_tools_missing, to_e01, tools_missing
+from tessera.evidence import Limits, iter_evidence
+from tessera.synth.disks import (
+    ext4_image,
+    fat_image,
+    gpt_image,
+    luks_image,
+    ntfs_image,
+    ntfs_tools_missing,
+    qemu_copy,
+    to_e01,
+    tools_missing,
+)
 from tessera.synth.images import jpeg_bytes
 
 pytestmark = pytest.mark.skipif(
@@ -160,3 +171,44 @@ def test_reading_an_image_keeps_its_access_time(images: Path) -> None:
         os.utime(p, (old, p.stat().st_mtime))
     _found(images)
     assert {p.name: p.stat().st_atime for p in images.iterdir()} == {p.name: old for p in images.iterdir()}
+
+
+# --- image formats, GPT, encrypted volumes --------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img missing (Debian qemu-utils)")
+@pytest.mark.parametrize("fmt", ["qcow2", "vhdx", "vmdk", "vpc"])
+def test_virtual_disk_formats_give_the_raw_images_files(images: Path, tmp_path: Path, fmt: str) -> None:
+    (tmp_path / "ev").mkdir()
+    name = f"disk.{ {'vpc': 'vhd'}.get(fmt, fmt) }"
+    qemu_copy(images / "disk.img", tmp_path / "ev" / name, fmt)
+    raw = {loc.split("!", 1)[1]: v for loc, v in _found(images).items() if loc.startswith("/disk.img!")}
+    got = {loc.split("!", 1)[1]: v for loc, v in _found(tmp_path / "ev").items() if "!" in loc}
+    assert got == raw and len(got) == len(FILES) + len(GONE)
+
+
+@pytest.mark.skipif(shutil.which("sfdisk") is None, reason="sfdisk missing (Debian fdisk)")
+def test_gpt_partition_is_p1(images: Path, tmp_path: Path) -> None:
+    (tmp_path / "ev").mkdir()
+    gpt_image(tmp_path / "ev" / "gpt.img", images / "linux.img")
+    found = _found(tmp_path / "ev")
+    assert found["/gpt.img!/p1/home/u/c.jpg"] == (sha(jpeg_bytes(4, 96, 64)), False, None)
+
+
+@pytest.mark.skipif(shutil.which("cryptsetup") is None, reason="cryptsetup missing (Debian cryptsetup-bin)")
+def test_encrypted_volume_without_its_key_is_named(tmp_path: Path) -> None:
+    from dataclasses import dataclass
+
+    (tmp_path / "ev").mkdir()
+    luks_image(tmp_path / "ev" / "secret.img", "invented passphrase")
+    assert _found(tmp_path / "ev")["/secret.img"][2] == "encrypted volume (LUKS): no key given"
+
+    @dataclass(frozen=True, slots=True)
+    class Keyed(Limits):  # what a --key option gives the walk (Limits.volume_keys)
+        volume_keys: tuple[str, ...] = ()
+
+    wrong = list(iter_evidence(tmp_path / "ev", Keyed(volume_keys=("not it",))))
+    assert wrong[0].error == "encrypted volume (LUKS): none of the keys given opens it"
+    right = list(iter_evidence(tmp_path / "ev", Keyed(volume_keys=("not it", "invented passphrase"))))
+    # Opened: the volume is empty (formatting only wrote the header), and that is what is reported.
+    assert right[0].error == "no file system found that The Sleuth Kit or dfVFS can read"

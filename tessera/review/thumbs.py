@@ -1,7 +1,9 @@
 """Thumbnails made on demand from the evidence, cached in ``CASE_DIR/thumbs/``.
 
-Evidence is opened read-only (``open_readonly``: no atime change, no links followed) and archive
-members are read through ``zipfile``/``tarfile`` in memory, so nothing is ever written into evidence.
+Evidence is reopened through the evidence layer's one resolver (``tessera.evidence.resolve``): read-only,
+no atime change, no links followed, containers (disk images, archives, compressed files) read by the
+same plugins as the walk, so nothing is ever written into evidence and every stored locator can be
+shown.
 The bytes read are checked against the media SHA-256 before anything is derived from them: a thumbnail
 always shows exactly the content the case recorded.
 
@@ -12,11 +14,12 @@ pixels, so nothing sharp reaches a browser unless revealed; the CSS blur on top 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
-import tarfile
-import zipfile
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -24,8 +27,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tessera.evidence.base import open_readonly
-from tessera.records import LOCATOR_SEP
+from tessera.evidence.base import Limits, discard_spool, open_item
+from tessera.evidence.resolve import ResolveError, reopen
 from tessera.store import models as m
 
 THUMB_PX = 256
@@ -33,7 +36,6 @@ THUMB_PX = 256
 MAX_READ = 256 * 1024 * 1024
 #: Decoding refuses images above this many pixels (decompression bombs).
 MAX_PIXELS = 100_000_000
-SEP = LOCATOR_SEP.encode()
 
 
 class ThumbError(Exception):
@@ -47,61 +49,54 @@ def _bounded(fh: IO[bytes], limit: int = MAX_READ) -> bytes:
     return bytes(data)
 
 
-def _member(container: bytes, name: bytes) -> bytes:
-    """One member of a zip or tar (any compression) held in memory, by its raw name."""
-    want = name.lstrip(b"/")
-    want_text = want.decode("utf-8", errors="backslashreplace")
-    buf = io.BytesIO(container)
-    if zipfile.is_zipfile(buf):
-        with zipfile.ZipFile(buf) as zf:
-            for info in zf.infolist():
-                if info.filename.lstrip("/") == want_text:
-                    if info.file_size > MAX_READ:
-                        raise ThumbError("archive member too large to thumbnail")
-                    with zf.open(info) as fh:
-                        return _bounded(fh)
-        raise ThumbError("member not found in zip")
-    buf.seek(0)
+def read_occurrence(
+    roots: Sequence[tuple[str, str]], locator: str, raw_path: bytes | None = None, scratch: Path | None = None
+) -> bytes:
+    """The bytes of one stored occurrence, reopened through the evidence layer's one resolver (the
+    same container plugins, limits and locators as the walk: disk images, archives, compressed files)."""
     try:
-        with tarfile.open(fileobj=buf, mode="r:*") as tf:
-            for ti in tf:
-                if ti.isfile() and os.fsencode(ti.name).lstrip(b"/") == want:
-                    member = tf.extractfile(ti)
-                    if member is None:
-                        break
-                    return _bounded(member)
-    except tarfile.TarError as exc:
-        raise ThumbError(f"cannot open container: {exc}") from None
-    raise ThumbError("member not found in container")
+        item = reopen(roots, locator, raw_path, Limits(scratch_dir=scratch))
+    except (ResolveError, ValueError) as exc:
+        raise ThumbError(str(exc)) from None
+    assert item.opener is not None
+    try:
+        if item.size is not None and item.size > MAX_READ:
+            raise ThumbError("too large to thumbnail")
+        with open_item(item.opener) as fh:
+            return _bounded(fh)
+    finally:
+        discard_spool(item)
 
 
-def read_occurrence(source_path: str, raw_path: bytes) -> bytes:
-    """The bytes of one stored file occurrence, re-walking its chain of containers."""
-    parts = raw_path.split(SEP)
-    root = os.fsencode(source_path)
-    outer = root + parts[0] if os.path.isdir(root) else root
-    with open_readonly(outer) as fh:
-        data = _bounded(fh)
-    for name in parts[1:]:
-        data = _member(data, name)
-    return data
+def device_roots(session: Session, device_id: str) -> list[tuple[str, str]]:
+    """(source path, locator prefix) of each source the device was ingested from: its primary source
+    first; a folder added to the device later is stored under ``/<its name>``."""
+    dev = session.get(m.Device, device_id)
+    primary = dev.source_path if dev is not None else None
+    roots = [(primary, "")] if primary else []
+    for path in session.scalars(
+        select(m.IngestRun.source_path).where(m.IngestRun.device_id == device_id).distinct()
+    ):
+        if path and path != primary:
+            roots.append((path, "/" + os.path.basename(path) if os.path.isdir(path) else ""))
+    return roots
 
 
-def media_bytes(session: Session, sha256: str) -> bytes:
+def media_bytes(session: Session, sha256: str, scratch: Path | None = None) -> bytes:
     """Content of a media item from the first occurrence that can still be read and verifies."""
     q = (
-        select(m.File.raw_path, m.Device.source_path)
-        .join(m.Device, m.Device.id == m.File.device_id)
+        select(m.File.locator, m.File.raw_path, m.File.device_id)
         .where(m.File.sha256 == sha256, m.File.error.is_(None))
         .order_by(m.File.depth, m.File.id)
         .limit(5)
     )
-    for raw_path, source in session.execute(q):
-        if not source:
+    for locator, raw_path, device_id in session.execute(q).all():
+        roots = device_roots(session, device_id)
+        if not roots:
             continue
         try:
-            data = read_occurrence(source, raw_path)
-        except (OSError, ThumbError, zipfile.BadZipFile):
+            data = read_occurrence(roots, locator, raw_path, scratch)
+        except (OSError, ThumbError):
             continue
         if hashlib.sha256(data).hexdigest() == sha256:
             return data
@@ -117,6 +112,8 @@ def placeholder(label: str) -> Image.Image:
 class ThumbCache:
     def __init__(self, case_dir: Path) -> None:
         self.root = case_dir / "thumbs"
+        #: Where a big member reopened from a container is spooled while it is read (never evidence).
+        self.scratch = case_dir / "scratch"
 
     def _path(self, sha256: str, suffix: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}{suffix}"
@@ -132,12 +129,10 @@ class ThumbCache:
             img = placeholder("video")
         else:
             try:
-                img = _decode(media_bytes(session, sha256))
+                img = _decode(media_bytes(session, sha256, self.scratch))
             except (ThumbError, OSError, Image.DecompressionBombError, ValueError):
                 img = placeholder("unavailable")
-        tmp = path.with_suffix(".tmp")
-        img.save(tmp, "PNG")
-        os.replace(tmp, path)  # atomic: concurrent requests never see half a file
+        _save_atomic(img, path, "PNG")
         return path
 
     def blurred(self, session: Session, sha256: str, kind: str, blur: int) -> Path:
@@ -146,10 +141,22 @@ class ThumbCache:
             return path
         with Image.open(self.clear(session, sha256, kind)) as src:
             img = blur_image(src, blur)
-        tmp = path.with_suffix(".tmp")
-        img.save(tmp, "JPEG", quality=70)
-        os.replace(tmp, path)
+        _save_atomic(img, path, "JPEG", quality=70)
         return path
+
+
+def _save_atomic(img: Image.Image, path: Path, fmt: str, **kw: int) -> None:
+    """Write through a temporary file of this request's own, then rename: concurrent requests for the
+    same item never write into one another's file nor see half of one."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            img.save(fh, fmt, **kw)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def blur_image(img: Image.Image, blur: int) -> Image.Image:

@@ -12,11 +12,13 @@ import posixpath
 import re
 from functools import lru_cache
 
+from tessera.evidence.base import split_locator
 from tessera.messaging.base import PARSERS
 
 
 def base_name(locator: str) -> str:
-    return posixpath.basename(locator.rsplit("!", 1)[-1]).lower()
+    # The last layer, escapes undone: a file "a!b.txt" is shown as "a%21b.txt" in its locator.
+    return posixpath.basename(split_locator(locator)[-1]).lower()
 
 
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:

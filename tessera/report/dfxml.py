@@ -12,7 +12,10 @@ Mapping (DFXML element <- case database):
   only where the filename is not exactly their UTF-8 reading (names that are not UTF-8 or hold
   characters XML cannot carry, escaped ``!``, numbered repeats ``#2``, absolute member names).
 - ``error`` <- why the file, or part of it, was not read.
-- ``name_type`` ``r`` or ``l`` (symbolic link, with ``link_target``); hard links are ``r``.
+- ``name_type`` ``r`` or ``l`` (symbolic link, with ``link_target``); hard links are ``r``, with
+  ``tessera:link_kind`` ``hard``.
+- ``tessera:orphan`` 1 for a file no folder names (TSK's ``$OrphanFiles``); ``tessera:stream`` the
+  name of an NTFS alternate data stream (the file object is that stream).
 - ``filesize``; ``alloc_inode``/``alloc_name`` 0 for deleted files, else 1 (DFXML 1.1 style, as
   TSK's own DFXML in the corpus).
 - ``mtime``/``ctime``/``atime``/``crtime`` as ISO 8601 UTC.
@@ -90,6 +93,12 @@ def fileobject(row: Any) -> str:
         out.append(_el("filesize", row.size))
     alloc = "0" if row.deleted else "1"
     out += [_el("alloc_inode", alloc), _el("alloc_name", alloc)]
+    if row.orphan:
+        out.append("    <tessera:orphan>1</tessera:orphan>\n")
+    if row.stream:
+        out.append(f"    <tessera:stream>{escape(row.stream)}</tessera:stream>\n")
+    if row.link_kind == "hard":
+        out.append("    <tessera:link_kind>hard</tessera:link_kind>\n")
     for name in ("mtime", "ctime", "atime", "crtime"):
         when = _time(getattr(row, name))
         if when is not None:
@@ -113,6 +122,9 @@ def _rows(case: CaseHandle, device_id: str) -> Iterator[Any]:
         m.File.ctime,
         m.File.crtime,
         m.File.deleted,
+        m.File.orphan,
+        m.File.stream,
+        m.File.link_kind,
         m.File.is_symlink,
         m.File.link_target,
         m.File.sha256,

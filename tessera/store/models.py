@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 
 def utcnow() -> datetime:
@@ -119,7 +120,13 @@ class File(Base):
     ctime: Mapped[float | None] = mapped_column(Float)
     crtime: Mapped[float | None] = mapped_column(Float)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Found by the file system with no folder naming it (TSK's ``$OrphanFiles``) (migration 0006).
+    orphan: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The alternate data stream's name (NTFS ``file.dll:stream``); None for a file's main data.
+    stream: Mapped[str | None] = mapped_column(Text)
     is_symlink: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``symlink`` or ``hard`` (an archive's hard link, with its target's content); None otherwise.
+    link_kind: Mapped[str | None] = mapped_column(String(8))
     link_target: Mapped[str | None] = mapped_column(Text)
     depth: Mapped[int] = mapped_column(Integer, default=0)
     sha256: Mapped[str | None] = mapped_column(ForeignKey("media.sha256"), index=True)

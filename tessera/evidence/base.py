@@ -106,6 +106,21 @@ class ContainerFormat(Protocol):
     def members(self, opener: Opener, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]: ...
 
 
+#: How much of a member's start is looked at to tell a sparse format (see :func:`ratio_exempt`).
+SPARSE_PROBE = 64 * 1024
+
+
+def ratio_exempt(head: bytes, name: str) -> bool:
+    """Is a member that starts with ``head`` of a format whose files are legitimately almost empty?
+
+    A format plugin says so with a class attribute ``sparse = True`` (disk images: a 2 GiB volume
+    holding a few files compresses past any bomb ratio). Such a member is bounded by the container's
+    byte budget (``max_total_bytes``) instead of the compression ratio, so a zipped seized disk is
+    walked, not refused as a bomb; a bomb dressed as a disk image still stops at the budget.
+    """
+    return any(getattr(fmt, "sparse", False) and fmt.sniff(head, name) for _, fmt in CONTAINERS)
+
+
 SOURCES: Registry[type[EvidenceSource]] = Registry("evidence source")
 CONTAINERS: Registry[ContainerFormat] = Registry("container format")
 

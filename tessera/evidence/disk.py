@@ -123,6 +123,9 @@ class DiskImageFormat:
     name: ClassVar[str] = "disk-image"
     #: Tried before the archive formats: a raw image can start with anything.
     priority: ClassVar[int] = 5
+    #: A disk is mostly empty space: zipped, it compresses past any bomb ratio, so inside an archive
+    #: it is bounded by the byte budget instead (``tessera.evidence.base.ratio_exempt``).
+    sparse: ClassVar[bool] = True
 
     def sniff(self, head: bytes, name: str) -> bool:
         if _image_magic(head):

@@ -29,6 +29,7 @@ from typing import BinaryIO, ClassVar
 
 from tessera.evidence.base import (
     CONTAINERS,
+    SPARSE_PROBE,
     SPOOL_PREFIX,
     LimitHit,
     Limits,
@@ -39,6 +40,7 @@ from tessera.evidence.base import (
     display_name,
     members_error,
     open_item,
+    ratio_exempt,
     total_error,
 )
 from tessera.evidence.compressed import is_compressed, peek_decompressed
@@ -185,10 +187,14 @@ class _Pass:
         sink = MemberSink(limits)
         start = self.counting.count
         bufsize = self.tf.fileobj.bufsize if hasattr(self.tf.fileobj, "bufsize") else tarfile.RECORDSIZE
+        head = bytearray()
+        exempt: bool | None = None
         try:
             data = self.tf.extractfile(info)
             while data is not None and (chunk := data.read(_CHUNK)):
                 sink.write(chunk)
+                if len(head) < SPARSE_PROBE:
+                    head += chunk[: SPARSE_PROBE - len(head)]
                 # A stream's read-ahead (one buffer) may hold part of this member: counted as its own.
                 spent = self.counting.count - start + bufsize
                 if (
@@ -196,7 +202,10 @@ class _Pass:
                     and sink.size > limits.ratio_min_bytes
                     and sink.size > limits.max_ratio * spent
                 ):
-                    raise LimitHit(bomb_error(limits))
+                    if exempt is None:  # a disk image is legitimately almost empty: budget-bound
+                        exempt = ratio_exempt(bytes(head), item.locator.rsplit("/", 1)[-1])
+                    if not exempt:
+                        raise LimitHit(bomb_error(limits))
         except LimitHit as exc:
             sink.discard()
             return replace(item, size=info.size, error=f"{exc}; not read, later members are")

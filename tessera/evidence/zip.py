@@ -20,6 +20,7 @@ from typing import BinaryIO, ClassVar
 
 from tessera.evidence.base import (
     CONTAINERS,
+    SPARSE_PROBE,
     LimitHit,
     Limits,
     MemberNames,
@@ -29,6 +30,7 @@ from tessera.evidence.base import (
     member_cap,
     members_error,
     open_item,
+    ratio_exempt,
 )
 from tessera.records import EvidenceItem, Opener
 
@@ -150,6 +152,8 @@ def _listed(zf: zipfile.ZipFile, parent: EvidenceItem, limits: Limits) -> Iterat
             yield item(info.file_size, None, "encrypted member")
             continue
         cap, cap_error = member_cap(limits, info.compress_size, used)
+        if info.file_size > cap and cap_error == bomb_error(limits) and _sparse(zf, info, loc):
+            cap, cap_error = member_cap(limits, None, used)  # a zipped disk image: the budget bounds it
         if info.file_size > cap:
             yield item(info.file_size, None, cap_error)
             continue
@@ -169,6 +173,16 @@ def _listed(zf: zipfile.ZipFile, parent: EvidenceItem, limits: Limits) -> Iterat
             yield times.item(loc, raw_path, depth, None, None, link_target=target)
             continue
         yield item(sink.size, sink.opener())
+
+
+def _sparse(zf: zipfile.ZipFile, info: zipfile.ZipInfo, locator: str) -> bool:
+    """Does the member start like a format that is legitimately almost empty (a disk image)?"""
+    try:
+        with zf.open(info) as member:
+            head = member.read(SPARSE_PROBE)  # bounded: safe even from a bomb
+    except Exception:  # noqa: BLE001 - a member that cannot even start is no disk image
+        return False
+    return ratio_exempt(head, locator.rsplit("/", 1)[-1])
 
 
 def _recover(fh: BinaryIO, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
@@ -225,13 +239,18 @@ def _recover(fh: BinaryIO, parent: EvidenceItem, limits: Limits) -> Iterator[Evi
             fh.seek(csize, 1)
             continue
         cap, cap_error = member_cap(limits, None if described else csize, used)
+        if cap_error == bomb_error(limits):
+            # The ratio is checked while the member streams, where a disk image's start is seen.
+            cap, cap_error = member_cap(limits, None, used)
         if not described and usize > cap:
             yield _err(cap_error)
             fh.seek(csize, 1)
             continue
         sink = MemberSink(limits, max_bytes=cap, too_big=cap_error)
         try:
-            got_crc, _ = _inflate(fh, sink, method, None if described else csize, limits)
+            got_crc, _ = _inflate(
+                fh, sink, method, None if described else csize, limits, loc.rsplit("/", 1)[-1]
+            )
         except LimitHit as exc:
             yield _err(str(exc))
             return
@@ -267,7 +286,7 @@ def _zip64_sizes(extra: bytes, usize: int, csize: int) -> tuple[int, int]:
 
 
 def _inflate(
-    fh: BinaryIO, sink: MemberSink, method: int, csize: int | None, limits: Limits
+    fh: BinaryIO, sink: MemberSink, method: int, csize: int | None, limits: Limits, name: str = ""
 ) -> tuple[int, int]:
     """Copy one member's data into ``sink``; returns (CRC-32, compressed bytes consumed).
 
@@ -276,6 +295,8 @@ def _inflate(
     """
     inflater = zlib.decompressobj(-15) if method == 8 else None
     crc = consumed = 0
+    head = bytearray()
+    exempt: bool | None = None
     while csize is None or consumed < csize:
         want = 1 << 16 if csize is None else min(1 << 16, csize - consumed)
         chunk = fh.read(want)
@@ -289,10 +310,15 @@ def _inflate(
             consumed -= len(inflater.unused_data)
         crc = zlib.crc32(out, crc)
         sink.write(out)
+        if len(head) < SPARSE_PROBE:
+            head += out[: SPARSE_PROBE - len(head)]
         # Checked even when sizes were declared: in a damaged archive the header may lie.
         if sink.size > limits.ratio_min_bytes and sink.size > limits.max_ratio * consumed:
-            sink.discard()
-            raise LimitHit(bomb_error(limits))
+            if exempt is None:
+                exempt = ratio_exempt(bytes(head), name)
+            if not exempt:
+                sink.discard()
+                raise LimitHit(bomb_error(limits))
         if inflater is not None and inflater.eof:
             break
     if csize is not None and consumed < csize:

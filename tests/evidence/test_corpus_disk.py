@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tessera.evidence import Limits, iter_evidence, open_readonly
-from tessera.records import EvidenceItem
+from tessera.evidence import iter_evidence, open_readonly
+from tessera.records import LOCATOR_SEP, EvidenceItem
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpus/disk"
 
@@ -209,12 +209,29 @@ def test_both_file_systems_of_a_partition_are_walked(unzipped: Path) -> None:
 
 
 def test_an_image_inside_a_zip_is_walked_in_place() -> None:
-    # The images compress far past the zip bomb ratio (mostly zeros): a case allows it explicitly.
-    found = {i.locator: i for i in iter_evidence(CORPUS / "2-kwsrch-fat.zip", Limits(max_ratio=1e6))}
+    # The images compress far past the zip bomb ratio (mostly zeros): a disk image is bounded by the
+    # byte budget instead of the ratio, with the default limits.
+    found = {i.locator: i for i in iter_evidence(CORPUS / "2-kwsrch-fat.zip")}
     inner = "/2-kwsrch-fat.zip!/2-kwsrch-fat/fat-img-kw.dd!/"
     assert found[inner + "file1.dat"].error is None
     deleted = [loc for loc, i in found.items() if loc.startswith(inner) and i.deleted]
     assert deleted == [inner + "_ILE5.DAT"]
+
+
+@pytest.mark.parametrize("name", ["5-fat-daylight.zip", "nps-2009-hfsjtest1.zip"])
+def test_almost_empty_zipped_images_are_not_taken_for_bombs(name: str) -> None:
+    items = list(iter_evidence(CORPUS / name))
+    assert not [i.error for i in items if i.error and "bomb" in i.error]
+    assert any(LOCATOR_SEP in i.locator.split(".zip!", 1)[-1] for i in items), [i.locator for i in items]
+
+
+def test_a_zero_bomb_that_is_no_disk_image_is_still_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "b.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", bytes(8 << 20))
+    (item,) = [i for i in iter_evidence(tmp_path / "b.zip") if i.locator.endswith("zeros.bin")]
+    assert item.opener is None and "bomb" in (item.error or "")
 
 
 def test_differencing_vhd_without_its_parent_is_a_named_error() -> None:

@@ -108,16 +108,18 @@ def test_batch_reports_each_device_like_single_ingests(
     assert f"{expected['D2'][0]:,}" in table["D2"]  # the files column
     assert "not fully processed (D1, D2, D3)" in r.stderr
 
-    # Run again: every device resumes, finds everything stored, and hashes nothing.
+    # Run again: every device resumes, finds everything stored, and hashes nothing; the errors its
+    # first run stored still count (issue 11: a resumed run is judged on everything the device holds).
     again = tessera("ingest-batch", str(manifest), "--case", str(case))
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == 1, again.stderr
     assert per_device(case) == expected and "HIT" not in again.stderr
     assert all(
-        f"{expected[dev][0]:,}" in line and "complete" in line
+        f"{expected[dev][0]:,}" in line and "errors" in line
         for line in again.stdout.splitlines()
         for dev in DEVICES
         if line.split()[:1] == [dev]
     )
+    assert all(f"{dev}: 3 file(s) stored with errors by an earlier run" in again.stderr for dev in DEVICES)
 
 
 def test_malformed_manifest_exits_2_naming_the_line(

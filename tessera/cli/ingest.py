@@ -123,6 +123,18 @@ def ingest_bar() -> Progress:
     )
 
 
+def volume_keys(keys: list[str] | None, key_file: Path | None) -> tuple[str, ...]:
+    """The keys given with --key and in --key-file (one per line, blank lines skipped)."""
+    out = [k for k in keys or [] if k]
+    if key_file is not None:
+        try:
+            text = key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read --key-file {key_file}: {exc}")
+        out += [line.strip() for line in text.splitlines() if line.strip()]
+    return tuple(out)
+
+
 def check_executor(executor: str, scheduler: str | None) -> None:
     """Refuse an unknown executor or a missing/misplaced scheduler before anything is opened."""
     if executor not in EXECUTORS:
@@ -170,6 +182,19 @@ def command(
             "files are stored under /<name of SOURCE>. Without it a different source is refused.",
         ),
     ] = False,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key",
+            help="A password or recovery key for an encrypted volume (BitLocker, LUKS, FileVault); "
+            "repeat for several. Never stored or logged. Prefer --key-file: a command line is seen by "
+            "other users of the machine and kept in shell history.",
+        ),
+    ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", help="A file with one volume password or recovery key per line."),
+    ] = None,
     case: CaseOpt = None,
 ) -> None:
     """Walk, hash and match one evidence source; run it again to resume a stopped run.
@@ -187,6 +212,7 @@ def command(
         # Dask workers open the evidence by path on shared storage: the path must not depend on this
         # shell's working directory.
         source = Path(os.path.abspath(source))
+    keys = volume_keys(key, key_file)
     handle = load_case(case)
     local_tz = zone(tz)
     try:
@@ -214,6 +240,7 @@ def command(
         video_frames=not no_video_frames,
         parser_options={"owner": owner} if owner else {},
         add_source=add_source,
+        volume_keys=keys,
     )
     try:
         res = _ingest_with_bar(handle, source, opts, first_hit)

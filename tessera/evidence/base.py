@@ -16,7 +16,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, ClassVar, NamedTuple, Protocol
 
@@ -68,6 +68,9 @@ class Limits:
     #: Told ``(locator, algorithm, stored, computed)`` each time a forensic image's own stored hash
     #: (EWF's MD5) is checked against its content, so the pipeline can record a pass as well as a fail.
     on_verify: Callable[[str, str, str, str], None] | None = None
+    #: Passwords or recovery keys for encrypted volumes (BitLocker, LUKS, FileVault), tried on each
+    #: one; never stored, logged or shown (``repr`` hides them).
+    volume_keys: tuple[str, ...] = field(default=(), repr=False)
 
 
 class EvidenceSource(Protocol):

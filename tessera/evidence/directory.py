@@ -142,7 +142,7 @@ class DirectorySource:
         try:
             top = _list_sorted(self.root + start)
         except OSError as exc:
-            loc = display_name(start) or "/"
+            loc = path_locator(start) or "/"
             yield EvidenceItem(loc, start or b"/", None, None, error=f"cannot list directory: {exc.strerror}")
             return
         # An explicit stack instead of recursion: trees deeper than Python's recursion limit exist,
@@ -161,7 +161,7 @@ class DirectorySource:
             try:
                 st = os.lstat(full)
             except OSError as exc:  # vanished or unreadable parent between listing and stat
-                yield EvidenceItem(display_name(rel), rel, None, None, error=f"cannot stat: {exc.strerror}")
+                yield EvidenceItem(path_locator(rel), rel, None, None, error=f"cannot stat: {exc.strerror}")
                 continue
             if stat.S_ISDIR(st.st_mode):
                 try:

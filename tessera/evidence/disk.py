@@ -90,7 +90,7 @@ def _deep_structure(opener: Opener) -> bool:
 
 def _keys(limits: Limits) -> tuple[str, ...]:
     # Passwords or recovery keys for encrypted volumes, when the caller's limits carry them.
-    return tuple(getattr(limits, "volume_keys", ()) or ())
+    return tuple(limits.volume_keys)
 
 
 @contextlib.contextmanager

@@ -109,6 +109,8 @@ class IngestOptions:
     #: Options every messaging parser is given (``owner``: the device owner's number, for a msgstore.db
     #: whose shared preferences were not seized).
     parser_options: dict[str, str] = field(default_factory=dict)
+    #: Passwords or recovery keys for encrypted volumes in disk images; never stored or logged.
+    volume_keys: tuple[str, ...] = field(default=(), repr=False)
     #: ``source`` is one more source of an existing device (a phone's SD card): its files are stored
     #: under ``/<source name>`` (see :mod:`tessera.ingest.runs`). Without it, a different source under
     #: an existing device id is refused.
@@ -328,6 +330,8 @@ def ingest(
         opts.limits or Limits(scratch_dir=case.scratch, media_first=opts.media_first),
         on_verify=lambda *checked: checks.append(checked),
     )
+    if opts.volume_keys:
+        limits = replace(limits, volume_keys=opts.volume_keys)
     # iter_evidence checks the source at once: an unusable one is refused before anything is written.
     walker = iter_evidence(source, limits)
     owned = opts.pool is None

@@ -197,18 +197,48 @@ def test_gpt_partition_is_p1(images: Path, tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("cryptsetup") is None, reason="cryptsetup missing (Debian cryptsetup-bin)")
 def test_encrypted_volume_without_its_key_is_named(tmp_path: Path) -> None:
-    from dataclasses import dataclass
-
     (tmp_path / "ev").mkdir()
     luks_image(tmp_path / "ev" / "secret.img", "invented passphrase")
     assert _found(tmp_path / "ev")["/secret.img"][2] == "encrypted volume (LUKS): no key given"
-
-    @dataclass(frozen=True, slots=True)
-    class Keyed(Limits):  # what a --key option gives the walk (Limits.volume_keys)
-        volume_keys: tuple[str, ...] = ()
-
-    wrong = list(iter_evidence(tmp_path / "ev", Keyed(volume_keys=("not it",))))
+    wrong = list(iter_evidence(tmp_path / "ev", Limits(volume_keys=("not it",))))
     assert wrong[0].error == "encrypted volume (LUKS): none of the keys given opens it"
-    right = list(iter_evidence(tmp_path / "ev", Keyed(volume_keys=("not it", "invented passphrase"))))
+    assert "not it" not in repr(Limits(volume_keys=("not it",)))
+    right = list(iter_evidence(tmp_path / "ev", Limits(volume_keys=("not it", "invented passphrase"))))
     # Opened: the volume is empty (formatting only wrote the header), and that is what is reported.
     assert right[0].error == "no file system found that The Sleuth Kit or dfVFS can read"
+
+
+@pytest.mark.skipif(shutil.which("cryptsetup") is None, reason="cryptsetup missing (Debian cryptsetup-bin)")
+def test_key_file_on_the_command_line_opens_the_volume_and_is_never_kept(tmp_path: Path) -> None:
+    import sqlite3
+    import subprocess
+    import sys
+
+    (tmp_path / "ev").mkdir()
+    luks_image(tmp_path / "ev" / "secret.img", "invented passphrase")
+    (tmp_path / "keys.txt").write_text("not it\n\ninvented passphrase\n")
+    case = tmp_path / "case"
+
+    def tessera(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tessera", *args], capture_output=True, text=True)
+
+    assert tessera("case", "init", str(case), "--name", "Op", "--agency", "XX").returncode == 0
+    run = tessera(
+        "ingest",
+        str(tmp_path / "ev"),
+        "--device",
+        "K1",
+        "--case",
+        str(case),
+        "--workers",
+        "0",
+        "--key-file",
+        str(tmp_path / "keys.txt"),
+    )
+    assert "invented passphrase" not in run.stdout + run.stderr
+    con = sqlite3.connect(case / "case.db")
+    (error,) = con.execute("SELECT error FROM file WHERE locator = '/secret.img'").fetchone()
+    dump = "\n".join(con.iterdump())
+    con.close()
+    assert error == "no file system found that The Sleuth Kit or dfVFS can read"  # opened: it is empty
+    assert "invented passphrase" not in dump

@@ -11,7 +11,7 @@ VIDEO_STAMP := $(VENV)/.video
 # The ffmpeg development libraries, cmake and g++ build Meta's vpdq (video hashing) from source.
 APT_VIDEO := libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev \
 	cmake pkg-config g++
-APT_PACKAGES := hashdeep sqlite3 chromium chromium-driver dosfstools mtools e2fsprogs ewf-tools sleuthkit ntfs-3g qemu-utils fdisk cryptsetup-bin libarchive13 $(APT_VIDEO)
+APT_PACKAGES := hashdeep sqlite3 chromium chromium-driver dosfstools mtools e2fsprogs ewf-tools sleuthkit ntfs-3g qemu-utils fdisk cryptsetup-bin xfsprogs libarchive13 $(APT_VIDEO)
 
 .PHONY: demo test lint sysdeps videodeps bench clean
 

@@ -199,3 +199,34 @@ def luks_image(path: Path, passphrase: str, size_mb: int = 20) -> Path:
         capture_output=True,
     )
     return path
+
+
+def xfs_image(path: Path, files: Mapping[str, bytes], size_mb: int = 300) -> Path:
+    """A bare XFS file system holding ``files``, populated by ``mkfs.xfs -p`` from a prototype file
+    (no mount needed). XFS needs about 300 MB at the least."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree: dict[str, object] = {}
+        for n, (name, data) in enumerate(sorted(files.items())):
+            src = Path(tmp) / f"src{n}"
+            src.write_bytes(data)
+            node = tree
+            *dirs, leaf = name.strip("/").split("/")
+            for d in dirs:
+                node = node.setdefault(d, {})  # type: ignore[assignment]
+            node[leaf] = src
+
+        def lines(node: dict[str, object], indent: str) -> list[str]:
+            out = []
+            for name, child in sorted(node.items()):
+                if isinstance(child, dict):
+                    out += [f"{indent}{name} d--755 0 0", *lines(child, indent + " "), f"{indent}$"]
+                else:
+                    out.append(f"{indent}{name} ---644 0 0 {child}")
+            return out
+
+        proto = Path(tmp) / "proto"
+        proto.write_text("\n".join(["/dev/null", "0 0", "d--755 0 0", *lines(tree, " "), "$", ""]))
+        with path.open("wb") as fh:
+            fh.truncate(size_mb << 20)
+        _run("mkfs.xfs", "-q", "-p", str(proto), str(path))
+    return path

@@ -242,3 +242,16 @@ def test_key_file_on_the_command_line_opens_the_volume_and_is_never_kept(tmp_pat
     con.close()
     assert error == "no file system found that The Sleuth Kit or dfVFS can read"  # opened: it is empty
     assert "invented passphrase" not in dump
+
+
+@pytest.mark.skipif(shutil.which("mkfs.xfs") is None, reason="mkfs.xfs missing (Debian xfsprogs)")
+def test_xfs_is_walked_through_dfvfs(tmp_path: Path) -> None:
+    from tessera.synth.disks import xfs_image
+
+    files = {"a.txt": b"hello xfs\n", "sub/deeper/b.jpg": jpeg_bytes(9, 64, 48)}
+    (tmp_path / "ev").mkdir()
+    xfs_image(tmp_path / "ev" / "x.img", files)
+    found = {i.locator: i for i in iter_evidence(tmp_path / "ev")}
+    for name, data in files.items():
+        item = found["/x.img!/" + name]
+        assert item.error is None and item.opener is not None and item.opener.data == data, name

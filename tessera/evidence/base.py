@@ -210,6 +210,15 @@ def parse_locator(locator: str) -> list[Layer]:
     return layers
 
 
+def last_name(locator: str) -> str:
+    """The innermost layer's name of ``locator``, escapes undone: what is called for every file of a
+    walk (is this a messaging source?), so the common case (no escape, no marker) costs one split."""
+    part = locator.rsplit(LOCATOR_SEP, 1)[-1]
+    if "%" not in part and "#" not in part:
+        return part
+    return parse_locator(part)[0].name
+
+
 def split_locator(locator: str) -> list[str]:
     """The layers' names of ``locator`` (see :func:`parse_locator` for occurrence numbers)."""
     return [layer.name for layer in parse_locator(locator)]

@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 from tessera.evidence.base import (
@@ -45,10 +46,16 @@ def pick_source(root: Path, source: str = "auto") -> type[EvidenceSource]:
 
 def sniff_container(head: bytes, name: str) -> ContainerFormat | None:
     """The container format whose magic bytes ``head`` carries, if any."""
-    for _, fmt in sorted(CONTAINERS, key=lambda kv: (_by_priority(kv[1]), kv[0])):
+    for fmt in _in_order(tuple(CONTAINERS.names())):
         if fmt.sniff(head, name):
             return fmt
     return None
+
+
+@lru_cache(maxsize=4)
+def _in_order(_names: tuple[str, ...]) -> tuple[ContainerFormat, ...]:
+    # Called for every file of a walk: the order is worked out once per set of registered formats.
+    return tuple(fmt for _, fmt in sorted(CONTAINERS, key=lambda kv: (_by_priority(kv[1]), kv[0])))
 
 
 def _check_scratch(root: Path, limits: Limits) -> None:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from tessera.evidence.base import split_locator
+from tessera.evidence.base import last_name
 from tessera.plugins import Registry
 
 
@@ -78,7 +78,7 @@ def _compiled(_names: tuple[str, ...]) -> re.Pattern[str]:
 
 def recognise(locator: str) -> tuple[str, KnownApp] | None:
     """The known app whose data this file is, or None. Cheap: one regex on the base name first."""
-    base = split_locator(locator)[-1].rsplit("/", 1)[-1].lower()
+    base = last_name(locator).rsplit("/", 1)[-1].lower()
     if not _any_name().fullmatch(base):
         return None
     low = locator.lower()

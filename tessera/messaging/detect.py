@@ -12,13 +12,13 @@ import posixpath
 import re
 from functools import lru_cache
 
-from tessera.evidence.base import split_locator
+from tessera.evidence.base import last_name
 from tessera.messaging.base import PARSERS
 
 
 def base_name(locator: str) -> str:
     # The last layer, escapes undone: a file "a!b.txt" is shown as "a%21b.txt" in its locator.
-    return posixpath.basename(split_locator(locator)[-1]).lower()
+    return posixpath.basename(last_name(locator)).lower()
 
 
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from tessera.evidence.base import split_locator
+from tessera.evidence.base import last_name
 from tessera.messaging.base import PARSERS, ParseContext
 from tessera.messaging.coverage import Coverage
 from tessera.messaging.records import AccountRecord, ChatRecord, MessagingRecord, ParseError
@@ -87,7 +87,7 @@ class TelegramExportParser:
     media_roots: ClassVar[tuple[str, ...]] = (".",)
 
     def detect(self, locator: str, head: bytes) -> bool:
-        base = split_locator(locator)[-1].rsplit("/", 1)[-1]
+        base = last_name(locator).rsplit("/", 1)[-1]
         if base.lower() != "result.json":
             return False
         head = head.removeprefix(b"\xef\xbb\xbf")

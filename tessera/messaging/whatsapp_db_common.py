@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from tessera.evidence.base import open_item, split_locator
+from tessera.evidence.base import last_name, open_item
 from tessera.evidence.base import read_head as _evidence_head
 from tessera.messaging.base import ParseContext
 from tessera.messaging.records import AccountRecord, ParseError
@@ -251,7 +251,7 @@ def col(have: set[str], alias: str, name: str, *alternatives: str) -> str:
 
 
 def base_name(locator: str) -> str:
-    return split_locator(locator)[-1].rstrip("/").rsplit("/", 1)[-1]
+    return last_name(locator).rstrip("/").rsplit("/", 1)[-1]
 
 
 def read_head(opener: Opener, n: int = 100) -> bytes:

@@ -22,12 +22,9 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from dfvfs.helpers import source_scanner
-from dfvfs.resolver import context, resolver
-
-from tessera.evidence import dfvfs_native, disk_ewf, disk_tsk
+from tessera.evidence import disk_ewf
 from tessera.evidence.base import (
     CONTAINERS,
     SPOOL_PREFIX,
@@ -35,11 +32,9 @@ from tessera.evidence.base import (
     container_note,
     display_name,
     is_spooled,
-    member_locator,
     open_readonly,
     read_head,
 )
-from tessera.evidence.dfvfs_volumes import DFVFS_ERRORS, MediaError, Problem, forget_keys, open_media, volumes
 from tessera.records import EvidenceItem, Opener
 
 #: Names a raw image usually carries. A raw image has no magic of its own, so one of these names plus
@@ -86,11 +81,6 @@ def _deep_structure(opener: Opener) -> bool:
             fh.seek(max(size - 512, 0))
             tail = fh.read(512)
     return _structure(head) or tail.startswith((b"conectix", b"koly"))
-
-
-def _keys(limits: Limits) -> tuple[str, ...]:
-    # Passwords or recovery keys for encrypted volumes, when the caller's limits carry them.
-    return tuple(limits.volume_keys)
 
 
 @contextlib.contextmanager
@@ -147,7 +137,11 @@ class DiskImageFormat:
                     yield container_note(parent, f"{name}: {missing}")
                 else:
                     yield from _verify(path, parent, limits)
-            yield from _walk_image(path, name, parent, limits)
+            # dfVFS and its bindings load here, on the first image: a walk of a plain tree (and every
+            # command that merely imports the evidence package) does not pay their import time.
+            from tessera.evidence.disk_walk import walk_image
+
+            yield from walk_image(path, name, parent, limits)
 
 
 def _verify(path: Path, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
@@ -163,81 +157,6 @@ def _verify(path: Path, parent: EvidenceItem, limits: Limits) -> Iterator[Eviden
     stored, computed = checked
     if stored != computed:
         yield container_note(parent, f"EWF verification failed: stored MD5 {stored}, computed {computed}")
-
-
-def _problem(parent: EvidenceItem, label: str, error: str) -> EvidenceItem:
-    if not label:
-        return container_note(parent, error)
-    locator, raw_path = member_locator(parent, label.encode())
-    return EvidenceItem(locator, raw_path, None, None, error=f"{label}: {error}", depth=parent.depth + 1)
-
-
-_OPEN_ERRORS: tuple[type[BaseException], ...] = (MediaError, *DFVFS_ERRORS)
-
-
-def _walk_image(path: Path, name: str, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
-    ctx = context.Context()
-    scanner = source_scanner.SourceScanner(resolver_context=ctx)
-    counter = disk_tsk.Counter()
-    try:
-        try:
-            media = open_media(path, scanner)
-        except _OPEN_ERRORS as exc:
-            yield container_note(parent, f"{name}: {exc}")
-            return
-        layers = volumes(media, scanner, _keys(limits))
-        while not counter.stopped:
-            try:
-                layer = next(layers, None)
-            except DFVFS_ERRORS as exc:
-                yield container_note(parent, f"{name}: volume layers unreadable: {exc}")
-                return
-            if layer is None:
-                return
-            if isinstance(layer, Problem):
-                yield _problem(parent, layer.label, layer.error)
-                continue
-            yield from _walk_volume(layer.path_spec, layer.label, scanner, ctx, parent, limits, counter)
-    finally:
-        ctx.Empty()
-        forget_keys()
-
-
-def _walk_volume(
-    spec: Any,
-    label: str,
-    scanner: source_scanner.SourceScanner,
-    ctx: Any,
-    parent: EvidenceItem,
-    limits: Limits,
-    counter: disk_tsk.Counter,
-) -> Iterator[EvidenceItem]:
-    prefix = label + "/" if label else ""
-    try:
-        file_object = resolver.Resolver.OpenFileObject(spec, resolver_context=ctx)
-        found = disk_tsk.open_file_systems(file_object)
-    except DFVFS_ERRORS as exc:
-        yield _problem(parent, label, f"volume unreadable: {exc}")
-        return
-    for n, (fs_name, fs) in enumerate(found):
-        layer = prefix + (f"@{fs_name}/" if n else "")
-        yield from disk_tsk.walk(fs, layer.encode(), parent, limits, counter)
-        if counter.stopped:
-            return
-    if found:
-        return
-    try:
-        fs_spec = scanner.ScanForFileSystem(spec)
-    except DFVFS_ERRORS as exc:
-        yield _problem(parent, label, f"file system unreadable: {exc}")
-        return
-    if fs_spec is None:
-        yield _problem(parent, label, "no file system found that The Sleuth Kit or dfVFS can read")
-        return
-    try:
-        yield from dfvfs_native.walk(fs_spec, prefix.encode(), parent, limits, counter)
-    except DFVFS_ERRORS as exc:
-        yield _problem(parent, label, f"{fs_spec.type_indicator} file system unreadable: {exc}")
 
 
 CONTAINERS.register("disk-image")(DiskImageFormat())

@@ -155,7 +155,7 @@ class Layer(NamedTuple):
 
 def escape_layer(text: str) -> str:
     """``text`` (one layer's display name) with ``!``, and where needed ``#`` and ``%``, escaped."""
-    if not any(c in text for c in "!#%"):
+    if "!" not in text and "#" not in text and "%" not in text:
         return text  # the common case, and the guarantee that such names never change
     out: list[str] = []
     hash_at = {m.start() for m in _TRAILING_HASH.finditer(text)}

@@ -7,7 +7,6 @@ noted. Hash values are not copied into the log; batch ids and counts are.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +21,7 @@ from tessera.hub import audit, reads, service
 from tessera.hub.admin_api import admin_router
 from tessera.hub.auth import Principal, RateLimiter, resolve
 from tessera.hub.db import sessions
+from tessera.hub.guard import RequestGuard
 from tessera.hub.index import HubIndex
 from tessera.hub.schemas import (
     ChangesResponse,
@@ -33,46 +33,6 @@ from tessera.hub.schemas import (
 )
 
 _bearer = HTTPBearer(auto_error=False, description="An agency API token (tessera hub token create).")
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-class BodyLimit:
-    """Refuses bodies over the limit before they are read, and bodies of unknown length (411).
-
-    uvicorn (h11) already refuses a body longer than its Content-Length, so checking the header
-    bounds what a handler can be made to read.
-    """
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
-            headers = dict(scope["headers"])
-            length = headers.get(b"content-length")
-            status, reason = 0, ""
-            if length is None:
-                status, reason = 411, "a request body needs a Content-Length header"
-            elif not length.isdigit():
-                status, reason = 400, "malformed Content-Length header"
-            elif int(length) > self.limit:
-                status, reason = 413, f"request body of {int(length)} bytes exceeds the limit of {self.limit}"
-            if status:
-                body = json.dumps({"detail": reason}).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": status,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
 
 
 class HubState:
@@ -101,8 +61,13 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.hub = state
+
+    def resolve_token(token: str) -> Principal | None:
+        with state.sessions() as s:
+            return resolve(s, token)
+
     # Added first so it runs inside the audit middleware: refused bodies are audited too.
-    app.add_middleware(BodyLimit, limit=state.policy.max_body_bytes)
+    app.add_middleware(RequestGuard, limit=state.policy.max_body_bytes, resolve=resolve_token)
 
     @app.middleware("http")
     async def audit_every_request(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -125,10 +90,12 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
         def dependency(
             request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
         ) -> Principal:
-            if creds is None:
-                raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-            with state.sessions() as s:
-                who = resolve(s, creds.credentials)
+            # A request with a body was already resolved by the guard, before its body was read.
+            who: Principal | None = getattr(request.state, "principal", None)
+            if who is None:
+                if creds is None:
+                    raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+                who = resolve_token(creds.credentials)
             if who is None:
                 raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
             request.state.principal = who

@@ -1,0 +1,135 @@
+"""The hub's outer ASGI guard: bounded bodies and no body read for a caller without a valid token.
+
+A ``Content-Length`` check alone is not a bound: with ``Transfer-Encoding: chunked`` the header can
+say 10 bytes while 300 MB follow, and Starlette reads every chunk it is handed. So the guard counts
+the bytes as ``receive`` hands them over and stops at the limit, whatever the framing claimed; the
+answer is then 413 with ``Connection: close`` (the server discards the rest instead of the hub
+keeping it). A request that would carry a body to a token-protected route is refused (401) before a
+single body byte is read, so an anonymous caller cannot make the hub buffer anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from tessera.hub.auth import Principal
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Routes that answer without a token; everything else needs one.
+PUBLIC_PATHS = frozenset({"/v1/health", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
+
+
+class BodyTooLarge(Exception):
+    """Raised inside ``receive`` once the counted body passes the limit (the app stops reading)."""
+
+
+def json_error(status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> list[Message]:
+    """The ASGI messages of the hub's documented error shape, ``{"detail": ...}``."""
+    body = json.dumps({"detail": detail}).encode()
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    return [
+        {"type": "http.response.start", "status": status, "headers": head + (headers or [])},
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+def _bearer(headers: dict[bytes, bytes]) -> str | None:
+    value = headers.get(b"authorization", b"").decode("latin-1")
+    scheme, _, token = value.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+class RequestGuard:
+    """Pre-body authentication and a counted body limit (see the module docstring).
+
+    ``resolve`` maps a bearer token to its principal (a database read, so it runs in a thread); the
+    principal is left in ``scope["state"]`` so the route's dependency does not look it up again.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, resolve: Callable[[str], Principal | None]) -> None:
+        self.app = app
+        self.limit = limit
+        self.resolve = resolve
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        chunked = b"transfer-encoding" in headers
+        has_body = chunked or (length is not None and length.strip() not in (b"", b"0"))
+        refusal = await self._refusal(scope, headers, length, has_body)
+        if refusal is not None:
+            status, detail, extra = refusal
+            for message in json_error(status, detail, extra):
+                await send(message)
+            return
+
+        received = 0
+        over = False
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, over
+            if over:  # the app asks again after the cut: tell it the client is gone
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    over = True
+                    raise BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if over and not started:
+                # Whatever the app made of the cut body (400, 422, 500), the caller is told why.
+                started = True
+                for m in json_error(413, self._too_large(), [(b"connection", b"close")]):
+                    await send(m)
+                return
+            if over:
+                return  # our 413 has been sent; drop the app's own answer
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with contextlib.suppress(BodyTooLarge):  # answered just below
+            await self.app(scope, counted_receive, guarded_send)
+        if over and not started:
+            await guarded_send({"type": "http.response.start", "status": 413, "headers": []})
+
+    def _too_large(self) -> str:
+        return f"request body exceeds the limit of {self.limit} bytes"
+
+    async def _refusal(
+        self, scope: Scope, headers: dict[bytes, bytes], length: bytes | None, has_body: bool
+    ) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+        if length is not None and not length.strip().isdigit():
+            return 400, "malformed Content-Length header", [(b"connection", b"close")]
+        if not has_body or scope["path"] in PUBLIC_PATHS:
+            return None
+        token = _bearer(headers)
+        # The unread body is not worth keeping the connection for: the server would read it all.
+        challenge = [(b"www-authenticate", b"Bearer"), (b"connection", b"close")]
+        if token is None:
+            return 401, "missing bearer token", challenge
+        who = await run_in_threadpool(self.resolve, token)
+        if who is None:
+            return 401, "unknown or revoked token", challenge
+        scope.setdefault("state", {})["principal"] = who
+        if length is not None and int(length) > self.limit:
+            return 413, f"request body of {int(length)} bytes exceeds the limit of {self.limit}", []
+        return None

@@ -1,5 +1,16 @@
-"""The append-only, hash-chained audit log of human decisions."""
+"""The append-only, hash-chained and keyed (HMAC) audit log of human decisions."""
 
-from tessera.audit.log import AuditError, append, verify
+from tessera.audit.keys import AuditKey, AuditKeyError, create_key, load_key
+from tessera.audit.log import AuditError, Verified, append, verify, verify_all
 
-__all__ = ["AuditError", "append", "verify"]
+__all__ = [
+    "AuditError",
+    "AuditKey",
+    "AuditKeyError",
+    "Verified",
+    "append",
+    "create_key",
+    "load_key",
+    "verify",
+    "verify_all",
+]

@@ -355,4 +355,6 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON, as hashed
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # HMAC-SHA256 with the case's audit key (kept outside the database); null before a key existed.
+    mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
 from tessera.store import models_review, models_video  # noqa: E402,F401

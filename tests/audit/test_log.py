@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import update
 
@@ -36,7 +38,7 @@ def test_a_decision_needs_a_user(case: CaseHandle) -> None:
         append(s, "", "decision", "x")
 
 
-def test_cli_verify_names_the_edited_row(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_verify_names_the_edited_row(tmp_path: Path) -> None:
     import subprocess
     import sys
 

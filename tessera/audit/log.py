@@ -169,7 +169,9 @@ def verify_all(
         )
     elif res.unkeyed:
         res.notes.append(
-            f"entries before {key.from_sequence} were written before the case had a key: hash-chained only"
+            f"{res.unkeyed:,} entries before {key.from_sequence} were written before the case had a key: "
+            "hash-chained only (a later change to them shows at the first MACed entry; one made before "
+            "the key existed cannot be detected)"
         )
     return res
 

@@ -14,6 +14,9 @@ def command(
         str, typer.Option("--host", help="Address to bind; keep 127.0.0.1 unless told.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8080,
+    lock_after: Annotated[
+        int, typer.Option("--lock-after", min=1, help="Wrong passwords in a row that lock an account.")
+    ] = 10,
     case: CaseOpt = None,
 ) -> None:
     """Start the review workstation (sign in with a user made by `tessera user add`)."""
@@ -36,4 +39,4 @@ def command(
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"warning: listening on {host}: other machines can reach this server", highlight=False)
     console.print(f"Tessera review workstation: http://{host}:{port}/", highlight=False)
-    uvicorn.run(create_app(handle), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(handle, lock_after=lock_after), host=host, port=port, log_level="warning")

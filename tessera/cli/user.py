@@ -1,4 +1,4 @@
-"""tessera user add | list | disable | enable: local users of the review workstation."""
+"""tessera user add | list | disable | enable | unlock: local users of the review workstation."""
 
 from __future__ import annotations
 
@@ -57,11 +57,12 @@ def list_cmd(fmt: FormatOpt = "table", case: CaseOpt = None) -> None:
                 "role": u.role,
                 "blur": u.blur,
                 "disabled": u.disabled,
+                "locked": u.locked_at is not None,
                 "created": str(u.created_at),
             }
             for u in s.scalars(select(ReviewUser).order_by(ReviewUser.name))
         ]
-    render(rows, fmt, ["name", "role", "blur", "disabled", "created"], "Users")
+    render(rows, fmt, ["name", "role", "blur", "disabled", "locked", "created"], "Users")
 
 
 def _set_disabled(name: str, disabled: bool, case: Path | None) -> None:
@@ -94,3 +95,24 @@ def disable_cmd(name: Annotated[str, typer.Argument(help="User name.")], case: C
 def enable_cmd(name: Annotated[str, typer.Argument(help="User name.")], case: CaseOpt = None) -> None:
     """Let a disabled user sign in again."""
     _set_disabled(name, False, case)
+
+
+@app.command("unlock")
+def unlock_cmd(name: Annotated[str, typer.Argument(help="User name.")], case: CaseOpt = None) -> None:
+    """Let a user locked by too many wrong passwords sign in again (audited)."""
+    from tessera.audit import append
+    from tessera.review.auth import unlock
+    from tessera.store.models_review import ReviewUser
+
+    handle = load_case(case)
+    with handle.session() as s:
+        user = s.scalar(select(ReviewUser).where(ReviewUser.name == name))
+        if user is None:
+            fail(f"no user {name!r} in this case")
+        failures = user.failed_logins
+        if not unlock(user):
+            fail(f"user {name} is not locked")
+        # Whoever can run this command has the case open: that is the examiner who answers for it.
+        append(s, "cli", "user unlock", user.name, {"failed_logins": failures})
+        s.commit()
+    out.print(f"user {name} unlocked")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from tessera.review import routes_auth, routes_media, routes_network, routes_pages, routes_review
+from tessera.review import errors, routes_auth, routes_media, routes_network, routes_pages, routes_review
 from tessera.review.deps import NotSignedIn
+from tessera.review.guards import Guards
+from tessera.review.signin import LOCK_AFTER, SigninGuard
 from tessera.review.thumbs import ThumbCache
 from tessera.store.case import CaseHandle
 
@@ -25,9 +28,19 @@ CSP = (
 )
 
 
-def create_app(handle: CaseHandle) -> FastAPI:
+def create_app(
+    handle: CaseHandle,
+    *,
+    lock_after: int = LOCK_AFTER,
+    secure_cookies: bool = False,
+    allowed_hosts: frozenset[str] | None = None,
+) -> Any:
+    """The workstation as an ASGI app. ``allowed_hosts`` None accepts any Host (tests); `tessera serve`
+    always passes a list. The FastAPI app itself is ``.app`` of the returned guard."""
     app = FastAPI(title="Tessera review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.case = handle
+    app.state.signin = SigninGuard(lock_after=lock_after)
+    app.state.secure_cookies = secure_cookies
     app.state.thumbs = ThumbCache(handle.directory)
     #: session token hash -> media a reviewer revealed in that session (the clear thumbnail is served
     #: for these only); held in memory: after a restart a reviewer reveals again, which is audited again.
@@ -53,4 +66,5 @@ def create_app(handle: CaseHandle) -> FastAPI:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    return app
+    errors.install(app)
+    return Guards(app, allowed_hosts)

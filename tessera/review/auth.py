@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from tessera.review.signin import LOCK_AFTER
 from tessera.store.models_review import ROLES, ReviewUser, WebSession
 
 #: A working day; a reviewer signs in again the next morning.
@@ -52,15 +53,42 @@ def clamp_blur(blur: int) -> int:
     return max(MIN_BLUR, min(MAX_BLUR, int(blur)))
 
 
-def authenticate(session: Session, name: str, password: str) -> ReviewUser | None:
+def authenticate(
+    session: Session, name: str, password: str, lock_after: int = LOCK_AFTER
+) -> tuple[ReviewUser | None, str]:
+    """The user and "ok", or None and why: "wrong", "locked" (this failure locked the account),
+    "is-locked" (already locked: even the right password is refused) or "disabled".
+
+    The caller shows one message for every refusal, so a guesser cannot tell a locked or unknown name
+    from a wrong password; the reason goes to the audit log only."""
     user = session.scalar(select(ReviewUser).where(ReviewUser.name == name))
     try:
         _hasher.verify(user.password_hash if user else _DUMMY, password)
+        right = True
     except (VerificationError, InvalidHashError):
-        return None
-    if user is None or user.disabled:
-        return None
-    return user
+        right = False
+    if user is None:
+        return None, "wrong"
+    if user.locked_at is not None:
+        return None, "is-locked"
+    if not right:
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= lock_after:
+            user.locked_at = datetime.now(UTC)
+            return None, "locked"
+        return None, "wrong"
+    if user.disabled:
+        return None, "disabled"
+    user.failed_logins = 0
+    return user, "ok"
+
+
+def unlock(user: ReviewUser) -> bool:
+    """Clear a lock and the failure count; False when the account was not locked."""
+    was = user.locked_at is not None
+    user.locked_at = None
+    user.failed_logins = 0
+    return was
 
 
 def start_session(session: Session, user: ReviewUser) -> tuple[str, str]:

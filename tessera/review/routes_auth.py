@@ -9,52 +9,81 @@ from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
 from tessera.audit import append
-from tessera.review import auth
+from tessera.review import auth, signin
 from tessera.review.deps import COOKIE, LOGIN_COOKIE, Db, Writer, render
 
 router = APIRouter()
 
 
-def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
-    # HttpOnly: no script can read it; SameSite=strict: no other site can make the browser send it.
-    # Secure is not set because the server binds to 127.0.0.1 over plain HTTP.
-    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict", path="/")
+def _cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+    # HttpOnly: no script can read it; SameSite=strict: no other site can make the browser send it;
+    # Secure when served over TLS (`tessera serve --certfile`), so the browser never sends it in clear.
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="strict", path="/", secure=_secure(request)
+    )
+
+
+def _drop_cookie(response: Response, request: Request, name: str) -> None:
+    # Deleted with the attributes it was set with: browsers match on them, and a mismatch can leave it.
+    response.delete_cookie(name, path="/", httponly=True, samesite="strict", secure=_secure(request))
+
+
+def _secure(request: Request) -> bool:
+    return bool(getattr(request.app.state, "secure_cookies", False))
+
+
+def _login_page(request: Request, error: str | None, status: int) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", None, login_csrf=token, error=error)
+    response.status_code = status
+    _cookie(response, request, LOGIN_COOKIE, token, 3600)
+    return response
 
 
 @router.get("/login")
 def login_form(request: Request) -> Response:
     # Before a session exists the CSRF token is a double-submit cookie: the form must echo it.
-    token = secrets.token_urlsafe(24)
-    response = render(request, "login.html", None, login_csrf=token, error=None)
-    _cookie(response, LOGIN_COOKIE, token, 3600)
-    return response
+    return _login_page(request, None, 200)
+
+
+REFUSED = "Wrong name or password, or the account is locked after too many failed sign-ins."
 
 
 @router.post("/login")
 def login(
     request: Request,
     db: Db,
-    name: Annotated[str, Form()],
-    password: Annotated[str, Form()],
-    csrf: Annotated[str, Form()] = "",
+    name: Annotated[str, Form(max_length=signin.MAX_NAME)],
+    password: Annotated[str, Form(max_length=signin.MAX_PASSWORD)],
+    csrf: Annotated[str, Form(max_length=signin.MAX_CSRF)] = "",
 ) -> Response:
     if not auth.csrf_ok(request.cookies.get(LOGIN_COOKIE, ""), csrf):
         raise HTTPException(403, "missing or wrong CSRF token")
-    user = auth.authenticate(db, name, password)
-    if user is None:
-        append(db, name or "?", "sign-in failed", name or "?", {"client": _client(request)})
-        db.commit()
-        token = secrets.token_urlsafe(24)
-        response = render(request, "login.html", None, login_csrf=token, error="Wrong name or password.")
-        response.status_code = 401
-        _cookie(response, LOGIN_COOKIE, token, 3600)
+    guard: signin.SigninGuard = request.app.state.signin
+    client = _client(request)
+    wait = guard.retry_after(name, client)
+    if wait:
+        # Not audited one row per attempt (that would let a guesser flood the log); the failures that
+        # started the wait were, and the lock will be.
+        response = _login_page(request, f"Too many failed sign-ins: try again in {wait} s.", 429)
+        response.headers["Retry-After"] = str(wait)
         return response
+    user, why = auth.authenticate(db, name, password, guard.lock_after)
+    if user is None:
+        guard.failed(name, client)
+        subject = name or "?"
+        append(db, subject, "sign-in failed", subject, {"client": client, "reason": why})
+        if why == "locked":
+            append(db, subject, "account locked", subject, {"client": client, "after": guard.lock_after})
+        db.commit()
+        return _login_page(request, REFUSED, 401)
+    guard.succeeded(name, client)
     token, _csrf = auth.start_session(db, user)
-    append(db, user.name, "sign-in", user.name, {"role": user.role, "client": _client(request)})
+    append(db, user.name, "sign-in", user.name, {"role": user.role, "client": client})
     db.commit()
     response = RedirectResponse("/", status_code=303)
-    _cookie(response, COOKIE, token, auth.SESSION_HOURS * 3600)
-    response.delete_cookie(LOGIN_COOKIE, path="/")
+    _cookie(response, request, COOKIE, token, auth.SESSION_HOURS * 3600)
+    _drop_cookie(response, request, LOGIN_COOKIE)
     return response
 
 
@@ -75,7 +104,7 @@ async def logout(request: Request, db: Db) -> Response:
     db.commit()
     request.app.state.revealed.pop(ctx.token, None)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    _drop_cookie(response, request, COOKIE)
     return response
 
 

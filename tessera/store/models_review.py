@@ -27,6 +27,10 @@ class ReviewUser(Base):
     #: Gaussian blur radius (pixels on a 256 px thumbnail) this user sees; never 0.
     blur: Mapped[int] = mapped_column(Integer, default=12)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Wrong passwords since the last successful sign-in (or unlock); at the threshold the account locks.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Set when the account locked; only an examiner (`tessera user unlock`) clears it.
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

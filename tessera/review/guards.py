@@ -1,0 +1,121 @@
+"""Request guards in front of every route: a bounded body, an allowed Host, and bad input as a 4xx.
+
+Pure ASGI rather than FastAPI middleware so the body is counted as it arrives, whatever the framing
+(a small Content-Length and chunked encoding cannot get past it), and nothing is buffered first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from tessera.review.signin import MAX_LOGIN_BODY
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: The largest body any workstation form or JSON call needs (a bulk decision on a page of items is a few
+#: kilobytes); the sign-in form, open to anyone, gets far less.
+MAX_BODY = 1 << 20
+
+log = logging.getLogger(__name__)
+
+
+async def send_error(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _limit(scope: Scope) -> int:
+    return MAX_LOGIN_BODY if scope.get("path") == "/login" else MAX_BODY
+
+
+class Guards:
+    def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] | None) -> None:
+        self.app = app
+        #: lower-case host names without port; None: any (the TestClient and direct use in tests)
+        self.allowed_hosts = allowed_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        if self.allowed_hosts is not None and host_of(headers.get(b"host", b"")) not in self.allowed_hosts:
+            # DNS rebinding: a page from another site whose name now resolves to us is refused here.
+            await send_error(send, 400, "unknown Host header")
+            return
+        limit = _limit(scope)
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > limit
+            except ValueError:
+                await send_error(send, 400, "bad Content-Length")
+                return
+            if too_big:
+                # Refused before a byte of the body is read.
+                await send_error(send, 413, f"request body over {limit} bytes")
+                return
+        # Read the body here, up to the limit, and hand it on whole: whatever the framing (a chunked body
+        # has no length to check up front) no more than the limit is ever held.
+        chunks: list[bytes] = []
+        seen = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > limit:
+                await send_error(send, 413, f"request body over {limit} bytes")
+                return
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect, as Starlette expects
+
+        await self.app(scope, replay, send)
+
+
+def host_of(raw: bytes) -> str:
+    """The host name of a Host header, lower case, without the port ('' when unreadable)."""
+    try:
+        text = raw.decode("ascii").strip().lower()
+    except UnicodeDecodeError:
+        return ""
+    if text.startswith("["):  # [::1]:8080
+        return text[: text.find("]") + 1] if "]" in text else ""
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+
+
+def default_hosts(bind: str) -> frozenset[str]:
+    """The bind address and the names of this machine's loopback interface."""
+    hosts = {"localhost", "127.0.0.1", "[::1]", bind.lower()}
+    if ":" in bind and not bind.startswith("["):
+        hosts.add(f"[{bind.lower()}]")
+    return frozenset(hosts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from tessera.hub import models as hm
@@ -86,7 +86,9 @@ def admin_router(sessions: sessionmaker[Session], admin: Callable[..., Principal
 
     @api.delete("/tokens/{token_id}", response_model=TokenView)
     def revoke_token_route(
-        token_id: int, request: Request, who: Principal = Depends(admin)
+        request: Request,
+        token_id: int = Path(ge=1, le=2**63 - 1),  # ids are BIGINT: larger ones would be a 500
+        who: Principal = Depends(admin),
     ) -> dict[str, Any]:
         """Revoke a token: refused from the next request on. Revoking a revoked token changes nothing."""
         request.state.audit.update(token_id=token_id)

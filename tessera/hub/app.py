@@ -7,12 +7,15 @@ noted. Hash values are not copied into the log; batch ids and counts are.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
@@ -33,6 +36,33 @@ from tessera.hub.schemas import (
 )
 
 _bearer = HTTPBearer(auto_error=False, description="An agency API token (tessera hub token create).")
+
+
+def _printable(value: Any) -> Any:
+    # Lone surrogates cannot be encoded into the JSON answer: that was a 500.
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
+
+
+def validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's 422 detail without the offending input: NaN and infinities cannot be written as
+    JSON (a 500), and the input may be a hash value or a token."""
+    return [
+        {
+            "loc": [_printable(x) for x in e.get("loc", ())],
+            "msg": _printable(e.get("msg", "")),
+            "type": e.get("type"),
+        }
+        for e in errors
+    ]
+
+
+_HEXRUN = re.compile(r"[0-9A-Fa-f]{16,}")
+
+
+def redact_path(path: str) -> str:
+    """A path fit for the audit log: hex runs (hash values) masked, non-printables escaped, bounded."""
+    path = _HEXRUN.sub("<hex>", path[:300])
+    return "".join(c if c.isprintable() else f"\\x{ord(c) & 0xFF:02x}" for c in _printable(path))
 
 
 class HubState:
@@ -78,13 +108,20 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
 
         def record() -> None:
             with state.sessions() as s:
-                route = getattr(request.scope.get("route"), "path", request.url.path)
-                action = f"{request.method} {route}"[:60]  # the route template, e.g. /v1/entries/{sha256}
-                audit.append(s, who.label if who else "anonymous", action, request.url.path[:300], details)
+                route = getattr(request.scope.get("route"), "path", None)
+                # The route template (/v1/entries/{sha256}), never the path itself: paths carry hash
+                # values, and an unmatched one is whatever a caller typed (NUL, a hash, 1 MB of text).
+                subject = route or redact_path(request.url.path)
+                action = f"{request.method} {subject}"[:60]
+                audit.append(s, who.label if who else "anonymous", action, subject, details)
                 s.commit()
 
         await run_in_threadpool(record)
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
 
     def caller(scope: str) -> Callable[..., Principal]:
         def dependency(
@@ -138,7 +175,6 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
         sha256: str, body: ContributionFields, request: Request, who: Principal = Depends(contribute)
     ) -> dict[str, Any]:
         """Change your own agency's contribution to an entry."""
-        request.state.audit.update(sha256=sha256.lower())
         with state.sessions() as s:
             try:
                 view = service.change(s, who, sha256, body.stored())
@@ -150,7 +186,6 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
     @app.delete("/v1/contributions/{sha256}", status_code=204)
     def withdraw(sha256: str, request: Request, who: Principal = Depends(contribute)) -> Response:
         """Withdraw your own agency's contribution; the entry disappears when nobody contributes it."""
-        request.state.audit.update(sha256=sha256.lower())
         with state.sessions() as s:
             try:
                 service.withdraw(s, who, sha256)
@@ -177,7 +212,7 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
     @app.get("/v1/changes", response_model=ChangesResponse)
     def changes(
         request: Request,
-        since: int = Query(0, ge=0),
+        since: int = Query(0, ge=0, le=2**63 - 1),  # the cursor is a BIGINT
         limit: int = Query(1000, ge=1),
         who: Principal = Depends(querying),
     ) -> dict[str, Any]:

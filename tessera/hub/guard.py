@@ -10,10 +10,12 @@ single body byte is read, so an anonymous caller cannot make the hub buffer anyt
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +31,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 PUBLIC_PATHS = frozenset({"/v1/health", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
 
 
+log = logging.getLogger("tessera.hub")
+
+
 class BodyTooLarge(Exception):
     """Raised inside ``receive`` once the counted body passes the limit (the app stops reading)."""
 
@@ -41,6 +46,32 @@ def json_error(status: int, detail: str, headers: list[tuple[bytes, bytes]] | No
         {"type": "http.response.start", "status": status, "headers": head + (headers or [])},
         {"type": "http.response.body", "body": body},
     ]
+
+
+def clean_target(scope: Scope) -> bool:
+    """No hub path or query value holds a NUL or invalid UTF-8; refusing them here keeps them out of
+    every database query (PostgreSQL refuses NUL in a string: that was a 500)."""
+    raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    for raw in (raw_path, scope.get("query_string", b"")):
+        try:
+            text = unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        if "\x00" in text:
+            return False
+    return "\x00" not in scope["path"]
+
+
+def log_unexpected(exc: BaseException) -> None:
+    """Log an unexpected error's type and stack, never its message: database errors quote their
+    statement's parameters (hash values, a token's hash), which must not reach the log."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    chain: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 5:
+        chain.append(f"{type(cause).__module__}.{type(cause).__qualname__}")
+        cause = cause.__cause__ or cause.__context__
+    log.error("unexpected error (%s); message withheld\n%s", " <- ".join(chain), stack)
 
 
 def _bearer(headers: dict[bytes, bytes]) -> str | None:
@@ -106,8 +137,17 @@ class RequestGuard:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        with contextlib.suppress(BodyTooLarge):  # answered just below
+        try:
             await self.app(scope, counted_receive, guarded_send)
+        except BodyTooLarge:
+            pass  # answered just below
+        except Exception as exc:  # noqa: BLE001 - the last line between a bug and the log
+            log_unexpected(exc)
+            if not started:
+                for m in json_error(500, "internal error"):
+                    await guarded_send(m)
+                return
+            raise
         if over and not started:
             await guarded_send({"type": "http.response.start", "status": 413, "headers": []})
 
@@ -117,6 +157,8 @@ class RequestGuard:
     async def _refusal(
         self, scope: Scope, headers: dict[bytes, bytes], length: bytes | None, has_body: bool
     ) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+        if not clean_target(scope):
+            return 400, "the request path or query holds a NUL byte or is not UTF-8", []
         if length is not None and not length.strip().isdigit():
             return 400, "malformed Content-Length header", [(b"connection", b"close")]
         if not has_body or scope["path"] in PUBLIC_PATHS:

@@ -9,15 +9,34 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Hex32 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")]
 Hex40 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{40}$")]
 Hex64 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
 
 
+def storable(value: str) -> bool:
+    """A string both databases can keep: no NUL (PostgreSQL refuses it), valid UTF-8 (no lone surrogates)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _storable_strings(self) -> Strict:
+        # JSON may carry "\u0000" and lone surrogates; caught here they are a 422, not a database 500.
+        for name, value in self:
+            if isinstance(value, str) and not storable(value):
+                raise ValueError(f"{name}: NUL characters and lone surrogates are not allowed")
+        return self
 
 
 class ContributionFields(Strict):

@@ -119,15 +119,34 @@ def key_path_for(session: Session) -> Path | None:
     env = os.environ.get(KEY_ENV)
     if env:
         return Path(env)
-    if engine is not None and engine.dialect.name == "sqlite" and engine.url.database:
-        return Path(engine.url.database).parent / KEY_FILE
+    db = engine.url.database if engine is not None and engine.dialect.name == "sqlite" else None
+    # An in-memory database has no directory: never pick up a stray audit.key from the cwd.
+    if db and db != ":memory:" and not db.startswith("file:"):
+        return Path(db).parent / KEY_FILE
     case_env = os.environ.get("TESSERA_CASE")
     return Path(case_env) / KEY_FILE if case_env else None
+
+
+_cache: dict[Path, tuple[tuple[int, int, int], AuditKey]] = {}
 
 
 def key_for(session: Session) -> AuditKey | None:
     """The case's key, or None for a case that has none yet (a legacy case: hash chain only)."""
     path = key_path_for(session)
-    if path is None or not path.exists():
+    if path is None:
         return None
-    return load_key(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AuditKeyError(f"audit key {path} cannot be read: {exc.strerror}") from None
+    # A whole-cluster decision appends once per member: read the file once, stat it each time so
+    # a chmod or a replaced key is still noticed.
+    stamp = (st.st_mtime_ns, st.st_mode, st.st_size)
+    hit = _cache.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    key = load_key(path)
+    _cache[path] = (stamp, key)
+    return key

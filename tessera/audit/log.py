@@ -128,6 +128,14 @@ def check_chain(
                     e.id,
                 )
         else:
+            if key is None and e.mac is not None:
+                # The case has a key but this process was not given it: a missing key must not
+                # read as "a case that never had one".
+                raise AuditError(
+                    f"audit entry {e.id} carries a MAC but no audit key was found: cannot verify "
+                    "(give --key, or set TESSERA_AUDIT_KEY to the key file)",
+                    e.id,
+                )
             res.unkeyed += 1
         if want and e.id in want:
             seen[e.id] = e.hash

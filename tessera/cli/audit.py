@@ -37,8 +37,10 @@ def _key_path(handle: CaseHandle, given: Path | None) -> Path:
     return path
 
 
-def _load(path: Path) -> AuditKey | None:
+def _load(path: Path, given: bool = False) -> AuditKey | None:
     if not path.exists():
+        if given:
+            fail(f"audit key {path} does not exist")
         return None
     try:
         return load_key(path)
@@ -58,7 +60,7 @@ def verify_cmd(
     """Check every entry's hash, link and MAC, the receipts and the decision table; exit 1 naming the
     first bad entry."""
     handle = load_case(case)
-    audit_key = _load(_key_path(handle, key))
+    audit_key = _load(_key_path(handle, key), given=key is not None)
     with handle.session() as s:
         try:
             receipts = [read_receipt(p) for p in receipt or []]

@@ -212,3 +212,16 @@ def test_case_init_creates_a_private_key(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert key.stat().st_mode & 0o777 == 0o600 and load_key(key).from_sequence == 1
+
+
+def test_a_missing_key_is_not_a_case_without_one(case: CaseHandle, tmp_path: Path) -> None:
+    path = _keyed(case)
+    _fill(case, 2)
+    moved = tmp_path / "moved.key"
+    path.rename(moved)  # an intruder (or an operator) takes the key away: verify must not pass quietly
+    bad = cli(case, "verify")
+    assert bad.returncode == 1 and "audit entry 1 carries a MAC but no audit key" in bad.stderr
+    ok = cli(case, "verify", "--key", str(moved))
+    assert ok.returncode == 0, ok.stderr
+    gone = cli(case, "verify", "--key", str(tmp_path / "nope.key"))
+    assert gone.returncode == 2 and "does not exist" in gone.stderr

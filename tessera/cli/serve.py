@@ -1,12 +1,23 @@
-"""tessera serve: the review workstation on 127.0.0.1 (another address only when asked)."""
+"""tessera serve: the review workstation on 127.0.0.1 (another address only when asked, and then TLS)."""
 
 from __future__ import annotations
 
+import ipaddress
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from tessera.cli.common import CaseOpt, console, fail, load_case
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything, so it is treated as reachable from outside
 
 
 def command(
@@ -17,6 +28,20 @@ def command(
     lock_after: Annotated[
         int, typer.Option("--lock-after", min=1, help="Wrong passwords in a row that lock an account.")
     ] = 10,
+    certfile: Annotated[
+        Path | None, typer.Option("--certfile", help="TLS certificate (PEM); serves HTTPS with --keyfile.")
+    ] = None,
+    keyfile: Annotated[Path | None, typer.Option("--keyfile", help="TLS private key (PEM).")] = None,
+    insecure_http: Annotated[
+        bool,
+        typer.Option("--insecure-http", help="Allow a non-loopback --host without TLS (passwords in clear)."),
+    ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host", help="Host header to accept (repeat); default the bind address and localhost."
+        ),
+    ] = None,
     case: CaseOpt = None,
 ) -> None:
     """Start the review workstation (sign in with a user made by `tessera user add`)."""
@@ -25,7 +50,22 @@ def command(
 
     from tessera.review import create_app
     from tessera.review.clusters import update_clusters
+    from tessera.review.guards import default_hosts
     from tessera.store.models_review import ReviewUser
+
+    # Checked before the case is opened: a refused configuration must not touch anything.
+    if (certfile is None) != (keyfile is None):
+        fail("--certfile and --keyfile go together")
+    tls = certfile is not None
+    if not tls and not is_loopback(host) and not insecure_http:
+        fail(
+            f"--host {host} without TLS would send passwords and session cookies in clear: "
+            "give --certfile/--keyfile (or --insecure-http)"
+        )
+    for path in (certfile, keyfile):
+        if path is not None and not path.is_file():
+            fail(f"no such file: {path}")
+    hosts = frozenset(h.lower() for h in allowed_host) if allowed_host else default_hosts(host)
 
     handle = load_case(case)
     with handle.session() as s:
@@ -36,7 +76,16 @@ def command(
         s.commit()
     if n:
         console.print(f"clustered {n:,} new media items", highlight=False)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not is_loopback(host):
         console.print(f"warning: listening on {host}: other machines can reach this server", highlight=False)
-    console.print(f"Tessera review workstation: http://{host}:{port}/", highlight=False)
-    uvicorn.run(create_app(handle, lock_after=lock_after), host=host, port=port, log_level="warning")
+    scheme = "https" if tls else "http"
+    console.print(f"Tessera review workstation: {scheme}://{host}:{port}/", highlight=False)
+    app = create_app(handle, lock_after=lock_after, secure_cookies=tls, allowed_hosts=hosts)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+    )

@@ -56,8 +56,9 @@ def thumb(request: Request, ctx: User, sha256: str) -> Response:
     """Always blurred and grayscale, at the signed-in user's blur level."""
     media = _media(ctx, sha256)
     path = request.app.state.thumbs.blurred(ctx.db, sha256, media.kind, ctx.user.blur)
-    # Private and short-lived in the browser cache; the case folder holds the cache that matters.
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=600"})
+    # Never kept by the browser: a cached copy outlived sign-out (and a blur change); the case folder holds
+    # the cache that matters, so serving it again is cheap.
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/thumb/{sha256}/clear.png")

@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 KEY_ENV = "TESSERA_AUDIT_KEY"
 KEY_FILE = "audit.key"
 KEY_FORMAT = "tessera-audit-key"
+#: Key in the case row's settings naming the key file (a hint for appenders, never used by verify).
+KEY_HINT = "audit_key_path"
 
 
 class AuditKeyError(RuntimeError):
@@ -112,7 +114,8 @@ def default_path(case_dir: Path) -> Path:
 
 def key_path_for(session: Session) -> Path | None:
     """Where this session's case keeps its key: registered path, $TESSERA_AUDIT_KEY, the SQLite
-    database's directory (the case directory), or $TESSERA_CASE/audit.key."""
+    database's directory (the case directory), $TESSERA_CASE/audit.key, or the path `case init` noted
+    in the case settings (a PostgreSQL case opened with --case has nothing else to go by)."""
     engine = session.get_bind().engine if hasattr(session.get_bind(), "engine") else None
     if engine is not None and engine in _registered:
         return _registered[engine]
@@ -124,7 +127,15 @@ def key_path_for(session: Session) -> Path | None:
     if db and db != ":memory:" and not db.startswith("file:"):
         return Path(db).parent / KEY_FILE
     case_env = os.environ.get("TESSERA_CASE")
-    return Path(case_env) / KEY_FILE if case_env else None
+    if case_env:
+        return Path(case_env) / KEY_FILE
+    from sqlalchemy import select
+
+    from tessera.store import models as m
+
+    settings = session.scalar(select(m.Case.settings).limit(1))
+    hint = settings.get(KEY_HINT) if isinstance(settings, dict) else None
+    return Path(hint) if isinstance(hint, str) and hint else None
 
 
 _cache: dict[Path, tuple[tuple[int, int, int], AuditKey]] = {}

@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
 
 from tessera.audit import AuditKeyError, create_key
-from tessera.audit.keys import default_path
+from tessera.audit.keys import KEY_HINT, default_path
 from tessera.cli.common import fail, out
+from tessera.store import models as m
 from tessera.store.case import init_case
+from tessera.store.db import CASE_CONFIG
 
 app = typer.Typer(help="Create and inspect cases.", no_args_is_help=True)
 
@@ -33,8 +36,10 @@ def init(
     ] = None,
 ) -> None:
     """Create a case directory, its database and its audit key (mode 0600)."""
-    key_path = audit_key or default_path(directory)
-    if key_path.exists():  # checked first: a case must not start with someone else's key
+    key_path = (audit_key or default_path(directory)).absolute()
+    # Checked before anything is created (a case must not start with someone else's key), but after
+    # the "already a case" check that init_case makes, so that error keeps its own message.
+    if key_path.exists() and not (directory / CASE_CONFIG).exists():
         fail(f"audit key {key_path} already exists; give --audit-key a new path")
     handle = init_case(directory, name, agency, db)
     try:
@@ -42,6 +47,13 @@ def init(
     except (AuditKeyError, OSError) as exc:
         handle.close()
         fail(f"case created, but its audit key could not be: {exc} (run: tessera audit keygen)")
+    with handle.session() as s:
+        # Where the key is, for writers that only have a database session (a PostgreSQL case has no
+        # directory to look in). Only a hint for appending: verify never trusts it (docs/audit.md).
+        row = s.scalar(select(m.Case).limit(1))
+        if row is not None:
+            row.settings = {**(row.settings or {}), KEY_HINT: str(key_path)}
+            s.commit()
     out.print(f"case {name!r} ({agency}) created at {directory} ({handle.engine.dialect.name})")
     out.print(
         f"audit key: {key_path} (mode 600). Keep it off the case's storage and the database server: "

@@ -225,3 +225,29 @@ def test_a_missing_key_is_not_a_case_without_one(case: CaseHandle, tmp_path: Pat
     assert ok.returncode == 0, ok.stderr
     gone = cli(case, "verify", "--key", str(tmp_path / "nope.key"))
     assert gone.returncode == 2 and "does not exist" in gone.stderr
+
+
+def test_postgresql_case_appenders_find_the_key(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL case opened elsewhere has no directory in its URL: `case init` notes the key path."""
+    from tessera.store.case import open_case
+
+    for var in ("TESSERA_AUDIT_KEY", "TESSERA_CASE"):
+        monkeypatch.delenv(var, raising=False)
+    directory = tmp_path / "pgcase"
+    args = ["case", "init", str(directory), "--name", "Op", "--agency", "XX", "--db", pg_url]
+    made = subprocess.run(
+        [sys.executable, "-m", "tessera", *args], capture_output=True, text=True, timeout=120
+    )
+    assert made.returncode == 0, made.stderr
+    handle = open_case(directory)
+    try:
+        with handle.session() as s:
+            entry = append(s, "rita", "reveal", _sha(1))
+            s.commit()
+            assert entry.mac is not None
+        ok = cli(handle, "verify")
+        assert ok.returncode == 0 and "MACs checked from entry 1" in ok.stdout, ok.stderr
+    finally:
+        handle.close()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
@@ -104,7 +105,9 @@ def media_detail(request: Request, ctx: User, sha256: str) -> Response:
 
 
 @router.get("/account/{account_id}")
-def account_page(request: Request, ctx: User, account_id: int) -> Response:
+def account_page(
+    request: Request, ctx: User, account_id: Annotated[int, Path(ge=0, le=2**63 - 1)]
+) -> Response:
     s = ctx.db
     account = s.get(m.Account, account_id)
     if account is None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
 from tessera.audit import AuditError, append, verify
@@ -33,7 +34,12 @@ def dashboard(request: Request, ctx: User) -> Response:
 
 
 @router.get("/audit")
-def audit_page(request: Request, ctx: User, before: int | None = None, check: bool = False) -> Response:
+def audit_page(
+    request: Request,
+    ctx: User,
+    before: Annotated[int | None, Query(le=2**63 - 1)] = None,
+    check: bool = False,
+) -> Response:
     q = select(m.AuditEntry).order_by(m.AuditEntry.id.desc()).limit(200)
     if before:
         q = q.where(m.AuditEntry.id < before)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
@@ -35,7 +36,7 @@ def _revealed(request: Request, ctx: User) -> set[str]:
 
 
 @router.get("/review")
-def review(request: Request, ctx: User, page: int = 1) -> Response:
+def review(request: Request, ctx: User, page: Annotated[int, Query(ge=-(10**9), le=10**9)] = 1) -> Response:
     page = max(1, page)
     items, total = data.review_page(ctx.db, page, PER_PAGE)
     pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)

@@ -65,6 +65,7 @@ def init_case(directory: Path, name: str, agency: str, db_url: str | None = None
     # default is stored as null so a case directory can be moved or copied whole.
     cfg = {"format": "tessera-case", "version": CONFIG_VERSION, "name": name, "agency": agency, "db": url}
     cfg_path.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+    _register_audit_key(engine, directory)
     return CaseHandle(directory, name, agency, url or sqlite_url(directory), engine)
 
 
@@ -83,4 +84,13 @@ def open_case(directory: Path) -> CaseHandle:
     url = cfg.get("db") or sqlite_url(directory)
     engine = make_engine(url)
     upgrade(engine)  # cases made by an older version are migrated forward on open
+    _register_audit_key(engine, directory)
     return CaseHandle(directory, cfg["name"], cfg["agency"], url, engine)
+
+
+def _register_audit_key(engine: Engine, directory: Path) -> None:
+    """The audit key of the case opened here (``$TESSERA_AUDIT_KEY`` or ``CASE_DIR/audit.key``), so
+    every writer of the case log finds it by the case directory, never by what the database says."""
+    from tessera.audit.keys import default_path, register  # the store does not import audit at load
+
+    register(engine, default_path(directory))

@@ -26,6 +26,7 @@ from tessera.hub.auth import Principal, RateLimiter, resolve
 from tessera.hub.db import sessions
 from tessera.hub.guard import RequestGuard
 from tessera.hub.index import HubIndex
+from tessera.hub.refusals import REFUSED, RefusalLog
 from tessera.hub.schemas import (
     ChangesResponse,
     ContributionFields,
@@ -72,6 +73,8 @@ class HubState:
         self.policy = policy
         self.index = HubIndex()
         self.limiter = RateLimiter(policy.rate, policy.burst)
+        self.refusal_limiter = RateLimiter(policy.refusal_rate, policy.refusal_burst)
+        self.refusals = RefusalLog()
         with self.sessions() as s:
             self.index.load(s)
 
@@ -83,6 +86,9 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         state.index.close()  # stop its background table builder
+        with state.sessions() as s:  # the refusal counts of the last, unfinished minute
+            if state.refusals.flush(s, everything=True):
+                s.commit()
 
     app = FastAPI(
         title="Tessera hub",
@@ -97,7 +103,12 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
             return resolve(s, token)
 
     # Added first so it runs inside the audit middleware: refused bodies are audited too.
-    app.add_middleware(RequestGuard, limit=state.policy.max_body_bytes, resolve=resolve_token)
+    app.add_middleware(
+        RequestGuard,
+        limit=state.policy.max_body_bytes,
+        resolve=resolve_token,
+        refusal_wait=state.refusal_limiter.take,
+    )
 
     @app.middleware("http")
     async def audit_every_request(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -106,14 +117,26 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
         who: Principal | None = getattr(request.state, "principal", None)
         details = {"method": request.method, "status": response.status_code, **request.state.audit}
 
+        label = who.label if who else "anonymous"
+        refused = response.status_code in REFUSED
+        if refused:  # counted in memory, written once a minute per client (see refusals)
+            client = request.client.host if request.client else "unknown"
+            state.refusals.note(client, label, response.status_code)
+            if not state.refusals.due():
+                return response
+
         def record() -> None:
             with state.sessions() as s:
+                state.refusals.flush(s)
+                if refused:
+                    s.commit()
+                    return
                 route = getattr(request.scope.get("route"), "path", None)
                 # The route template (/v1/entries/{sha256}), never the path itself: paths carry hash
                 # values, and an unmatched one is whatever a caller typed (NUL, a hash, 1 MB of text).
                 subject = route or redact_path(request.url.path)
                 action = f"{request.method} {subject}"[:60]
-                audit.append(s, who.label if who else "anonymous", action, subject, details)
+                audit.append(s, label, action, subject, details)
                 s.commit()
 
         await run_in_threadpool(record)
@@ -136,13 +159,14 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
             if who is None:
                 raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
             request.state.principal = who
-            if scope not in who.scopes:
-                raise HTTPException(403, f"this token lacks the {scope!r} scope")
+            # Before the scope check, so that a flood of 403s is rate-limited like any request.
             wait = state.limiter.take(who.token_id)
             if wait:
                 raise HTTPException(
                     429, "rate limit exceeded; retry later", headers={"Retry-After": str(max(1, round(wait)))}
                 )
+            if scope not in who.scopes:
+                raise HTTPException(403, f"this token lacks the {scope!r} scope")
             return who
 
         return dependency

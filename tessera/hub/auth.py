@@ -146,15 +146,16 @@ def resolve(s: Session, token: str) -> Principal | None:
 
 
 class RateLimiter:
-    """A token bucket per API token: ``rate`` requests a second on average, bursts up to ``burst``."""
+    """A token bucket per key (an API token's id, or a client address for refused requests):
+    ``rate`` requests a second on average, bursts up to ``burst``."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.burst = burst
-        self._buckets: dict[int, tuple[float, float]] = {}
+        self._buckets: dict[int | str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: int) -> float:
+    def take(self, key: int | str) -> float:
         """0 when the request may go ahead, else the seconds to wait before the next one will."""
         now = time.monotonic()
         with self._lock:

@@ -4,8 +4,9 @@ A ``Content-Length`` check alone is not a bound: with ``Transfer-Encoding: chunk
 say 10 bytes while 300 MB follow, and Starlette reads every chunk it is handed. So the guard counts
 the bytes as ``receive`` hands them over and stops at the limit, whatever the framing claimed; the
 answer is then 413 with ``Connection: close`` (the server discards the rest instead of the hub
-keeping it). A request that would carry a body to a token-protected route is refused (401) before a
-single body byte is read, so an anonymous caller cannot make the hub buffer anything.
+keeping it). A request to a token-protected route without a valid token is refused (401) before a
+single body byte is read, so an anonymous caller cannot make the hub buffer anything; those
+refusals are rate-limited per client address (429 above the limit).
 """
 
 from __future__ import annotations
@@ -82,16 +83,23 @@ def _bearer(headers: dict[bytes, bytes]) -> str | None:
 
 
 class RequestGuard:
-    """Pre-body authentication and a counted body limit (see the module docstring).
+    """Authentication before the body, a counted body limit, rate-limited refusals (module docstring).
 
     ``resolve`` maps a bearer token to its principal (a database read, so it runs in a thread); the
     principal is left in ``scope["state"]`` so the route's dependency does not look it up again.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, resolve: Callable[[str], Principal | None]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        resolve: Callable[[str], Principal | None],
+        refusal_wait: Callable[[str], float],
+    ) -> None:
         self.app = app
         self.limit = limit
         self.resolve = resolve
+        self.refusal_wait = refusal_wait
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,17 +169,25 @@ class RequestGuard:
             return 400, "the request path or query holds a NUL byte or is not UTF-8", []
         if length is not None and not length.strip().isdigit():
             return 400, "malformed Content-Length header", [(b"connection", b"close")]
-        if not has_body or scope["path"] in PUBLIC_PATHS:
-            return None
-        token = _bearer(headers)
-        # The unread body is not worth keeping the connection for: the server would read it all.
-        challenge = [(b"www-authenticate", b"Bearer"), (b"connection", b"close")]
-        if token is None:
-            return 401, "missing bearer token", challenge
-        who = await run_in_threadpool(self.resolve, token)
-        if who is None:
-            return 401, "unknown or revoked token", challenge
-        scope.setdefault("state", {})["principal"] = who
+        if scope["path"] not in PUBLIC_PATHS:
+            token = _bearer(headers)
+            who = await run_in_threadpool(self.resolve, token) if token is not None else None
+            if who is None:
+                # Refusals are rate-limited by client address: guessing tokens costs time too.
+                client = scope.get("client")
+                wait = self.refusal_wait(client[0] if client else "unknown")
+                if wait:
+                    return (
+                        429,
+                        "too many refused requests; retry later",
+                        [(b"retry-after", str(max(1, round(wait))).encode())],
+                    )
+                # An unread body is not worth keeping the connection for: the server would read it.
+                challenge = [(b"www-authenticate", b"Bearer")]
+                if has_body:
+                    challenge.append((b"connection", b"close"))
+                return 401, "missing bearer token" if token is None else "unknown or revoked token", challenge
+            scope.setdefault("state", {})["principal"] = who
         if length is not None and int(length) > self.limit:
             return 413, f"request body of {int(length)} bytes exceeds the limit of {self.limit}", []
         return None

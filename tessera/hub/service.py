@@ -41,6 +41,9 @@ class Policy:
     max_pull_limit: int = 10_000
     rate: float = 200.0
     burst: int = 400
+    #: Requests refused for a missing or bad token, per client address (then 429).
+    refusal_rate: float = 5.0
+    refusal_burst: int = 50
 
 
 def _insert(s: Session, table: Any) -> Any:

@@ -1,0 +1,60 @@
+"""Refused requests (401, 403, 429) in the hub audit log, aggregated: one row per client, caller and
+minute with the count by status, instead of one chained row (and one lock on the chain head) per
+refusal. A flood of refusals then costs the log a row a minute per client, not a row a request.
+
+Counts live in memory until their minute is over; they are written by the next audited request after
+that, or when the hub stops. A hub killed outright loses at most the last minute of refusal counts;
+every accepted request is still logged on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from tessera.hub import audit
+
+REFUSED = frozenset({401, 403, 429})
+WINDOW_S = 60
+
+
+class RefusalLog:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._counts: dict[tuple[int, str, str], Counter[int]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, client: str, who: str, status: int) -> None:
+        """Count one refusal (cheap: no database, no chain lock)."""
+        window = int(self.clock() // WINDOW_S)
+        with self._lock:
+            self._counts.setdefault((window, client[:100], who), Counter())[status] += 1
+
+    def due(self, everything: bool = False) -> bool:
+        current = int(self.clock() // WINDOW_S)
+        with self._lock:
+            return any(everything or w < current for w, _, _ in self._counts)
+
+    def flush(self, s: Session, everything: bool = False) -> int:
+        """Append one row per finished window (all windows with ``everything``); returns rows written.
+        Runs in the caller's transaction: commit it."""
+        current = int(self.clock() // WINDOW_S)
+        with self._lock:
+            keys = sorted(k for k in self._counts if everything or k[0] < current)
+            taken = [(k, self._counts.pop(k)) for k in keys]
+        for (window, client, who), counts in taken:
+            start = datetime.fromtimestamp(window * WINDOW_S, UTC).isoformat(timespec="seconds")
+            details = {
+                "refused": sum(counts.values()),
+                "status": {str(k): v for k, v in sorted(counts.items())},
+                "client": client,
+                "window_start": start,
+                "window_s": WINDOW_S,
+            }
+            audit.append(s, who, "refused requests", f"client {client}", details)
+        return len(taken)

@@ -21,7 +21,7 @@ def add_cmd(
     password_file: Annotated[
         Path | None, typer.Option("--password-file", help="Read the password from this file (first line).")
     ] = None,
-    blur: Annotated[int, typer.Option("--blur", help="Blur radius of thumbnails (4-40).")] = 12,
+    blur: Annotated[int, typer.Option("--blur", help="Blur radius of thumbnails (12-40).")] = 12,
     case: CaseOpt = None,
 ) -> None:
     """Add a user; the password is asked for twice unless --password-file is given."""

@@ -70,10 +70,18 @@ async def _csrf_given(request: Request) -> str | None:
     return None
 
 
-async def writer(request: Request, ctx: User) -> Ctx:
-    """Any state-changing request: a valid CSRF token of this session, and not a viewer."""
+async def checked(request: Request, ctx: User) -> Ctx:
+    """A request that changes only the signed-in user's own settings: a valid CSRF token, any role."""
     if not auth.csrf_ok(ctx.csrf, await _csrf_given(request)):
         raise HTTPException(403, "missing or wrong CSRF token")
+    return ctx
+
+
+Checked = Annotated[Ctx, Depends(checked)]
+
+
+async def writer(ctx: Checked) -> Ctx:
+    """Any state-changing request: a valid CSRF token of this session, and not a viewer."""
     if not ctx.can_write:
         raise HTTPException(403, "viewers cannot change anything")
     return ctx
@@ -95,4 +103,6 @@ def render(request: Request, name: str, ctx: Ctx | None, **values: Any) -> Any:
     values.update(request=request, me=ctx.user if ctx else None, csrf=ctx.csrf if ctx else "")
     values.setdefault("can_write", bool(ctx and ctx.can_write))
     values.setdefault("case", request.app.state.case)
+    values.setdefault("min_blur", auth.MIN_BLUR)
+    values.setdefault("max_blur", auth.MAX_BLUR)
     return templates.TemplateResponse(request, name, values)

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from tessera.audit import append
 from tessera.review import auth, signin
-from tessera.review.deps import COOKIE, LOGIN_COOKIE, Db, Writer, render
+from tessera.review.deps import COOKIE, LOGIN_COOKIE, Checked, Db, render
 
 router = APIRouter()
 
@@ -109,7 +109,7 @@ async def logout(request: Request, db: Db) -> Response:
 
 
 @router.post("/settings/blur")
-def set_blur(ctx: Writer, blur: Annotated[int, Form()]) -> Response:
+def set_blur(ctx: Checked, blur: Annotated[int, Form(ge=-(2**31), le=2**31)]) -> Response:
     ctx.user.blur = auth.clamp_blur(blur)
     ctx.db.commit()
     return RedirectResponse("/review", status_code=303)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from tessera.audit import append
 from tessera.review import clusters, data
+from tessera.review.auth import clamp_blur
 from tessera.review.deps import Examiner, User, Writer, render
 from tessera.store import models as m
 
@@ -56,7 +57,8 @@ def review(request: Request, ctx: User, page: Annotated[int, Query(ge=-(10**9), 
 def thumb(request: Request, ctx: User, sha256: str) -> Response:
     """Always blurred and grayscale, at the signed-in user's blur level."""
     media = _media(ctx, sha256)
-    path = request.app.state.thumbs.blurred(ctx.db, sha256, media.kind, ctx.user.blur)
+    # Clamped again here: a level stored before the minimum was raised must not be served lighter.
+    path = request.app.state.thumbs.blurred(ctx.db, sha256, media.kind, clamp_blur(ctx.user.blur))
     # Never kept by the browser: a cached copy outlived sign-out (and a blur change); the case folder holds
     # the cache that matters, so serving it again is cheap.
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

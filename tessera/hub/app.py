@@ -146,7 +146,10 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
 
-    def caller(scope: str) -> Callable[..., Principal]:
+    def caller(*scopes: str) -> Callable[..., Principal]:
+        """A dependency admitting a live token holding any one of ``scopes``."""
+        scope = " or ".join(repr(x) for x in scopes)
+
         def dependency(
             request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
         ) -> Principal:
@@ -165,8 +168,8 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
                 raise HTTPException(
                     429, "rate limit exceeded; retry later", headers={"Retry-After": str(max(1, round(wait)))}
                 )
-            if scope not in who.scopes:
-                raise HTTPException(403, f"this token lacks the {scope!r} scope")
+            if who.scopes.isdisjoint(scopes):
+                raise HTTPException(403, f"this token lacks the {scope} scope")
             return who
 
         return dependency
@@ -258,7 +261,9 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
                 raise HTTPException(404, str(exc)) from None
 
     @app.get("/v1/entries/{sha256}/contributors")
-    def entry_contributors(sha256: str, who: Principal = Depends(querying)) -> list[dict[str, Any]]:
+    def entry_contributors(
+        sha256: str, who: Principal = Depends(caller("query", "admin"))
+    ) -> list[dict[str, Any]]:
         """Who contributed an entry: hub operators only, unless the sharing policy says otherwise."""
         if not reads.may_see_contributors(who, state.policy):
             raise HTTPException(403, "the sharing policy does not let agencies see who else contributed")

@@ -12,6 +12,8 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -52,6 +54,23 @@ def push_body(items: list[dict[str, Any]]) -> bytes:
     """The JSON body of a push, with its batch id; the items are encoded once, for both."""
     text = _canonical(items)
     return f'{{"batch_id":"{_id_of(text)}","items":{text}}}'.encode()
+
+
+def retry_after(value: str | None, default: float) -> float:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110 allows
+    both); ``default`` when absent or unreadable, never negative."""
+    if not value:
+        return default
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return default
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class HubClient:
@@ -95,7 +114,7 @@ class HubClient:
                 delay = min(delay * 2, 10.0)
                 continue
             if r.status_code in _RETRY_STATUS and not last:
-                wait = float(r.headers.get("Retry-After", delay))
+                wait = retry_after(r.headers.get("Retry-After"), delay)
                 time.sleep(min(wait, 30.0))
                 delay = min(delay * 2, 10.0)
                 continue

@@ -107,6 +107,8 @@ def consensus(contribs: Sequence[Any]) -> dict[str, Any]:
 
 
 _CONTRIB_COLUMNS = ("entry_id", *CONTRIBUTION_FIELDS, "withdrawn")
+#: The entry fields the changes feed shows (``contributions`` is not one of them).
+VISIBLE = ("withdrawn", "conflict", "profile", "category", "series", "victim_identified", "first_seen")
 
 
 def _recompute(s: Session, counter: hm.Counter, entry_ids: Iterable[int]) -> int:
@@ -124,11 +126,23 @@ def _recompute(s: Session, counter: hm.Counter, entry_ids: Iterable[int]) -> int
         )
         for c in s.execute(q):
             by_entry[c.entry_id].append(c)
+    entry = cast(Table, hm.Entry.__table__)
+    shown: dict[int, Any] = {}
+    for part in in_chunks(ids):
+        q = select(entry.c.id, *(entry.c[k] for k in VISIBLE)).where(entry.c.id.in_(part))
+        shown.update((r.id, r) for r in s.execute(q))
     now = hm.utcnow()
     rows = []
     for eid in ids:
-        counter.value += 1
-        rows.append({"id": eid, "seq": counter.value, "updated_at": now, **consensus(by_entry[eid])})
+        state = consensus(by_entry[eid])
+        row = {"id": eid, **state}
+        was = shown.get(eid)
+        # Only what a puller sees earns a new sequence number: another agency agreeing with the
+        # consensus must not show up in the changes feed (that would let pullers count contributors).
+        if was is None or any(getattr(was, k) != state[k] for k in VISIBLE if k in state):
+            counter.value += 1
+            row |= {"seq": counter.value, "updated_at": now}
+        rows.append(row)
     # Rows differ in their keys (withdrawn entries keep their last category), so group by key set.
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in rows:

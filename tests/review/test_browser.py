@@ -194,3 +194,13 @@ def test_network_view_click_a_node(page: Page, server: Server) -> None:
     page.mouse.click(x, y)
     page.wait_for_url("**" + href)
     assert page.locator("h1").inner_text().startswith("Account")
+
+
+def test_digit_key_on_the_media_page_says_so_and_refreshes_history(page: Page, server: Server) -> None:
+    sha = server.built.singles[-1]
+    page.goto(f"{server.url}/media/{sha}")
+    before = page.locator("#history tr").count()
+    page.keyboard.press("3")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('category 3')")
+    page.wait_for_function(f"() => document.querySelectorAll('#history tr').length > {before}")
+    assert "rita" in page.locator("#history").inner_text()

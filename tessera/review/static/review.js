@@ -45,11 +45,24 @@
         }
       });
       say("category " + res.category + " set on " + res.changed.length + " item(s)");
+      refreshHistory();
       clusterMode = false;
       const next = items.findIndex(function (it, i) { return i > sel && !it.classList.contains("decided"); });
       if (next >= 0) { sel = next; }
       paint();
     }).catch(function (e) { say("not saved: " + e.message); });
+  }
+
+  // The media page lists the item's decisions: fetch the page again and swap in the new table, so the
+  // decision just made appears without a reload (which would lose the message and the selection).
+  function refreshHistory() {
+    const old = document.getElementById("history");
+    if (!old) { return; }
+    fetch(window.location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); })
+      .then(function (html) {
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("history");
+        if (fresh) { old.replaceWith(fresh); }
+      }).catch(function () { say("saved; reload the page to see the decision history"); });
   }
 
   function reveal(el) {

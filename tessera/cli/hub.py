@@ -213,9 +213,13 @@ def push_cmd(hub: HubUrlOpt, token_file: TokenFileOpt, case: CaseOpt = None) -> 
             totals = client.push(contributions(handle))
         except HubClientError as exc:
             fail(str(exc))
+    new = (
+        "" if totals["new_hidden"] else f"{totals['new_entries']:,} new to the hub, "
+    )  # a contribute-only token is not told which hashes the hub already had
+    replayed = f" ({totals['duplicate_batches']} already applied)" if totals["duplicate_batches"] else ""
     out.print(
-        f"pushed {totals['items']:,} items in {totals['batches']} batches: {totals['new_entries']:,} new "
-        f"to the hub, {totals['changed']:,} contributions added or changed"
+        f"pushed {totals['items']:,} items in {totals['batches']} batches{replayed}: {new}"
+        f"{totals['changed']:,} contributions added or changed"
     )
 
 

@@ -190,11 +190,20 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
                 413, f"{len(body.items)} items exceed the limit of {state.policy.max_push_items} per batch"
             )
         with state.sessions() as s:
-            result, delta = service.push(s, who, body.batch_id, [i.stored() for i in body.items])
+            try:
+                result, delta = service.push(s, who, body.batch_id, [i.stored() for i in body.items])
+            except service.BatchConflict as exc:
+                raise HTTPException(409, str(exc)) from None
             s.commit()
             if delta is not None:  # new entries are matchable as soon as they are committed
                 state.index.advance(s, delta.before, delta.after, delta.ids, delta.hexes)
-        request.state.audit.update(new=result["new_entries"], changed=result["changed"])
+        request.state.audit.update(
+            new=result["new_entries"], changed=result["changed"], duplicate=result["duplicate_batch"]
+        )
+        if "query" not in who.scopes:
+            # Whether a hash was already known is what a query would tell; a token that may not query
+            # is not told (``changed`` only counts its own agency's contributions, so it stays).
+            result["new_entries"] = None
         return result
 
     @app.put("/v1/contributions/{sha256}")

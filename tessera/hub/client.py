@@ -133,7 +133,14 @@ class HubClient:
     ) -> dict[str, int]:
         """Push ``items`` in batches, in order. While the hub applies one batch, the next is gathered and
         encoded here (one batch in flight, so a refusal still stops the push after that batch)."""
-        totals = {"items": 0, "new_entries": 0, "changed": 0, "batches": 0, "duplicate_batches": 0}
+        totals = {
+            "items": 0,
+            "new_entries": 0,
+            "new_hidden": 0,
+            "changed": 0,
+            "batches": 0,
+            "duplicate_batches": 0,
+        }
 
         def send(body: bytes) -> Any:
             headers = {"Content-Type": "application/json"}
@@ -141,7 +148,10 @@ class HubClient:
 
         def tally(result: dict[str, Any]) -> None:
             totals["items"] += result["items"]
-            totals["new_entries"] += result["new_entries"]
+            if result["new_entries"] is None:  # a contribute-only token is not told
+                totals["new_hidden"] += 1
+            else:
+                totals["new_entries"] += result["new_entries"]
             totals["changed"] += result["changed"]
             totals["batches"] += 1
             totals["duplicate_batches"] += int(result["duplicate_batch"])

@@ -122,6 +122,8 @@ class Batch(HubBase):
     new_entries: Mapped[int] = mapped_column(Integer)
     changed: Mapped[int] = mapped_column(Integer)
     applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: SHA-256 of the batch's items (canonical JSON): a reused id with other items is a 409.
+    items_digest: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Counter(HubBase):

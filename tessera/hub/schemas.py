@@ -76,7 +76,10 @@ class PushRequest(Strict):
 class PushResult(BaseModel):
     batch_id: str
     items: int
-    new_entries: int
+    #: Entries the hub did not have; null for a token without the query scope (it may not learn
+    #: whether a hash is known). 0 for a replayed batch, which changes nothing.
+    new_entries: int | None
+    #: This agency's contributions added or changed (0 for a replayed batch).
     changed: int
     duplicate_batch: bool
 

@@ -8,6 +8,8 @@ finds a change numbered below N; and concurrent pushes of the same digests canno
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter as Tally
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,15 @@ CONTRIBUTION_FIELDS = ("category", "profile", "series", "victim_identified", "fi
 
 class NotFound(LookupError):
     pass
+
+
+class BatchConflict(ValueError):
+    """A batch id this agency already used, sent again with different items."""
+
+
+def items_digest(items: Sequence[dict[str, Any]]) -> str:
+    text = json.dumps(list(items), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 @dataclass
@@ -234,12 +245,16 @@ def push(
     done = s.scalar(
         select(hm.Batch).where(hm.Batch.agency_id == who.agency_id, hm.Batch.batch_id == batch_id)
     )
+    digest = items_digest(items)
     if done is not None:
+        if done.items_digest is not None and done.items_digest != digest:
+            raise BatchConflict(f"batch id {batch_id!r} was already used with other items; choose a new one")
+        # A replay changes nothing now, and says so: a re-run push must not report "4 new" again.
         result = {
             "batch_id": batch_id,
             "items": done.items,
-            "new_entries": done.new_entries,
-            "changed": done.changed,
+            "new_entries": 0,
+            "changed": 0,
             "duplicate_batch": True,
         }
         return result, None
@@ -288,6 +303,7 @@ def push(
             items=len(items),
             new_entries=len(new),
             changed=len(changed) + len(new),
+            items_digest=digest,
         )
     )
     s.flush()

@@ -3,12 +3,15 @@ client's Retry-After in both forms."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from tessera.hub import models as hm
 from tessera.hub.auth import create_token
 from tessera.hub.client import retry_after
 from tests.hub.conftest import Hub, auth, rand_item
@@ -69,3 +72,49 @@ def test_retry_after_both_forms() -> None:
     assert 15 <= retry_after(soon, 0.5) <= 21
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 0.5) == 0.0  # in the past: go now
     assert retry_after("soon", 0.5) == 0.5 and retry_after(None, 2.0) == 2.0
+
+
+def test_reused_batch_id_with_other_items_is_a_409(hub: Hub, api: TestClient) -> None:
+    rng = random.Random(43)
+    items = [rand_item(rng) for _ in range(4)]
+    first = push(api, hub.tokens["A"], items, "batch-reuse-1")
+    assert (first["new_entries"], first["changed"], first["duplicate_batch"]) == (4, 4, False)
+    # The same items again (a retry, or a re-run): idempotent, and it says nothing changed now.
+    again = push(api, hub.tokens["A"], items, "batch-reuse-1")
+    assert (again["new_entries"], again["changed"], again["duplicate_batch"]) == (0, 0, True)
+    other = items[:3] + [rand_item(rng)]
+    r = api.post(
+        "/v1/contributions", json={"batch_id": "batch-reuse-1", "items": other}, headers=auth(hub.tokens["A"])
+    )
+    assert r.status_code == 409 and "already used" in r.json()["detail"]
+    with hub.session() as s:
+        rows = s.scalars(select(hm.AuditEntry).where(hm.AuditEntry.action == "POST /v1/contributions")).all()
+        details = [json.loads(e.details) for e in rows]
+    assert [(d["status"], d.get("duplicate")) for d in details] == [(200, False), (200, True), (409, None)]
+    assert details[1]["new"] == 0 and details[1]["changed"] == 0
+
+
+def test_contribute_only_token_learns_nothing_about_known_hashes(hub: Hub, api: TestClient) -> None:
+    rng = random.Random(44)
+    known = [rand_item(rng) for _ in range(3)]
+    push(api, hub.tokens["A"], known, "batch-known-1")
+    with hub.session() as s:
+        writer = create_token(s, "FR", ["contribute"])[1]
+        s.commit()
+    fresh = [rand_item(rng) for _ in range(3)]
+    a = push(api, writer, [dict(i) for i in known], "batch-writer-1")
+    b = push(api, writer, fresh, "batch-writer-2")
+    # Known and unknown hashes get the same answer.
+    assert {k: v for k, v in a.items() if k != "batch_id"} == {k: v for k, v in b.items() if k != "batch_id"}
+    assert a["new_entries"] is None and a["changed"] == 3
+    # Withdrawing: both its own contributions, so the same 204; another agency's only: the same 404
+    # as a hash nobody has.
+    assert api.delete(f"/v1/contributions/{known[0]['sha256']}", headers=auth(writer)).status_code == 204
+    assert api.delete(f"/v1/contributions/{fresh[0]['sha256']}", headers=auth(writer)).status_code == 204
+    nobody = rand_item(rng)["sha256"]
+    r1 = api.delete(f"/v1/contributions/{known[1]['sha256']}", headers=auth(hub.tokens["B"]))
+    r2 = api.delete(f"/v1/contributions/{nobody}", headers=auth(hub.tokens["B"]))
+    assert r1.status_code == r2.status_code == 404
+    assert r1.json()["detail"].replace(known[1]["sha256"], "X") == r2.json()["detail"].replace(nobody, "X")
+    # Reading entries needs the query scope.
+    assert api.get(f"/v1/entries/{known[1]['sha256']}", headers=auth(writer)).status_code == 403

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tessera.review.signin import LOCK_AFTER
@@ -74,7 +74,16 @@ def authenticate(
     if user.locked_at is not None:
         return None, "is-locked"
     if not right:
-        user.failed_logins = (user.failed_logins or 0) + 1
+        # Counted in SQL, not read-modify-write: concurrent guesses each count (the UPDATE takes the row
+        # lock), and the refresh sees a lock another request has just committed.
+        session.execute(
+            update(ReviewUser)
+            .where(ReviewUser.id == user.id)
+            .values(failed_logins=ReviewUser.failed_logins + 1)
+        )
+        session.refresh(user)
+        if user.locked_at is not None:
+            return None, "is-locked"
         if user.failed_logins >= lock_after:
             user.locked_at = datetime.now(UTC)
             return None, "locked"

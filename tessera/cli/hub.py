@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Engine
@@ -190,14 +190,29 @@ def export_cmd(
     db: DbOpt,
     out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
     fmt: Annotated[str, typer.Option("--format", help="vics (VICS 2.0 JSON) or icse (ICSE CSV).")] = "vics",
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", help="VICS: the category profile to export (needed when the hub holds several)."
+        ),
+    ] = None,
 ) -> None:
-    """Export the hub's entries (hashes and metadata; never who contributed them)."""
-    from tessera.hub.export import export_icse, export_vics
+    """Export the hub's entries (hashes and metadata; never who contributed them). Audited."""
+    from tessera.hub import audit
+    from tessera.hub.export import export_icse, export_vics, vics_variant
 
     if fmt not in ("vics", "icse"):
         fail("--format must be vics or icse")
     with _hub_session(db) as (_, s):
-        n = export_vics(s, out_file) if fmt == "vics" else export_icse(s, out_file)
+        details: dict[str, Any] = {"format": fmt}
+        if fmt == "vics":
+            details["profile"], _ = vics_variant(s, profile, "2.0")  # refused before the file exists
+            n = export_vics(s, out_file, profile=details["profile"])
+        else:
+            n = export_icse(s, out_file)
+        # Exports leave the hub for other agencies: who took what, and how much, is on the record.
+        audit.append(s, "operator", "export", out_file.name[:300], details | {"entries": n})
+        s.commit()
     out.print(f"exported {n:,} entries to {out_file}")
 
 

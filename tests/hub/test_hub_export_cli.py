@@ -7,11 +7,16 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tessera.cli import app as cli
 from tessera.hashsets import open_hashset
+from tessera.hub import models as hm
+from tessera.hub.audit import verify
+from tessera.hub.db import HubError
 from tessera.hub.export import export_icse, export_vics
 
 from .conftest import Hub, auth, rand_item
@@ -110,3 +115,75 @@ def test_cli_operator_commands(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["value"] == []
     r = runner.invoke(cli, ["hub", "audit", "verify", "--db", f"sqlite:///{tmp_path / 'none.db'}"])
     assert r.exit_code != 0
+
+
+def test_vics_export_keeps_the_category_profile(hub: Hub, api: TestClient, tmp_path: Path) -> None:
+    rng = random.Random(21)
+    us = [rand_item(rng, category=2) for _ in range(3)]
+    uk = [rand_item(rng, category=2) | {"profile": "uk-caid"} for _ in range(2)]
+    plain = [rand_item(rng) | {"category": None} for _ in range(1)]
+    r = api.post(
+        "/v1/contributions",
+        json={"batch_id": "seed-prof-1", "items": us + uk + plain},
+        headers=auth(hub.tokens["A"]),
+    )
+    assert r.status_code == 200
+    out = tmp_path / "x.json"
+    with hub.session() as s:
+        try:
+            export_vics(s, out)
+        except HubError as exc:
+            assert "uk-caid, vics-us" in str(exc) and "--profile" in str(exc)
+        else:
+            raise AssertionError("a mixed-profile hub exported into one VICS scheme")
+        assert not out.exists()
+        assert export_vics(s, out, profile="uk-caid") == 3  # its two entries and the uncategorised one
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert "/2.0.xml/UK/" in doc["@odata.context"]
+    cats = {m["AlternativeHashes"][0]["HashValue"].lower(): m["Category"] for m in doc["value"]}
+    assert cats == {**{i["sha256"]: 2 for i in uk}, plain[0]["sha256"]: None}
+    with hub.session() as s:
+        assert export_vics(s, out, profile="vics-us") == 4
+        assert "/2.0.xml/US/" in json.loads(out.read_text())["@odata.context"]
+        try:
+            export_vics(s, out, profile="uk-caid", version="1.3")
+        except HubError as exc:
+            assert "no VICS 1.3 category scheme" in str(exc)
+        else:
+            raise AssertionError("a UK profile written as VICS 1.3 (US only)")
+
+
+def test_icse_export_has_all_twelve_columns(hub: Hub, api: TestClient, tmp_path: Path) -> None:
+    items = _seed(hub, api)
+    out = tmp_path / "hub.csv"
+    with hub.session() as s:
+        export_icse(s, out)
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))
+    assert list(rows[0]) == [
+        "MD5", "SHA1", "PhotoDNA", "Image ID", "Is distributed", "Victim identified",
+        "Offender identified", "Series name", "Number of submissions", "File Available", "Media Type",
+        "Baseline",
+    ]  # fmt: skip
+    first = next(r for r in rows if r["MD5"] == items[0]["md5"].upper())
+    assert (first["Series name"], first["Victim identified"], first["File Available"]) == ("S-1", "Yes", "No")
+    assert all(r["Number of submissions"] == "" for r in rows)  # how many agencies is not told
+
+
+def test_cli_export_is_audited(hub: Hub, api: TestClient, tmp_path: Path) -> None:
+    if not hub.url.startswith("sqlite"):
+        pytest.skip("the CLI path is the same on both databases")
+    _seed(hub, api)
+    runner = CliRunner()
+    for fmt in ("vics", "icse"):
+        out = tmp_path / f"hub.{fmt}"
+        r = runner.invoke(cli, ["hub", "export", "--db", hub.url, "--format", fmt, "--out", str(out)])
+        assert r.exit_code == 0, r.output
+    with hub.session() as s:
+        rows = s.scalars(select(hm.AuditEntry).where(hm.AuditEntry.action == "export")).all()
+        got = [json.loads(e.details) for e in rows]
+        assert verify(s) > 0
+    assert got == [
+        {"format": "vics", "profile": "vics-us", "entries": 25},
+        {"format": "icse", "entries": 25},
+    ]

@@ -118,3 +118,22 @@ def test_contribute_only_token_learns_nothing_about_known_hashes(hub: Hub, api: 
     assert r1.json()["detail"].replace(known[1]["sha256"], "X") == r2.json()["detail"].replace(nobody, "X")
     # Reading entries needs the query scope.
     assert api.get(f"/v1/entries/{known[1]['sha256']}", headers=auth(writer)).status_code == 403
+
+
+def test_entry_calls_leave_no_hash_in_the_audit_log(hub: Hub, api: TestClient) -> None:
+    item = rand_item(random.Random(45))
+    push(api, hub.tokens["A"], [item], "batch-audit-1")
+    a, sha = auth(hub.tokens["A"]), item["sha256"]
+    assert api.get(f"/v1/entries/{sha}", headers=a).status_code == 200
+    assert api.get(f"/v1/entries/{sha.upper()}", headers=a).status_code == 200
+    assert api.put(f"/v1/contributions/{sha}", json={"category": 3}, headers=a).status_code == 200
+    assert api.post("/v1/query", json={"sha256": [sha], "md5": [item["md5"]]}, headers=a).status_code == 200
+    assert api.get(f"/v1/nowhere/{sha}", headers=a).status_code == 404
+    assert api.delete(f"/v1/contributions/{sha}", headers=a).status_code == 204
+    with hub.session() as s:
+        rows = s.scalars(select(hm.AuditEntry)).all()
+    text = " ".join(e.subject + e.action + e.details for e in rows).lower()
+    assert len(rows) >= 7
+    for value in (sha, item["md5"], item["sha1"], item["pdq"]):
+        assert value not in text
+    assert "/v1/entries/{sha256}" in text and "<hex>" in text

@@ -37,6 +37,7 @@ def test_every_stored_image_gets_a_real_thumbnail(sqlite_case: CaseHandle, tree:
         assert all(kinds.values()), kinds
         cache = ThumbCache(sqlite_case.directory)
         for _, sha in rows:
+            assert sha is not None
             assert media_bytes(s, sha, cache.scratch)  # every occurrence kind verifies by SHA-256
             with Image.open(cache.clear(s, sha, "image")) as img:
                 # A placeholder is flat grey; a thumbnail of a generated picture is not.

@@ -155,10 +155,24 @@ class RateLimiter:
         self._buckets: dict[int | str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    #: Keyed by client address too, so the table must not grow with every address an attacker owns.
+    max_keys = 10_000
+
+    def _prune(self, now: float) -> None:
+        # A bucket that has refilled is the same as no bucket: forget it.
+        full = [k for k, (t, last) in self._buckets.items() if t + (now - last) * self.rate >= self.burst]
+        for k in full:
+            del self._buckets[k]
+        if len(self._buckets) >= self.max_keys:  # all busy: drop the oldest half rather than grow
+            for k, _ in sorted(self._buckets.items(), key=lambda kv: kv[1][1])[: len(self._buckets) // 2]:
+                del self._buckets[k]
+
     def take(self, key: int | str) -> float:
         """0 when the request may go ahead, else the seconds to wait before the next one will."""
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) >= self.max_keys:
+                self._prune(now)
             tokens, last = self._buckets.get(key, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - last) * self.rate)
             if tokens >= 1.0:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from tessera.hub import models as hm
 from tessera.hub.audit import verify
+from tessera.hub.auth import RateLimiter
 from tessera.hub.refusals import RefusalLog
 from tessera.hub.service import Policy
 from tests.hub.conftest import Hub, auth, make_client
@@ -66,3 +67,14 @@ def test_unknown_route_without_token_is_refused_not_listed(hub: Hub) -> None:
         assert api.get("/v1/health").status_code == 200
         # With a token an unknown method is 405 (it was 411: no body length), not a length error.
         assert api.patch("/v1/query", json={}, headers=auth(hub.tokens["A"])).status_code == 405
+
+
+def test_rate_limiter_table_stays_bounded() -> None:
+    limiter = RateLimiter(rate=1.0, burst=2)
+    limiter.max_keys = 100
+    for i in range(5000):  # one request from each of 5,000 addresses
+        assert limiter.take(f"addr:{i}") == 0.0
+    assert len(limiter._buckets) <= 100
+    limiter.take("busy")
+    limiter.take("busy")
+    assert limiter.take("busy") > 0  # a key still in use keeps its state

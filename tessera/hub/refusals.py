@@ -21,6 +21,7 @@ from tessera.hub import audit
 
 REFUSED = frozenset({401, 403, 429})
 WINDOW_S = 60
+MAX_KEYS = 5_000
 
 
 class RefusalLog:
@@ -32,8 +33,12 @@ class RefusalLog:
     def note(self, client: str, who: str, status: int) -> None:
         """Count one refusal (cheap: no database, no chain lock)."""
         window = int(self.clock() // WINDOW_S)
+        key = (window, client[:100], who)
         with self._lock:
-            self._counts.setdefault((window, client[:100], who), Counter())[status] += 1
+            if key not in self._counts and len(self._counts) >= MAX_KEYS:
+                # Thousands of addresses in one minute: count the rest together, not one key each.
+                key = (window, "other", "various")
+            self._counts.setdefault(key, Counter())[status] += 1
 
     def due(self, everything: bool = False) -> bool:
         current = int(self.clock() // WINDOW_S)

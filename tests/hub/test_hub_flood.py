@@ -78,3 +78,15 @@ def test_rate_limiter_table_stays_bounded() -> None:
     limiter.take("busy")
     limiter.take("busy")
     assert limiter.take("busy") > 0  # a key still in use keeps its state
+
+
+def test_refusal_counts_stay_bounded(hub: Hub) -> None:
+    log = RefusalLog(clock=lambda: 120.0)
+    for i in range(6000):
+        log.note(f"10.0.{i // 256}.{i % 256}", "anonymous", 401)
+    assert len(log._counts) <= 5001
+    with hub.session() as s:
+        assert log.flush(s, everything=True) == 5001  # 5,000 addresses and one "other"
+        s.commit()
+        rows = s.scalars(select(hm.AuditEntry).where(hm.AuditEntry.subject == "client other")).all()
+    assert len(rows) == 1 and json.loads(rows[0].details)["refused"] == 1000

@@ -154,8 +154,9 @@ class RequestGuard:
             if not started:
                 for m in json_error(500, "internal error"):
                     await guarded_send(m)
-                return
-            raise
+            # Not re-raised: the server would log it again, message (and parameters) included. A
+            # response cut short mid-body is closed by the server as incomplete.
+            return
         if over and not started:
             await guarded_send({"type": "http.response.start", "status": 413, "headers": []})
 

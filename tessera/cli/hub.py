@@ -74,26 +74,61 @@ def serve_cmd(
     ] = False,
     rate: Annotated[float, typer.Option("--rate", help="Requests per second per token (average).")] = 200.0,
     burst: Annotated[int, typer.Option("--burst", help="Requests a token may send at once.")] = 400,
+    certfile: Annotated[
+        Path | None, typer.Option("--certfile", help="TLS certificate (PEM); serves HTTPS with --keyfile.")
+    ] = None,
+    keyfile: Annotated[Path | None, typer.Option("--keyfile", help="TLS private key (PEM).")] = None,
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-http",
+            help="Allow a non-loopback --host without TLS (tokens in clear; only behind a TLS proxy).",
+        ),
+    ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host", help="Host header to accept (repeat); default the bind address and localhost."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the hub API (put it behind a TLS-terminating proxy for use beyond one machine)."""
+    """Serve the hub API: on 127.0.0.1 by default; on another address only with TLS (or, behind a
+    TLS-terminating proxy, --insecure-http), answering only the Host names allowed."""
     import uvicorn
 
     from tessera.hub.app import create_app
     from tessera.hub.db import HubError, open_hub
     from tessera.hub.service import Policy
+    from tessera.netsafe import AllowedHosts, default_hosts, transport_problem
 
+    if (certfile is None) != (keyfile is None):
+        fail("--certfile and --keyfile go together")
+    problem = transport_problem(host, certfile is not None, insecure_http)
+    if problem:
+        fail(problem)
+    for path in (certfile, keyfile):
+        if path is not None and not path.is_file():
+            fail(f"no such file: {path}")
+    hosts = frozenset(h.lower() for h in allowed_host) if allowed_host else default_hosts(host)
     try:
         engine = open_hub(db)
     except HubError as exc:
         fail(str(exc))
     policy = Policy(share_contributors=share_contributors, rate=rate, burst=burst)
-    app = create_app(engine, policy)
+    app = AllowedHosts(create_app(engine, policy), hosts)
     # Everything alive now (modules, the loaded index's bookkeeping) lives as long as the server: move
     # it out of the collector's sight. Profiled: full collections over it were the slowest 1% of
     # queries (up to ~100 ms each); afterwards they only walk what requests allocate.
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+    )
 
 
 @agency_app.command("add")

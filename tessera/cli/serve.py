@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from tessera.cli.common import CaseOpt, console, fail, load_case
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a name: it may resolve to anything, so it is treated as reachable from outside
+from tessera.netsafe import is_loopback, transport_problem
 
 
 def command(
@@ -57,11 +48,9 @@ def command(
     if (certfile is None) != (keyfile is None):
         fail("--certfile and --keyfile go together")
     tls = certfile is not None
-    if not tls and not is_loopback(host) and not insecure_http:
-        fail(
-            f"--host {host} without TLS would send passwords and session cookies in clear: "
-            "give --certfile/--keyfile (or --insecure-http)"
-        )
+    problem = transport_problem(host, tls, insecure_http)
+    if problem:
+        fail(problem)
     for path in (certfile, keyfile):
         if path is not None and not path.is_file():
             fail(f"no such file: {path}")

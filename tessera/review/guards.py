@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from tessera.netsafe import default_hosts, host_of  # noqa: F401  (used here and re-exported)
 from tessera.review.signin import MAX_LOGIN_BODY
 
 Scope = MutableMapping[str, Any]
@@ -100,22 +101,3 @@ class Guards:
             return await receive()  # after the body: wait for the disconnect, as Starlette expects
 
         await self.app(scope, replay, send)
-
-
-def host_of(raw: bytes) -> str:
-    """The host name of a Host header, lower case, without the port ('' when unreadable)."""
-    try:
-        text = raw.decode("ascii").strip().lower()
-    except UnicodeDecodeError:
-        return ""
-    if text.startswith("["):  # [::1]:8080
-        return text[: text.find("]") + 1] if "]" in text else ""
-    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
-
-
-def default_hosts(bind: str) -> frozenset[str]:
-    """The bind address and the names of this machine's loopback interface."""
-    hosts = {"localhost", "127.0.0.1", "[::1]", bind.lower()}
-    if ":" in bind and not bind.startswith("["):
-        hosts.add(f"[{bind.lower()}]")
-    return frozenset(hosts)

@@ -144,16 +144,19 @@ _cache: dict[Path, tuple[tuple[int, int, int], AuditKey]] = {}
 def key_for(session: Session) -> AuditKey | None:
     """The case's key, or None for a case that has none yet (a legacy case: hash chain only)."""
     path = key_path_for(session)
-    if path is None:
-        return None
+    return None if path is None else cached_key(path)
+
+
+def cached_key(path: Path) -> AuditKey | None:
+    """The key at ``path`` (None when there is no file), read once and stat-ed on every call: a log
+    is appended to on every request (a whole-cluster decision once per member), and a chmod or a
+    replaced key must still be noticed. Raises AuditKeyError for an unreadable or exposed key."""
     try:
         st = path.stat()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise AuditKeyError(f"audit key {path} cannot be read: {exc.strerror}") from None
-    # A whole-cluster decision appends once per member: read the file once, stat it each time so
-    # a chmod or a replaced key is still noticed.
     stamp = (st.st_mtime_ns, st.st_mode, st.st_size)
     hit = _cache.get(path)
     if hit is not None and hit[0] == stamp:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.cli.transport import AllowedHostOpt, CertOpt, InsecureOpt, KeyfileOpt, check_transport
 from tessera.hub.client import HubClient
 
 app = typer.Typer(help="The international hash-sharing hub and its client.", no_args_is_help=True)
@@ -74,23 +75,10 @@ def serve_cmd(
     ] = False,
     rate: Annotated[float, typer.Option("--rate", help="Requests per second per token (average).")] = 200.0,
     burst: Annotated[int, typer.Option("--burst", help="Requests a token may send at once.")] = 400,
-    certfile: Annotated[
-        Path | None, typer.Option("--certfile", help="TLS certificate (PEM); serves HTTPS with --keyfile.")
-    ] = None,
-    keyfile: Annotated[Path | None, typer.Option("--keyfile", help="TLS private key (PEM).")] = None,
-    insecure_http: Annotated[
-        bool,
-        typer.Option(
-            "--insecure-http",
-            help="Allow a non-loopback --host without TLS (tokens in clear; only behind a TLS proxy).",
-        ),
-    ] = False,
-    allowed_host: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allowed-host", help="Host header to accept (repeat); default the bind address and localhost."
-        ),
-    ] = None,
+    certfile: CertOpt = None,
+    keyfile: KeyfileOpt = None,
+    insecure_http: InsecureOpt = False,
+    allowed_host: AllowedHostOpt = None,
 ) -> None:
     """Serve the hub API: on 127.0.0.1 by default; on another address only with TLS (or, behind a
     TLS-terminating proxy, --insecure-http), answering only the Host names allowed."""
@@ -99,23 +87,15 @@ def serve_cmd(
     from tessera.hub.app import create_app
     from tessera.hub.db import HubError, open_hub
     from tessera.hub.service import Policy
-    from tessera.netsafe import AllowedHosts, default_hosts, transport_problem
+    from tessera.netsafe import AllowedHosts
 
-    if (certfile is None) != (keyfile is None):
-        fail("--certfile and --keyfile go together")
-    problem = transport_problem(host, certfile is not None, insecure_http)
-    if problem:
-        fail(problem)
-    for path in (certfile, keyfile):
-        if path is not None and not path.is_file():
-            fail(f"no such file: {path}")
-    hosts = frozenset(h.lower() for h in allowed_host) if allowed_host else default_hosts(host)
+    transport = check_transport(host, certfile, keyfile, insecure_http, allowed_host)
     try:
         engine = open_hub(db)
     except HubError as exc:
         fail(str(exc))
     policy = Policy(share_contributors=share_contributors, rate=rate, burst=burst)
-    app = AllowedHosts(create_app(engine, policy), hosts)
+    app = AllowedHosts(create_app(engine, policy), transport.hosts)
     # Everything alive now (modules, the loaded index's bookkeeping) lives as long as the server: move
     # it out of the collector's sight. Profiled: full collections over it were the slowest 1% of
     # queries (up to ~100 ms each); afterwards they only walk what requests allocate.
@@ -126,8 +106,8 @@ def serve_cmd(
         host=host,
         port=port,
         log_level="warning",
-        ssl_certfile=str(certfile) if certfile else None,
-        ssl_keyfile=str(keyfile) if keyfile else None,
+        ssl_certfile=transport.certfile,
+        ssl_keyfile=transport.keyfile,
     )
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tessera.audit.keys import AuditKey, AuditKeyError, create_key, load_key
+from tessera.audit.keys import AuditKey, AuditKeyError, cached_key, create_key
 from tessera.audit.log import GENESIS, AuditError, Verified, _canonical
 from tessera.audit.receipt import check_receipts, make_receipt
 from tessera.hub import models as hm
@@ -46,10 +46,6 @@ __all__ = [
 
 HUB_KEY_ENV = "TESSERA_HUB_AUDIT_KEY"
 
-# One stat per append, one read per change of the file: the hub appends on every request.
-_cache: dict[Path, tuple[tuple[int, int, int], AuditKey]] = {}
-
-
 def hub_key(path: Path | None = None) -> AuditKey | None:
     """The hub's key (``path`` or $TESSERA_HUB_AUDIT_KEY); None when the hub has none."""
     if path is None:
@@ -58,21 +54,9 @@ def hub_key(path: Path | None = None) -> AuditKey | None:
             return None
         path = Path(env)
     try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise AuditError(f"hub audit key {path} cannot be read: {exc.strerror}") from None
-    stamp = (st.st_mtime_ns, st.st_mode, st.st_size)
-    hit = _cache.get(path)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    try:
-        key = load_key(path)  # refuses a key group or others can read
+        return cached_key(path)  # one stat per append, one read per change of the file
     except AuditKeyError as exc:
-        raise AuditError(str(exc)) from None
-    _cache[path] = (stamp, key)
-    return key
+        raise AuditError(f"hub {exc}") from None
 
 
 def create_hub_key(s: Session, path: Path) -> AuditKey:

@@ -71,6 +71,43 @@ class Limits:
     #: Passwords or recovery keys for encrypted volumes (BitLocker, LUKS, FileVault), tried on each
     #: one; never stored, logged or shown (``repr`` hides them).
     volume_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: Told ``(locator, name, value)`` for each fact an extraction states about the phone it came
+    #: from (``name`` from :data:`FACT_NAMES`; ``locator`` the file that states it, ``value`` its raw
+    #: text). The pipeline stores them on the device with their source.
+    on_fact: Callable[[str, str, str], None] | None = None
+
+
+#: The device facts an extraction plugin may report (see ``Limits.on_fact``); names are permanent.
+FACT_NAMES = frozenset(
+    {
+        "device_name",
+        "model",
+        "product_type",
+        "os",
+        "os_version",
+        "build",
+        "serial",
+        "imei",
+        "meid",
+        "iccid",
+        "phone_number",
+        "udid",
+        "extraction_time",
+        "extraction_tool",
+        "extraction_tool_version",
+        "extraction_type",
+        "backup_encrypted",
+        "last_backup",
+    }
+)
+
+
+def report_fact(limits: Limits, locator: str, name: str, value: object) -> None:
+    """Hand one device fact to the pipeline (ignored when nobody listens or the value is empty)."""
+    if name not in FACT_NAMES:
+        raise ValueError(f"unknown device fact {name!r} (known: {', '.join(sorted(FACT_NAMES))})")
+    if limits.on_fact is not None and value is not None and str(value).strip():
+        limits.on_fact(locator, name, str(value))
 
 
 class EvidenceSource(Protocol):

@@ -41,6 +41,7 @@ from tessera.ingest.runs import (
     claim_source,
     end_run,
     mark_interrupted,
+    record_facts,
     record_verifications,
     stored_file_errors,
 )
@@ -326,9 +327,11 @@ def ingest(
     """Ingest one evidence source into the case as device ``opts.device_id``."""
     t0 = time.monotonic()
     checks: list[tuple[str, str, str, str]] = []  # forensic images' own hashes, checked by the walk
+    facts: list[tuple[str, str, str]] = []  # what extractions say about the phone
     limits = replace(
         opts.limits or Limits(scratch_dir=case.scratch, media_first=opts.media_first),
         on_verify=lambda *checked: checks.append(checked),
+        on_fact=lambda *fact: facts.append(fact),
     )
     if opts.volume_keys:
         limits = replace(limits, volume_keys=opts.volume_keys)
@@ -346,6 +349,8 @@ def ingest(
     if checks:
         image_source = result.primary and not os.path.isdir(source)
         record_verifications(case, opts.device_id, result.run_id, checks, image_source)
+    if facts:
+        record_facts(case, opts.device_id, result.run_id, facts)
     result.stored_file_errors = stored_file_errors(case, opts.device_id)
     result.elapsed = time.monotonic() - t0
     return result

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tessera.evidence import EvidenceError
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
+from tessera.store.models_device import DeviceFact
 from tessera.store.models_video import ImageVerification as VerificationRow
 
 #: ``ingest_run.status`` values. ``running`` is only ever true of a live run: the next run of the same
@@ -199,3 +200,31 @@ def record_verifications(
             if image_source and dev is not None and "!" not in locator and not dev.evidence_hash:
                 dev.evidence_hash = f"{algorithm}:{stored}"
         s.commit()
+
+
+def record_facts(case: CaseHandle, device_id: str, run_id: int, facts: list[tuple[str, str, str]]) -> None:
+    """The device facts extractions stated; a fact already stored from the same file is kept as it was
+    (a resumed or repeated run states it again)."""
+    with case.session() as s:
+        have = set(
+            s.execute(
+                select(DeviceFact.name, DeviceFact.source).where(DeviceFact.device_id == device_id)
+            ).tuples()
+        )
+        for locator, name, value in facts:
+            if (name, locator) in have:
+                continue
+            have.add((name, locator))
+            s.add(DeviceFact(device_id=device_id, name=name, value=value, source=locator, run_id=run_id))
+        s.commit()
+
+
+def device_facts(case: CaseHandle, device_id: str) -> list[tuple[str, str, str]]:
+    """``(name, value, source)`` of every fact stored for the device, in name order."""
+    with case.session() as s:
+        rows = s.execute(
+            select(DeviceFact.name, DeviceFact.value, DeviceFact.source)
+            .where(DeviceFact.device_id == device_id)
+            .order_by(DeviceFact.name, DeviceFact.source)
+        ).tuples()
+        return list(rows)

@@ -204,3 +204,49 @@ def test_digit_key_on_the_media_page_says_so_and_refreshes_history(page: Page, s
     page.wait_for_function("() => document.getElementById('status').textContent.includes('category 3')")
     page.wait_for_function(f"() => document.querySelectorAll('#history tr').length > {before}")
     assert "rita" in page.locator("#history").inner_text()
+
+
+def _reveals(case: CaseHandle, sha: str) -> int:
+    with case.session() as s:
+        return len(
+            list(s.scalars(select(m.AuditEntry).where(m.AuditEntry.action == "reveal", m.AuditEntry.subject == sha)))
+        )
+
+
+def test_reveal_selects_its_item(page: Page, server: Server) -> None:
+    first, target = server.built.singles[0], server.built.singles[2]
+    page.goto(server.url + "/review")
+    tile(page, first).locator("code").click()  # another item is selected
+    t = tile(page, target)
+    t.locator("button.reveal").click()
+    page.wait_for_selector(f'.item.revealed[data-sha="{target}"]')
+    assert "selected" in (t.get_attribute("class") or "")
+    assert "selected" not in (tile(page, first).get_attribute("class") or "")
+    page.keyboard.press("2")  # the decision goes to the picture just revealed
+    t.locator(".cat-badge").filter(has_text="cat 2").wait_for()
+    assert _decisions(server.case, target)[-1] == 2
+
+
+def test_enter_never_reveals_twice(page: Page, server: Server) -> None:
+    # In the grid: Enter on the focused Reveal button reveals once; the next Enter opens the item.
+    sha = list(server.built.clusters)[0]
+    page.goto(server.url + "/review")
+    before = _reveals(server.case, sha)
+    tile(page, sha).locator("button.reveal").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'.item.revealed[data-sha="{sha}"]')
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/media/{sha}")
+    assert _reveals(server.case, sha) == before + 1
+    # On the media page (one item, focus stays on the button): Enter pressed again and again.
+    other = server.built.singles[-1]
+    page.goto(f"{server.url}/media/{other}")
+    before = _reveals(server.case, other)
+    page.locator("button.reveal").focus()
+    for _ in range(3):
+        page.keyboard.press("Enter")
+    page.wait_for_selector(".item.revealed")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)  # any second request would have reached the server by now
+    assert _reveals(server.case, other) == before + 1
+    assert page.locator("button.reveal").is_disabled()

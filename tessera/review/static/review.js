@@ -65,17 +65,34 @@
       }).catch(function () { say("saved; reload the page to see the decision history"); });
   }
 
+  // One reveal per item and page: a second click or Enter on the button while the first is on its way,
+  // or after it, does nothing (each reveal is an audited exposure, so none may happen by accident).
   function reveal(el) {
+    if (el.classList.contains("revealed") || el.dataset.revealing === "1") { return; }
+    el.dataset.revealing = "1";
+    const button = el.querySelector("button.reveal");
+    if (button) { button.disabled = true; }
     post("/api/reveal", { sha256: el.dataset.sha }).then(function (res) {
       el.querySelector(".thumb img").src = res.url;
       el.classList.add("revealed");
+      if (button) { button.textContent = "Revealed"; }
       say("revealed (recorded in the audit log)");
-    }).catch(function (e) { say("not revealed: " + e.message); });
+    }).catch(function (e) {
+      if (button) { button.disabled = false; }
+      say("not revealed: " + e.message);
+    }).finally(function () { delete el.dataset.revealing; });
   }
 
   items.forEach(function (el, i) {
     el.addEventListener("click", function (ev) {
-      if (ev.target.closest(".reveal")) { ev.preventDefault(); reveal(el); return; }
+      if (ev.target.closest(".reveal")) {
+        // Reveal acts on its own item: select it first, so the next key (a category) applies to the
+        // picture just looked at, and focus leaves the button (Enter then opens, never reveals again).
+        ev.preventDefault();
+        if (items.length > 1) { select(i); }
+        reveal(el);
+        return;
+      }
       if (ev.target.closest("a") && sel !== i && items.length > 1) { ev.preventDefault(); }
       if (items.length > 1) { select(i); }
     });
@@ -83,6 +100,8 @@
 
   document.addEventListener("keydown", function (ev) {
     if (ev.target.closest("input, select, textarea") || ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+    // Enter or space on a focused button or link is that control's own click; not also a shortcut.
+    if ((ev.key === "Enter" || ev.key === " ") && ev.target.closest("button, a")) { return; }
     const k = ev.key;
     if (/^[0-4]$/.test(k)) { ev.preventDefault(); decide(parseInt(k, 10)); }
     else if (k === "c") { clusterMode = !clusterMode; paint();

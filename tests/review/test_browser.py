@@ -208,9 +208,8 @@ def test_digit_key_on_the_media_page_says_so_and_refreshes_history(page: Page, s
 
 def _reveals(case: CaseHandle, sha: str) -> int:
     with case.session() as s:
-        return len(
-            list(s.scalars(select(m.AuditEntry).where(m.AuditEntry.action == "reveal", m.AuditEntry.subject == sha)))
-        )
+        q = select(m.AuditEntry).where(m.AuditEntry.action == "reveal", m.AuditEntry.subject == sha)
+        return len(list(s.scalars(q)))
 
 
 def test_reveal_selects_its_item(page: Page, server: Server) -> None:

@@ -5,7 +5,7 @@ package declares under the entry-point group ``tessera.messaging_parsers`` (name
 value = ``module:object``), as datasette loads its plugins: a new parser needs no edit here.
 """
 
-from tessera.messaging import telegram, whatsapp_db, whatsapp_export  # noqa: F401  (register the parsers)
+from tessera.messaging import telegram, whatsapp_db, whatsapp_export, whatsapp_ios  # noqa: F401  (register the parsers)
 from tessera.messaging.base import PARSERS, MessagingParser, ParseContext
 from tessera.messaging.records import ParseError
 

@@ -42,7 +42,10 @@ _BUILTIN: dict[str, KnownApp] = {
     "telegram-desktop": KnownApp(
         "Telegram Desktop", "encrypted local data (tdata)", r"key_datas", r"/tdata/"
     ),
-    "whatsapp-ios": KnownApp("WhatsApp for iOS", "message database", r"chatstorage\.sqlite"),
+    # ChatStorage.sqlite is parsed ("whatsapp-ios"); its call log beside it is not (yet).
+    "whatsapp-ios-calls": KnownApp(
+        "WhatsApp for iOS", "call history", r"callhistory\.sqlite", r"whatsapp|/shared/appgroup/"
+    ),
     "signal-android": KnownApp(
         "Signal for Android", "message database (SQLCipher)", r"signal\.db", r"securesms"
     ),

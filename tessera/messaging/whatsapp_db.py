@@ -15,6 +15,15 @@ the one that links media by path and hash. Memberships come from ``group_partici
 Media: ``MediaRef.path`` is ``message_media.file_path`` as stored, relative to the WhatsApp media root
 of the same phone (``MEDIA_ROOTS``); ``MediaRef.sha256`` comes from ``file_hash`` and links the
 message to the file even when the file was deleted.
+
+WhatsApp Business (``com.whatsapp.w4b``) writes the same schema and is read by the same code, under
+its own registered name "whatsapp-business-msgstore" (``WhatsAppBusinessMsgstoreParser``), claimed
+by its path (the package, or its ``WhatsApp Business`` folder on shared storage). A variant rather
+than a label: the media roots a source's attachments are resolved in are the parser's
+(``BUSINESS_MEDIA_ROOTS``), and a phone with both apps has ``Media/WhatsApp Images/IMG-...jpg`` in
+both folders, often under the same names; the parser name also shows the examiner, in every listing
+of sources, which app a database belongs to. Its accounts stay on platform "whatsapp": the Business
+app is on the same network, and a JID is the same account whichever app shows it.
 """
 
 from __future__ import annotations
@@ -32,8 +41,12 @@ from tessera.messaging.base import PARSERS, ParseContext
 from tessera.messaging.coverage import Coverage
 from tessera.messaging.records import MessagingRecord, ParseError
 from tessera.messaging.whatsapp_db_common import (
+    BUSINESS,
+    BUSINESS_PREFS,
     SHARED_PREFS,
     SQLITE_MAGIC,
+    WHATSAPP,
+    App,
     base_name,
     columns,
     find_owner,
@@ -46,7 +59,16 @@ from tessera.messaging.whatsapp_db_contacts import contact_records, load_contact
 from tessera.messaging.whatsapp_db_ids import Chats, Members, People
 from tessera.records import Opener
 
-__all__ = ["MEDIA_ROOTS", "WhatsAppMsgstoreParser", "media_candidates", "parse_file", "schema_of"]
+__all__ = [
+    "BUSINESS_MEDIA_ROOTS",
+    "MEDIA_ROOTS",
+    "WhatsAppBusinessMsgstoreParser",
+    "WhatsAppMsgstoreParser",
+    "is_business",
+    "media_candidates",
+    "parse_file",
+    "schema_of",
+]
 
 _NAME = re.compile(r"msgstore[^/]*\.db(\.crypt\d+)?", re.IGNORECASE)
 
@@ -54,9 +76,23 @@ _NAME = re.compile(r"msgstore[^/]*\.db(\.crypt\d+)?", re.IGNORECASE)
 #: shared storage of the same phone (``/sdcard``, ``/storage/emulated/0``, ``/data/media/0``):
 #: Android 11+ scoped storage first, then the older location.
 MEDIA_ROOTS = ("Android/media/com.whatsapp/WhatsApp", "WhatsApp")
+#: WhatsApp Business's, on the same storage: its own package and folder name.
+BUSINESS_MEDIA_ROOTS = ("Android/media/com.whatsapp.w4b/WhatsApp Business", "WhatsApp Business")
+
+#: Where WhatsApp Business keeps its databases: its app folder (``/data/data/com.whatsapp.w4b``,
+#: ``/data/user/0/com.whatsapp.w4b``) or its backups on shared storage (``WhatsApp Business/Databases``
+#: in either layout). Searched in the whole locator, so an archive member's device path counts too.
+_BUSINESS_PATH = re.compile(r"(?:^|[/!])com\.whatsapp\.w4b/|(?:^|[/!])whatsapp business/", re.IGNORECASE)
 
 
-def media_candidates(file_path: str, storage_root: str = "/sdcard") -> list[str]:
+def is_business(locator: str) -> bool:
+    """Is this file WhatsApp Business's (by its path, the only thing that tells the two apps apart)?"""
+    return _BUSINESS_PATH.search(locator) is not None
+
+
+def media_candidates(
+    file_path: str, storage_root: str = "/sdcard", roots: tuple[str, ...] = MEDIA_ROOTS
+) -> list[str]:
     """Locators where the file a message points at may lie on the device, most likely first.
 
     An absolute ``file_path`` (older versions stored ``/storage/emulated/0/WhatsApp/Media/...``) is
@@ -65,7 +101,7 @@ def media_candidates(file_path: str, storage_root: str = "/sdcard") -> list[str]
     if file_path.startswith("/"):
         return [file_path]
     root = storage_root.rstrip("/")
-    return [f"{root}/{m}/{file_path}" for m in MEDIA_ROOTS]
+    return [f"{root}/{m}/{file_path}" for m in roots]
 
 
 def schema_of(conn: sqlite3.Connection, name: str) -> str:
@@ -83,7 +119,9 @@ def schema_of(conn: sqlite3.Connection, name: str) -> str:
     raise ParseError(f"{name}: not a WhatsApp msgstore database: missing table message/messages")
 
 
-def read_msgstore(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Iterator[MessagingRecord]:
+def read_msgstore(
+    conn: sqlite3.Connection, ctx: ParseContext, name: str, app: App = WHATSAPP
+) -> Iterator[MessagingRecord]:
     """Accounts, chats and memberships first (small lookups), then the messages, streamed."""
     schema = schema_of(conn, name)
     cur, leg = "current" in schema, "legacy" in schema
@@ -95,11 +133,12 @@ def read_msgstore(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Ite
     cov = ctx.coverage
     both = cur and leg and current.has_messages(conn) and legacy.has_messages(conn)
     era = {"current": "current", "legacy": "legacy", "legacy+current": "legacy+current (migration era)"}
+    cov.note(f"app: {app.title} ({app.package})")
     cov.note(f"schema: {era[schema]}")
     if both:
         cov.note("both message tables hold messages: read both, a message in both once (the message copy)")
 
-    people = People(find_owner(ctx))
+    people = People(find_owner(ctx, app))
     contacts = load_contacts(ctx)
     chats = Chats()
     members = Members(cov)
@@ -133,8 +172,15 @@ class WhatsAppMsgstoreParser:
         *SHARED_PREFS,
     )
     media_roots: ClassVar[tuple[str, ...]] = MEDIA_ROOTS
+    app: ClassVar[App] = WHATSAPP
 
     def detect(self, locator: str, head: bytes) -> bool:
+        if is_business(locator):
+            return False  # WhatsApp Business's: claimed by its own variant, below
+        return self._looks_like_msgstore(locator, head)
+
+    @staticmethod
+    def _looks_like_msgstore(locator: str, head: bytes) -> bool:
         if _NAME.fullmatch(base_name(locator)):
             return True  # encrypted backups included: parse() explains what to do with them
         # A renamed copy: the schema text of sqlite_master sits in the first pages.
@@ -148,12 +194,26 @@ class WhatsAppMsgstoreParser:
             with open_evidence_db(ctx.opener, name, ctx.sibling, ctx.scratch) as conn:
                 if ctx.options.get("integrity") != "skip":
                     quick_check(conn, name)
-                yield from read_msgstore(conn, ctx, name)
+                yield from read_msgstore(conn, ctx, name, self.app)
         except OSError as exc:
             raise ParseError(f"{name}: cannot read: {exc}") from exc
 
 
+class WhatsAppBusinessMsgstoreParser(WhatsAppMsgstoreParser):
+    """WhatsApp Business for Android: the same database, its own owner (option ``business_owner``,
+    or its own shared preferences), media roots and name. See the module docstring for why."""
+
+    name: ClassVar[str] = "whatsapp-business-msgstore"
+    companions: ClassVar[tuple[str, ...]] = ("{name}-wal", "wa.db", "wa.db-wal", *BUSINESS_PREFS)
+    media_roots: ClassVar[tuple[str, ...]] = BUSINESS_MEDIA_ROOTS
+    app: ClassVar[App] = BUSINESS
+
+    def detect(self, locator: str, head: bytes) -> bool:
+        return is_business(locator) and self._looks_like_msgstore(locator, head)
+
+
 PARSERS.register(WhatsAppMsgstoreParser.name)(WhatsAppMsgstoreParser())
+PARSERS.register(WhatsAppBusinessMsgstoreParser.name)(WhatsAppBusinessMsgstoreParser())
 
 
 def parse_file(
@@ -164,14 +224,21 @@ def parse_file(
     device_id: str | None = None,
     options: dict[str, str] | None = None,
     coverage: Coverage | None = None,
+    business: bool | None = None,
 ) -> Iterator[MessagingRecord]:
     """Parse a ``msgstore.db`` on the examiner's file system, with ``wa.db`` and ``-wal`` found in
     the same folder. For tests, benchmarks and ad-hoc use; the pipeline builds its own context.
-    ``coverage`` receives the reconciliation (a fresh one when not given)."""
+    ``coverage`` receives the reconciliation (a fresh one when not given). ``business``: read it as
+    WhatsApp Business's (None: decided by its path, as the pipeline does)."""
     p = Path(path)
+    parser = (
+        WhatsAppBusinessMsgstoreParser()
+        if (is_business(p.as_posix()) if business is None else business)
+        else WhatsAppMsgstoreParser()
+    )
     opts = dict(options or {})
     if owner:
-        opts["owner"] = owner
+        opts[parser.app.owner_option] = owner  # the owner of the app this database is read as
 
     def sibling(rel: str) -> Opener | None:
         q = p.parent / rel
@@ -186,4 +253,4 @@ def parse_file(
         options=opts,
         coverage=coverage if coverage is not None else Coverage(),
     )
-    return WhatsAppMsgstoreParser().parse(ctx)
+    return parser.parse(ctx)

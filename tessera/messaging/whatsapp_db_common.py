@@ -139,7 +139,31 @@ SHARED_PREFS = (
     "../shared_prefs/com.whatsapp_preferences_light.xml",
     "../shared_prefs/com.whatsapp_preferences.xml",
 )
+#: WhatsApp Business names them after its own package, ``com.whatsapp.w4b``.
+BUSINESS_PREFS = (
+    "../shared_prefs/com.whatsapp.w4b_preferences_light.xml",
+    "../shared_prefs/com.whatsapp.w4b_preferences.xml",
+)
 _PREF = re.compile(rb'<string name="(registration_jid|cc|ph|push_name)">([^<]{1,200})</string>')
+
+
+@dataclass(frozen=True)
+class App:
+    """Which WhatsApp app wrote a ``msgstore.db``: both write the same schema on the same network
+    (a JID is one account whichever app shows it), but each has its own owner, preferences and media."""
+
+    title: str  # "WhatsApp", "WhatsApp Business": what the examiner is shown
+    package: str
+    prefs: tuple[str, ...]
+    #: The parser option naming this app's owner. The two apps of one phone are usually registered on
+    #: two numbers (the Business app on a second SIM), so the WhatsApp ``owner`` is never applied to
+    #: the Business app: its owner comes from its own option or preferences, else a placeholder.
+    owner_option: str
+    placeholder: str  # the unknown owner's placeholder: ``whatsapp:<placeholder>@<device>``
+
+
+WHATSAPP = App("WhatsApp", "com.whatsapp", SHARED_PREFS, "owner", "owner")
+BUSINESS = App("WhatsApp Business", "com.whatsapp.w4b", BUSINESS_PREFS, "business_owner", "business-owner")
 
 
 @dataclass(frozen=True)
@@ -150,8 +174,10 @@ class Owner:
     locator: str | None = None  # where the owner's identity was read
 
 
-def _prefs(sibling: Callable[[str], Opener | None]) -> tuple[dict[str, str], str] | None:
-    for rel in SHARED_PREFS:
+def _prefs(
+    sibling: Callable[[str], Opener | None], names: tuple[str, ...] = SHARED_PREFS
+) -> tuple[dict[str, str], str] | None:
+    for rel in names:
         opener = sibling(rel)
         if opener is None:
             continue
@@ -169,20 +195,21 @@ def _prefs(sibling: Callable[[str], Opener | None]) -> tuple[dict[str, str], str
     return None
 
 
-def find_owner(ctx: ParseContext) -> Owner:
+def find_owner(ctx: ParseContext, app: App = WHATSAPP) -> Owner:
     """The device owner, whose own messages ``msgstore.db`` stores without a sender.
 
-    In order: ``options["owner"]`` (a JID or a number the examiner gives), WhatsApp's shared
-    preferences beside the ``databases`` folder, else the placeholder ``whatsapp:owner@<device>``.
+    In order: ``options["owner"]`` (a JID or a number the examiner gives; ``business_owner`` for
+    WhatsApp Business), the app's shared preferences beside the ``databases`` folder, else the
+    placeholder ``whatsapp:owner@<device>`` (``whatsapp:business-owner@<device>``).
     """
-    given = ctx.options.get("owner", "").strip()
+    given = ctx.options.get(app.owner_option, "").strip()
     if given:
         if "@" in given:
             return Owner(account_jid(given), True)  # a device JID given names the same person
         digits = re.sub(r"\D", "", given)
         if digits:
             return Owner(digits + "@s.whatsapp.net", True)
-    prefs = _prefs(ctx.sibling)
+    prefs = _prefs(ctx.sibling, app.prefs)
     if prefs is not None:
         values, rel = prefs
         jid = values.get("registration_jid", "").split("@", 1)[0]
@@ -190,7 +217,7 @@ def find_owner(ctx: ParseContext) -> Owner:
         if len(digits) >= 7:
             where = ctx.locator.rsplit("/", 1)[0] + "/" + rel
             return Owner(digits + "@s.whatsapp.net", True, values.get("push_name"), where)
-    return Owner(f"whatsapp:owner@{ctx.device_id or 'device'}", False)
+    return Owner(f"whatsapp:{app.placeholder}@{ctx.device_id or 'device'}", False)
 
 
 def owner_record(

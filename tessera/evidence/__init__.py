@@ -5,6 +5,7 @@ in place with chained locators (``/Download/backup.zip!/photos/a.png``). Evidenc
 """
 
 from tessera.evidence import compressed, cpio, directory, disk, tar, zip  # noqa: F401  (register the built-in plugins)
+from tessera.evidence import ufdr  # noqa: F401  (Cellebrite UFDR: before zip)
 from tessera.evidence.base import (
     CONTAINERS,
     SOURCES,

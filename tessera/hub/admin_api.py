@@ -87,7 +87,7 @@ def admin_router(sessions: sessionmaker[Session], admin: Callable[..., Principal
     @api.delete("/tokens/{token_id}", response_model=TokenView)
     def revoke_token_route(
         request: Request,
-        token_id: int = Path(ge=1, le=2**63 - 1),  # ids are BIGINT: larger ones would be a 500
+        token_id: int = Path(ge=1, le=2**31 - 1),  # token ids are INTEGER: a larger one names no token
         who: Principal = Depends(admin),
     ) -> dict[str, Any]:
         """Revoke a token: refused from the next request on. Revoking a revoked token changes nothing."""

@@ -7,6 +7,7 @@ noted. Hash values are not copied into the log; batch ids and counts are.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 
 from tessera import __version__
 from tessera.hub import audit, reads, service
@@ -26,7 +28,6 @@ from tessera.hub.auth import Principal, RateLimiter, resolve
 from tessera.hub.db import sessions
 from tessera.hub.guard import RequestGuard
 from tessera.hub.index import HubIndex
-from tessera.hub.refusals import REFUSED, RefusalLog
 from tessera.hub.schemas import (
     ChangesResponse,
     ContributionFields,
@@ -35,6 +36,9 @@ from tessera.hub.schemas import (
     QueryRequest,
     QueryResponse,
 )
+from tessera.refusals import REFUSED, RefusalLog
+
+log = logging.getLogger("tessera.hub")
 
 _bearer = HTTPBearer(auto_error=False, description="An agency API token (tessera hub token create).")
 
@@ -74,7 +78,7 @@ class HubState:
         self.index = HubIndex()
         self.limiter = RateLimiter(policy.rate, policy.burst)
         self.refusal_limiter = RateLimiter(policy.refusal_rate, policy.refusal_burst)
-        self.refusals = RefusalLog()
+        self.refusals = RefusalLog(audit.append)
         with self.sessions() as s:
             self.index.load(s)
 
@@ -145,6 +149,13 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, _exc: DataError) -> JSONResponse:
+        # A value the database cannot take (out of its column's range) that validation let through is
+        # the client's mistake, not a server failure; logged in one line, without the query's values.
+        log.info("bad input: %s %s: DataError", request.method, request.url.path)
+        return JSONResponse({"detail": "a value is out of the range the hub stores"}, status_code=400)
 
     def caller(*scopes: str) -> Callable[..., Principal]:
         """A dependency admitting a live token holding any one of ``scopes``."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,15 @@ def create_app(
 ) -> Any:
     """The workstation as an ASGI app. ``allowed_hosts`` None accepts any Host (tests); `tessera serve`
     always passes a list. The FastAPI app itself is ``.app`` of the returned guard."""
-    app = FastAPI(title="Tessera review", docs_url=None, redoc_url=None, openapi_url=None)
+    guards: Guards | None = None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if guards is not None:  # the refusal counts of the last, unfinished minute
+            guards.flush_refusals(everything=True)
+
+    app = FastAPI(title="Tessera review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.case = handle
     app.state.signin = SigninGuard(lock_after=lock_after)
     app.state.secure_cookies = secure_cookies
@@ -67,4 +76,5 @@ def create_app(
         return response
 
     errors.install(app)
-    return Guards(app, allowed_hosts)
+    guards = Guards(app, allowed_hosts)
+    return guards

@@ -52,6 +52,7 @@ def current(request: Request, db: Db) -> Ctx:
     if found is None or token is None:
         raise NotSignedIn()
     user, ws = found
+    request.state.tessera_user = user.name  # names the user on refused requests (tessera.refusals)
     return Ctx(user, ws.csrf, token, db)
 
 

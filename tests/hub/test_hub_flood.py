@@ -8,11 +8,12 @@ from typing import Any, cast
 
 from sqlalchemy import func, select
 
+from tessera.hub import audit
 from tessera.hub import models as hm
 from tessera.hub.audit import verify
 from tessera.hub.auth import RateLimiter
-from tessera.hub.refusals import RefusalLog
 from tessera.hub.service import Policy
+from tessera.refusals import RefusalLog
 from tests.hub.conftest import Hub, auth, make_client
 
 
@@ -26,7 +27,7 @@ def test_refusals_are_rate_limited_and_aggregated(hub: Hub) -> None:
     policy = Policy(refusal_rate=1.0, refusal_burst=20, rate=1.0, burst=30)
     with make_client(hub, policy) as api:
         state = cast(Any, api.app).state.hub
-        state.refusals = RefusalLog(clock=lambda: now[0])
+        state.refusals = RefusalLog(audit.append, clock=lambda: now[0])
         before = _rows(hub)
         codes = [api.post("/v1/query", json={}, headers=auth("tsh_guess")).status_code for _ in range(60)]
         # The first 20 guesses get 401; the rest are throttled (the bucket refills at 1/s).
@@ -81,7 +82,7 @@ def test_rate_limiter_table_stays_bounded() -> None:
 
 
 def test_refusal_counts_stay_bounded(hub: Hub) -> None:
-    log = RefusalLog(clock=lambda: 120.0)
+    log = RefusalLog(audit.append, clock=lambda: 120.0)
     for i in range(6000):
         log.note(f"10.0.{i // 256}.{i % 256}", "anonymous", 401)
     assert len(log._counts) <= 5001

@@ -1,10 +1,13 @@
-"""Refused requests (401, 403, 429) in the hub audit log, aggregated: one row per client, caller and
-minute with the count by status, instead of one chained row (and one lock on the chain head) per
-refusal. A flood of refusals then costs the log a row a minute per client, not a row a request.
+"""Refused requests in an audit log, aggregated: one row per client, caller and minute with the count
+by status, instead of one chained row (and one lock on the chain head) per refusal. A flood of
+refusals then costs the log a row a minute per client, not a row a request.
 
-Counts live in memory until their minute is over; they are written by the next audited request after
-that, or when the hub stops. A hub killed outright loses at most the last minute of refusal counts;
-every accepted request is still logged on its own.
+The hub counts its 401, 403 and 429 answers here (every accepted request is logged on its own); the
+workstation counts every 4xx it answers (bad input, not signed in, CSRF, too large, rate-limited),
+since it logs only decisions, reveals and sign-ins one by one.
+
+Counts live in memory until their minute is over; they are written by the next request after that,
+or when the server stops. A server killed outright loses at most the last minute of refusal counts.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tessera.hub import audit
+#: ``append(session, user, action, subject, details)`` of the audit log the rows go to.
+Append = Callable[[Session, str, str, str, dict[str, Any]], object]
 
 REFUSED = frozenset({401, 403, 429})
 WINDOW_S = 60
@@ -25,7 +30,8 @@ MAX_KEYS = 5_000
 
 
 class RefusalLog:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, append: Append, clock: Callable[[], float] = time.time) -> None:
+        self.append = append
         self.clock = clock
         self._counts: dict[tuple[int, str, str], Counter[int]] = {}
         self._lock = threading.Lock()
@@ -61,5 +67,5 @@ class RefusalLog:
                 "window_start": start,
                 "window_s": WINDOW_S,
             }
-            audit.append(s, who, "refused requests", f"client {client}", details)
+            self.append(s, who, "refused requests", f"client {client}", details)
         return len(taken)

@@ -89,7 +89,11 @@ def reopen(
             raise ResolveError(f"{item.locator}: not a container, cannot hold {locator}")
         parent = item
         found: EvidenceItem | None = None
-        members = fmt.members(opener, parent, limits)
+        # A format that can read one member without the others (a UFDR) is asked for that one.
+        find = getattr(fmt, "find", None)
+        members = (
+            fmt.members(opener, parent, limits) if find is None else find(opener, parent, limits, locator)
+        )
         try:
             for member in members:
                 if member.locator == locator or locator.startswith(member.locator + LOCATOR_SEP):

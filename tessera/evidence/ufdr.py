@@ -72,6 +72,18 @@ class UfdrFormat:
         return head[:4] == b"PK\x03\x04"
 
     def members(self, opener: Opener, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
+        yield from self._members(opener, parent, limits, None)
+
+    def find(
+        self, opener: Opener, parent: EvidenceItem, limits: Limits, locator: str
+    ) -> Iterator[EvidenceItem]:
+        """The member at ``locator`` (or holding it), for the resolver: the same locators as
+        :meth:`members`, but only the wanted member's bytes are read, not the whole UFDR's."""
+        yield from self._members(opener, parent, limits, locator)
+
+    def _members(
+        self, opener: Opener, parent: EvidenceItem, limits: Limits, want: str | None
+    ) -> Iterator[EvidenceItem]:
         with open_item(opener) as fh:
             try:
                 zf = zipfile.ZipFile(fh)
@@ -85,7 +97,7 @@ class UfdrFormat:
                 if report is None or report.flag_bits & _FLAG_ENCRYPTED:
                     yield from _listed(zf, parent, limits)
                     return
-                yield from _ufdr(zf, report, parent, limits)
+                yield from _ufdr(zf, report, parent, limits, want)
 
 
 @dataclass
@@ -95,7 +107,7 @@ class _Budget:
 
 
 def _ufdr(
-    zf: zipfile.ZipFile, report: zipfile.ZipInfo, parent: EvidenceItem, limits: Limits
+    zf: zipfile.ZipFile, report: zipfile.ZipInfo, parent: EvidenceItem, limits: Limits, want: str | None
 ) -> Iterator[EvidenceItem]:
     try:
         with zf.open(report) as xml:
@@ -134,24 +146,31 @@ def _ufdr(
             loc, raw_path = names.locate(parent, raw, text)
             yield EvidenceItem(loc, raw_path, info.file_size, None, error=members_error(limits), depth=depth)
             return
-        opener, size, error = _read(zf, info, limits, budget)
+        places: list[tuple[str, bytes, TaggedFile | None]]
         if not tagged:
-            loc, raw_path = names.locate(parent, raw, text)
-            t = _times(info.date_time, info.extra)
-            yield t.item(loc, raw_path, depth, size, opener, error)
-            continue
-        for tf in tagged:
-            loc, raw_path = _device_locator(names, parent, raw, text, tf.path)
+            places = [(*names.locate(parent, raw, text), None)]
+        else:
+            places = [(*_device_locator(names, parent, raw, text, t.path), t) for t in tagged]
+        if want is not None and not any(
+            want == loc or want.startswith(loc + LOCATOR_SEP) for loc, _, _ in places
+        ):
+            continue  # the resolver wants another member: this one's bytes are not read
+        opener, size, error = _read(zf, info, limits, budget)
+        for loc, raw_path, place in places:
+            if place is None:
+                t = _times(info.date_time, info.extra)
+                yield t.item(loc, raw_path, depth, size, opener, error)
+                continue
             yield EvidenceItem(
                 loc,
                 raw_path,
                 size,
                 opener,
-                mtime=tf.mtime,
-                atime=tf.atime,
-                crtime=tf.crtime,
-                deleted=tf.deleted,
-                error=_join(error, _hash_error(opener, tf)),
+                mtime=place.mtime,
+                atime=place.atime,
+                crtime=place.crtime,
+                deleted=place.deleted,
+                error=_join(error, _hash_error(opener, place)),
                 depth=depth,
             )
     for tf in [t for group in by_local.values() for t in group] + unplaced:

@@ -130,7 +130,11 @@ def attach(url: str) -> tuple[list[str], list[dict[str, Any]], int]:
     return tokens, [{"md5": md5, "pdq": pdq} for md5, pdq in rows[:20_000]], int(n)
 
 
-def serve(url: str, port: int) -> subprocess.Popen[bytes]:
+def serve(url: str, port: int, key: Path | None = None) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.pop("TESSERA_HUB_AUDIT_KEY", None)
+    if key is not None:  # the keyed (anchorable) audit log: every entry MACed with the hub's key
+        env["TESSERA_HUB_AUDIT_KEY"] = str(key)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -146,7 +150,8 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
             "100000",
             "--burst",
             "100000",
-        ]
+        ],
+        env=env,
     )
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
@@ -279,6 +284,43 @@ def load_test(base: str, tokens: list[str], seconds: float) -> dict[str, Any]:
     }
 
 
+def load_row(url: str, port: int, seconds: float, *, keyed: bool) -> str:
+    """One load test on a fresh hub database; ``keyed``: the audit log MACed with a hub key (0600 file),
+    and the log verified with that key afterwards."""
+    import tempfile
+
+    from tessera.hub.audit import create_hub_key, hub_key, verify_all
+
+    tokens = setup(url, 8)
+    key_dir = tempfile.mkdtemp(prefix="tessera-bench-key-")
+    key = Path(key_dir) / "hub-audit.key" if keyed else None
+    if key is not None:
+        engine = open_hub(url)
+        with sessions(engine)() as s:
+            create_hub_key(s, key)
+        engine.dispose()
+    proc = serve(url, port, key)
+    try:
+        res = load_test(f"http://127.0.0.1:{port}", tokens, seconds)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    stored = count_entries(url)
+    check = "ok" if stored == res["pushed"] else "MISMATCH"
+    audit = "plain hash chain"
+    if key is not None:
+        engine = open_hub(url)
+        with sessions(engine)() as s:
+            done = verify_all(s, hub_key(key), find_key=False)
+            entries = done.entries
+        engine.dispose()
+        audit = f"keyed (HMAC-SHA256), {entries:,} entries verified"
+    return (
+        f"| {audit} | {res['requests']:,} | {res['rps']:.1f} | {res['p50_ms']:.1f} ms |"
+        f" {res['p99_ms']:.1f} ms | {res['errors']} | {res['pushed']:,} / {stored:,} ({check}) |"
+    )
+
+
 def count_entries(url: str) -> int:
     engine = open_hub(url)
     with sessions(engine)() as s:
@@ -298,6 +340,11 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--db", help="a hub database bulk-loaded earlier (kept): skips the bulk load")
+    ap.add_argument(
+        "--audit-ab",
+        action="store_true",
+        help="with --load: run the load test twice, audit unkeyed then keyed (each on a fresh database)",
+    )
     args = ap.parse_args()
     load_start = os.getloadavg()[0]
     if args.db:
@@ -308,21 +355,20 @@ def main() -> None:
     lines: list[str] = []
     try:
         if args.load:
-            tokens = setup(url, 8)
-            proc = serve(url, args.port)
-            res = load_test(f"http://127.0.0.1:{args.port}", tokens, args.seconds)
-            stored = count_entries(url)
-            check = "ok" if stored == res["pushed"] else "MISMATCH"
-            lines = [
+            header = [
                 f"Load test: 8 agencies pushing (100 items) and querying (100 hashes)"
                 f" for {args.seconds:.0f} s.",
                 "",
-                "| requests | requests/s | p50 | p99 | errors | pushed / stored entries |",
-                "|---|---|---|---|---|---|",
-                f"| {res['requests']:,} | {res['rps']:.1f} | {res['p50_ms']:.1f} ms |"
-                f" {res['p99_ms']:.1f} ms |"
-                f" {res['errors']} | {res['pushed']:,} / {stored:,} ({check}) |",
+                "| hub audit log | requests | requests/s | p50 | p99 | errors | pushed / stored entries |",
+                "|---|---|---|---|---|---|---|",
             ]
+            lines = header + [load_row(url, args.port, args.seconds, keyed=False)]
+            if args.audit_ab:
+                url2, drop2 = make_db()
+                try:
+                    lines.append(load_row(url2, args.port, args.seconds, keyed=True))
+                finally:
+                    drop2()
         else:
             t = time.perf_counter()
             if args.db:

@@ -43,9 +43,9 @@ _BUILTIN: dict[str, KnownApp] = {
         "Telegram Desktop", "encrypted local data (tdata)", r"key_datas", r"/tdata/"
     ),
     # ChatStorage.sqlite is parsed ("whatsapp-ios"); its call log beside it is not (yet).
-    "whatsapp-ios-calls": KnownApp(
-        "WhatsApp for iOS", "call history", r"callhistory\.sqlite", r"whatsapp|/shared/appgroup/"
-    ),
+    # The name alone: an extraction's locator need not show the app-group folder (iOS's own call log
+    # is CallHistory.storedata).
+    "whatsapp-ios-calls": KnownApp("WhatsApp for iOS", "call history", r"callhistory\.sqlite"),
     "signal-android": KnownApp(
         "Signal for Android", "message database (SQLCipher)", r"signal\.db", r"securesms"
     ),

@@ -10,6 +10,7 @@ than guess what happened.
 
 from __future__ import annotations
 
+import plistlib
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -94,10 +95,27 @@ def require(conn: sqlite3.Connection, name: str) -> None:
         raise ParseError(f"{name}: not a WhatsApp for iOS ChatStorage database: missing {'; '.join(missing)}")
 
 
+def store_version(conn: sqlite3.Connection) -> str:
+    """``Core Data model 2.12.14, user_version 0``: which WhatsApp data model wrote the store, from
+    ``Z_METADATA.Z_PLIST`` (``NSStoreModelVersionIdentifiers``), for the examiner and for support."""
+    user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+    model = "unknown"
+    try:
+        row = conn.execute("SELECT Z_PLIST FROM Z_METADATA LIMIT 1").fetchone()
+        meta = plistlib.loads(row[0]) if row and row[0] else {}
+        ids = meta.get("NSStoreModelVersionIdentifiers") if isinstance(meta, dict) else None
+        if isinstance(ids, list) and ids:
+            model = ", ".join(str(i) for i in ids)
+    except (sqlite3.Error, plistlib.InvalidFileException, ValueError, TypeError):
+        pass  # a missing or unreadable metadata row costs only this note
+    return f"Core Data model {model}, user_version {user_version}"
+
+
 def read_chatstorage(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Iterator[MessagingRecord]:
     """Accounts, chats and memberships first (small lookups), then the messages, streamed."""
     require(conn, name)
     loc, cov = ctx.locator, ctx.coverage
+    cov.note(store_version(conn))
     owner, note = find_owner(ctx, conn)
     if note:
         cov.note(note)
@@ -112,12 +130,10 @@ def read_chatstorage(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> 
 
     yield owner_record(owner, names.first(owner.raw_id), loc, people.aliases(owner.raw_id))
     for acc, where in people.accounts.items():
-        display = names.first(acc)
-        for alias in people.aliases(acc):
-            display = display or names.first(alias)
-        alias = people.aliases(acc)
+        aliases = people.aliases(acc)
+        display = names.first(acc) or next(filter(None, map(names.first, aliases)), None)
         yield AccountRecord(
-            PLATFORM, acc, phone=phone_of(acc), display_name=display, aliases=alias, locator=where
+            PLATFORM, acc, phone=phone_of(acc), display_name=display, aliases=aliases, locator=where
         )
     yield from names.records(set(people.accounts) | {owner.raw_id})
     yield from chat_records

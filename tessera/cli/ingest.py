@@ -195,6 +195,14 @@ def command(
         Path | None,
         typer.Option("--key-file", help="A file with one volume password or recovery key per line."),
     ] = None,
+    password: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--password",
+            help="The password of an encrypted iTunes/Finder backup (tried like --key; never stored or "
+            "logged). --key-file works for backups too.",
+        ),
+    ] = None,
     case: CaseOpt = None,
 ) -> None:
     """Walk, hash and match one evidence source; run it again to resume a stopped run.
@@ -212,7 +220,7 @@ def command(
         # Dask workers open the evidence by path on shared storage: the path must not depend on this
         # shell's working directory.
         source = Path(os.path.abspath(source))
-    keys = volume_keys(key, key_file)
+    keys = volume_keys([*(key or []), *(password or [])], key_file)
     handle = load_case(case)
     local_tz = zone(tz)
     try:

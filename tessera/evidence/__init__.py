@@ -4,6 +4,7 @@
 in place with chained locators (``/Download/backup.zip!/photos/a.png``). Evidence is only ever read.
 """
 
+import tessera.evidence.itunes_backup  # noqa: F401  (registers the iTunes/Finder backup source)
 from tessera.evidence import compressed, cpio, directory, disk, tar, zip  # noqa: F401  (register the built-in plugins)
 from tessera.evidence import ufdr  # noqa: F401  (Cellebrite UFDR: before zip)
 from tessera.evidence.base import (

@@ -14,8 +14,11 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
 from tessera.evidence.base import (
+    SOURCES,
     Limits,
     discard_spool,
     display_name,
@@ -61,6 +64,28 @@ def _top(roots: Sequence[tuple[str, str]], locator: str, raw_top: bytes) -> Evid
     raise ResolveError(f"{top}: not found in the device's sources ({', '.join(s for s, _ in roots)})")
 
 
+def _source_layer(
+    roots: Sequence[tuple[str, str]], locator: str, raw_path: bytes | None, limits: Limits
+) -> EvidenceItem | None:
+    """The first layers of ``locator`` from a source whose locators are not paths in its folder (an
+    iTunes backup's ``/Manifest.db!/<device path>``): such a source class has a ``reopen`` method
+    that answers None for locators it does not own."""
+    for source, prefix in roots:
+        if prefix and not locator.startswith(prefix + "/"):
+            continue
+        raw = raw_path[len(os.fsencode(prefix)) :] if raw_path is not None else None
+        for _, cls in SOURCES:
+            own = getattr(cls, "reopen", None)
+            if own is None or not cls.accepts(Path(source)):
+                continue
+            item = own(Path(source), locator[len(prefix) :], raw, limits)
+            if item is not None:
+                return replace(
+                    item, locator=prefix + item.locator, raw_path=os.fsencode(prefix) + item.raw_path
+                )
+    return None
+
+
 def reopen(
     roots: Sequence[tuple[str, str]],
     locator: str,
@@ -79,7 +104,7 @@ def reopen(
         raw_top = split_raw_path(raw_path, locator)[0]
     else:
         raw_top = os.fsencode(split_locator(locator)[0])
-    item = _top(roots, locator, raw_top)
+    item = _source_layer(roots, locator, raw_path, limits) or _top(roots, locator, raw_top)
     while item.locator != locator:
         opener = item.opener
         assert opener is not None

@@ -1,0 +1,316 @@
+"""iTunes/Finder backups as an evidence source: every file under the path it had on the phone.
+
+A backup folder stores each file under a hashed name (``3a/3a5b…``) and says in ``Manifest.db``
+which ``(domain, relativePath)`` it is. Locators are chosen so the device path shows and the backup's
+own files stay accounted for:
+
+* the backup's own files (``/Manifest.db``, ``/Manifest.plist``, ``/Info.plist``, ``/Status.plist``)
+  and any file on disk that the manifest does not list keep their path in the folder;
+* each file the manifest lists is a member of ``/Manifest.db`` named by its device path
+  (:mod:`tessera.evidence.backup_domains`):
+  ``/Manifest.db!/private/var/mobile/Containers/Shared/AppGroup/group.net.whatsapp.WhatsApp.shared/ChatStorage.sqlite``.
+  Its raw path keeps the backup's own name for it, ``/Manifest.db!/<domain>/<relativePath>``, from
+  which the hashed name is recovered (:func:`~tessera.evidence.backup_manifest.file_id`, or a look-up
+  in ``Manifest.db``). Two entries with one device path (domains sharing a folder) are numbered
+  (``#2``) as in any container.
+
+Sibling files keep sibling locators (``ChatStorage.sqlite-wal`` beside ``ChatStorage.sqlite``), which
+is what messaging parsers and media linking rely on. A file the manifest lists but the folder lacks is
+an item with the error; an unreadable or undecryptable ``Manifest.db`` refuses the whole backup
+(:class:`EvidenceError`) before anything is stored. ``Manifest.db`` is read from a copy in the scratch
+space (decrypted there for an encrypted backup), never in place.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import stat
+import tempfile
+import weakref
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tessera.evidence import backup_crypto as bc
+from tessera.evidence.backup_domains import candidates, device_path
+from tessera.evidence.backup_manifest import (
+    FLAG_DIR,
+    FLAG_LINK,
+    MANIFEST_DB,
+    MANIFEST_MBDB,
+    PLISTS,
+    MBFile,
+    parse_mbfile,
+    read_plist,
+    report_facts,
+)
+from tessera.evidence.base import (
+    SOURCES,
+    EvidenceError,
+    LimitHit,
+    Limits,
+    MemberNames,
+    MemberSink,
+    open_readonly,
+    parse_locator,
+    split_raw_path,
+)
+from tessera.evidence.directory import DirectorySource
+from tessera.records import LOCATOR_SEP, EvidenceItem, Opener
+
+_DATA_NAME = re.compile(rb"\A/([0-9a-f]{2})/([0-9a-f]{40})\Z")
+_SELECT = "SELECT fileID, domain, relativePath, flags, file FROM Files"
+#: Walk order, and the order occurrence numbers (``#2``) follow.
+_ORDER = " ORDER BY domain, relativePath, fileID"
+PARENT = EvidenceItem("/" + MANIFEST_DB, b"/" + MANIFEST_DB.encode(), None, None)
+
+
+class _Index:
+    """``Manifest.db`` copied (or decrypted) into the scratch space, with the keys to read files."""
+
+    def __init__(self, root: Path, limits: Limits) -> None:
+        self.root = root
+        try:
+            self.manifest: dict[str, Any] | None = read_plist(root / "Manifest.plist")
+        except FileNotFoundError:
+            self.manifest = None
+        except (OSError, ValueError) as exc:
+            raise EvidenceError(f"iTunes/Finder backup {root}: Manifest.plist unreadable: {exc}") from None
+        self.encrypted = bool(self.manifest and self.manifest.get("IsEncrypted"))
+        self.class_keys: dict[int, bytes] = {}
+        if self.encrypted:
+            self.class_keys = _unlock(root, self.manifest or {}, limits.volume_keys)
+        scratch = limits.scratch_dir or Path(tempfile.gettempdir())
+        self.tmp = tempfile.mkdtemp(prefix="tessera-backup-", dir=scratch)
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.tmp, True)
+        db = os.path.join(self.tmp, MANIFEST_DB)
+        try:
+            self._copy_manifest(db)
+            self.conn = sqlite3.connect(db, check_same_thread=False)  # our scratch copy, not the evidence
+            check = self.conn.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                raise sqlite3.DatabaseError(str(check[0] if check else "no answer"))
+            self.conn.execute(_SELECT + " LIMIT 1").fetchall()
+        except (OSError, sqlite3.Error, bc.TruncatedCiphertext, bc.KeybagError) as exc:
+            self.close()
+            raise EvidenceError(
+                f"iTunes/Finder backup {root}: Manifest.db unreadable ({type(exc).__name__}: {exc}); "
+                "the backup is truncated or corrupt"
+            ) from None
+
+    def _copy_manifest(self, db: str) -> None:
+        src = self.root / MANIFEST_DB
+        if not self.encrypted:
+            # SQLite must never open a file of the evidence: it and its -wal/-shm are copied first.
+            for suffix in ("", "-wal", "-shm"):
+                if suffix and not (self.root / (MANIFEST_DB + suffix)).is_file():
+                    continue
+                with open_readonly(str(src) + suffix) as fh, open(db + suffix, "wb") as out:
+                    shutil.copyfileobj(fh, out, 1024 * 1024)
+            return
+        wrapped = (self.manifest or {}).get("ManifestKey")
+        if not isinstance(wrapped, bytes):
+            raise bc.KeybagError("Manifest.plist has no ManifestKey")
+        key = bc.unwrap_file_key(self.class_keys, wrapped)
+        with open_readonly(src) as fh, open(db, "wb") as out:
+            bc.decrypt_stream(fh, key, out.write)
+
+    def rows(self, where: str = "", args: tuple[object, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        yield from self.conn.execute(_SELECT + where + _ORDER, args)
+
+    def close(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+        self._cleanup()
+
+
+def _unlock(root: Path, manifest: dict[str, Any], passwords: tuple[str, ...]) -> dict[int, bytes]:
+    if not passwords:
+        raise EvidenceError(f"{root}: encrypted backup: give --password")
+    blob = manifest.get("BackupKeyBag")
+    if not isinstance(blob, bytes):
+        raise EvidenceError(f"encrypted iTunes/Finder backup {root}: Manifest.plist has no BackupKeyBag")
+    try:
+        return bc.unlock(blob, passwords)
+    except bc.WrongPassword:
+        raise EvidenceError(
+            f"encrypted iTunes/Finder backup {root}: wrong password (the --password given does not "
+            "unwrap its keys)"
+        ) from None
+    except bc.KeybagError as exc:
+        raise EvidenceError(f"encrypted iTunes/Finder backup {root}: keybag unusable: {exc}") from None
+
+
+def _is_backup(path: Path) -> bool:
+    has_index = (path / MANIFEST_DB).is_file() or (path / MANIFEST_MBDB).is_file()
+    return has_index and any((path / name).is_file() for name in PLISTS)
+
+
+@SOURCES.register("itunes-backup")
+class ITunesBackupSource:
+    name: ClassVar[str] = "itunes-backup"
+    #: Before the catch-all directory source (100): a backup folder is also a folder.
+    priority: ClassVar[int] = 20
+
+    def __init__(self, root: Path, limits: Limits) -> None:
+        self.root = Path(os.path.abspath(root))
+        self.limits = limits
+        # Opened here, not in walk(): a wrong password or a broken Manifest.db refuses the source at
+        # once, before the pipeline stores anything.
+        self.index = _Index(self.root, limits) if (self.root / MANIFEST_DB).is_file() else None
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool:
+        try:
+            return stat.S_ISDIR(os.stat(path).st_mode) and _is_backup(path)
+        except OSError:
+            return False
+
+    def walk(self) -> Iterator[EvidenceItem]:
+        index = self.index
+        try:
+            report_facts(self.root, self.limits, index.manifest if index else _manifest_or_none(self.root))
+            ids = {row[0] for row in index.conn.execute("SELECT fileID FROM Files")} if index else set()
+            yield from self._own_files(ids)
+            if index is not None:
+                names = MemberNames()
+                for row in index.rows():
+                    item = self._entry(index, names, *row)
+                    if item is not None:
+                        yield item
+        finally:
+            if index is not None:
+                index.close()
+
+    def _own_files(self, ids: set[str]) -> Iterator[EvidenceItem]:
+        """The folder's files that are not data of a listed entry, under their own paths."""
+        folder = DirectorySource(self.root, replace(self.limits, media_first=False))
+        for item in folder.walk():
+            m = _DATA_NAME.match(item.raw_path)
+            if m and m.group(2).decode() in ids and m.group(2).startswith(m.group(1)):
+                continue  # yielded under its device path
+            if item.raw_path == b"/" + MANIFEST_MBDB.encode() and self.index is None:
+                item = replace(
+                    item,
+                    error="pre-iOS 10 backup index (Manifest.mbdb): not read; "
+                    "the backup's files are kept under their hashed names",
+                )
+            yield item
+
+    def _entry(
+        self,
+        index: _Index,
+        names: MemberNames,
+        fid: str,
+        domain: str,
+        rel: str,
+        flags: int,
+        blob: bytes | None,
+    ) -> EvidenceItem | None:
+        if flags == FLAG_DIR:
+            return None  # folders are not items (as in every source)
+        domain, rel = str(domain or ""), str(rel or "")
+        locator, raw = names.locate(PARENT, f"{domain}/{rel}".encode(), device_path(domain, rel))
+        base = EvidenceItem(locator, raw, None, None, depth=1)
+        try:
+            meta = parse_mbfile(blob)
+        except ValueError as exc:
+            meta, base = MBFile(), replace(base, error=f"fileID {fid}: {exc}")
+        base = replace(base, mtime=meta.mtime, ctime=meta.ctime, crtime=meta.crtime)
+        if flags == FLAG_LINK or (meta.mode is not None and stat.S_ISLNK(meta.mode)):
+            return replace(base, is_symlink=True, link_target=meta.target, link_kind="symlink")
+        return _with_data(base, self.root, index, fid, meta, self.limits)
+
+    @classmethod
+    def reopen(cls, root: Path, locator: str, raw_path: bytes | None, limits: Limits) -> EvidenceItem | None:
+        """The entry at the start of ``locator`` (``/Manifest.db!/<device path>``) with its bytes,
+        or None when the locator is not one of a manifest entry (a plain file of the folder)."""
+        layers = parse_locator(locator)
+        if len(layers) < 2 or layers[0].name != PARENT.locator:
+            return None
+        want = LOCATOR_SEP.join(locator.split(LOCATOR_SEP)[:2])
+        index = _Index(Path(os.path.abspath(root)), limits)
+        try:
+            if raw_path is not None:
+                inner = split_raw_path(raw_path, locator)[1]  # "/<domain>/<relativePath>"
+                domain, _, rel = inner[1:].decode("utf-8", "surrogateescape").partition("/")
+                pairs = [(domain, rel)]
+            else:
+                pairs = candidates(layers[1].name)
+            rows = sorted(
+                (
+                    row
+                    for d, r in pairs
+                    for row in index.rows(" WHERE domain = ? AND relativePath = ?", (d, r))
+                ),
+                key=lambda row: (row[1], row[2], row[0]),
+            )
+            source = ITunesBackupSource.__new__(cls)
+            source.root, source.limits, source.index = index.root, limits, index
+            names = MemberNames()
+            for row in rows:
+                item = source._entry(index, names, *row)
+                # with the raw path there is one row: its occurrence number is the stored one
+                if item is not None and (item.locator == want or raw_path is not None):
+                    return replace(item, locator=want)
+        finally:
+            index.close()
+        from tessera.evidence.resolve import ResolveError  # here: resolve imports the sources' registry
+
+        raise ResolveError(f"{locator}: no such entry in the Manifest.db of {root}")
+
+
+def _manifest_or_none(root: Path) -> dict[str, Any] | None:
+    try:
+        return read_plist(root / "Manifest.plist")
+    except (OSError, ValueError):
+        return None
+
+
+def _with_data(
+    base: EvidenceItem, root: Path, index: _Index, fid: str, meta: MBFile, limits: Limits
+) -> EvidenceItem:
+    """The entry with an opener on its content (decrypted into the scratch space when encrypted)."""
+    data = root / fid[:2] / fid
+    try:
+        st = os.lstat(data)
+    except OSError:
+        if meta.size == 0:
+            return replace(base, size=0, opener=Opener(data=b""))  # empty files may have no data file
+        return _err(base, f"listed in Manifest.db (fileID {fid}) but missing from the backup folder")
+    if not stat.S_ISREG(st.st_mode):
+        return _err(base, f"data file {fid[:2]}/{fid} is not a regular file")
+    if not index.encrypted:
+        item = replace(base, size=st.st_size, opener=Opener(path=str(data)))
+        if meta.size is not None and st.st_size < meta.size:
+            return _err(item, f"data file {fid[:2]}/{fid} truncated: {st.st_size} of {meta.size} bytes")
+        return item
+    if meta.key is None:
+        if st.st_size == 0:
+            return replace(base, size=0, opener=Opener(data=b""))
+        return _err(base, f"fileID {fid}: encrypted backup but the file record has no key")
+    sink = MemberSink(limits, limits.max_member_bytes * 64, f"fileID {fid}: larger than the member budget")
+    try:
+        key = bc.unwrap_file_key(index.class_keys, meta.key)
+        with open_readonly(data) as fh:
+            bc.decrypt_stream(fh, key, sink.write, meta.size)
+    except bc.TruncatedCiphertext as exc:
+        sink.discard()
+        return _err(base, f"data file {fid[:2]}/{fid} truncated: {exc}")
+    except (bc.KeybagError, OSError, LimitHit) as exc:
+        sink.discard()
+        return _err(base, f"cannot decrypt fileID {fid}: {exc}")
+    size = sink.size
+    item = replace(base, size=size, opener=sink.opener())
+    if meta.size is not None and size < meta.size:
+        return _err(item, f"data file {fid[:2]}/{fid} truncated: {size} of {meta.size} bytes")
+    return item
+
+
+def _err(item: EvidenceItem, error: str) -> EvidenceItem:
+    return replace(item, error=f"{item.error}; {error}" if item.error else error)

@@ -1,0 +1,276 @@
+"""iTunes/Finder backups as an evidence source: synthetic backups (plain and encrypted) round-trip
+under their device paths, the real encrypted test vector opens with its password, and every broken
+backup is a named error or an item error, never a traceback; the evidence is never changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import plistlib
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tessera.evidence import EvidenceError, Limits, iter_evidence, open_item, pick_source
+from tessera.evidence.backup_domains import candidates, device_path
+from tessera.evidence.backup_manifest import file_id
+from tessera.evidence.resolve import reopen
+from tessera.records import EvidenceItem
+from tessera.synth.backups import WHATSAPP_GROUP, Written, write_backup
+from tests.evidence.conftest import snapshot
+
+VECTOR = Path("/work/shared/corpus/phones/ios_backup/pyiosbackup_encrypted_vector")
+VECTOR_EXPECTED = VECTOR.parent / "pyiosbackup_encrypted_vector.expected.json"
+needs_vector = pytest.mark.skipif(not VECTOR.is_dir(), reason="phone corpus not present")
+
+FILES = [
+    (WHATSAPP_GROUP, "ChatStorage.sqlite", b"chat storage bytes"),
+    (WHATSAPP_GROUP, "ChatStorage.sqlite-wal", b""),
+    (WHATSAPP_GROUP, "Message/Media/1/a/abc.jpg", b"\xff\xd8" + bytes(range(256)) * 40),
+    ("AppDomain-net.whatsapp.WhatsApp", "Library/Preferences/group.plist", b"prefs"),
+    ("HomeDomain", "Library/SMS/sms.db", b"sms"),
+    ("MediaDomain", "Library/SMS/sms.db", b"same path, other domain"),
+    ("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0001.HEIC", os.urandom(70_000)),
+    ("RootDomain", "Library/Caches/locationd/cache.plist", b"root"),
+    ("SystemPreferencesDomain", "SystemConfiguration/preferences.plist", b"sys"),
+    ("WirelessDomain", "Library/CallHistory/call_history.db", b"calls"),
+    ("SomeFutureDomain", "x/y.bin", b"unknown domain"),
+]
+WHATSAPP_DIR = "/private/var/mobile/Containers/Shared/AppGroup/group.net.whatsapp.WhatsApp.shared"
+
+
+def _settled(root: Path) -> dict[bytes, tuple[object, ...]]:
+    """A snapshot after ageing every file's access time (a read would now update it, even under
+    "relatime"); the os.walk also settles the folders' atimes so the snapshots' own listings keep them."""
+    old = time.time() - 3 * 86400
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.utime(path, (old, os.lstat(path).st_mtime))
+    return snapshot(root)
+
+
+def _walk(root: Path, limits: Limits) -> dict[str, EvidenceItem]:
+    items = list(iter_evidence(root, limits))
+    by_loc = {i.locator: i for i in items}
+    assert len(by_loc) == len(items), "locators are unique"
+    return by_loc
+
+
+def _sha(item: EvidenceItem) -> str:
+    assert item.opener is not None, item
+    with open_item(item.opener) as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def _expected_locators(written: Written) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for (domain, rel), (_fid, content) in written.files.items():
+        loc = "/Manifest.db!" + device_path(domain, rel)
+        if loc in out:
+            loc += "#2"  # the second entry of one device path, in (domain, path) order
+        out[loc] = content
+    return out
+
+
+@pytest.fixture(params=[None, "correct horse"], ids=["plain", "encrypted"])
+def backup(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Written, str | None]:
+    return write_backup(tmp_path / "backup", FILES, password=request.param), request.param
+
+
+def test_domain_table() -> None:
+    assert device_path(WHATSAPP_GROUP, "ChatStorage.sqlite") == WHATSAPP_DIR + "/ChatStorage.sqlite"
+    assert device_path("AppDomain-com.x.y", "Documents/a") == (
+        "/private/var/mobile/Containers/Data/Application/com.x.y/Documents/a"
+    )
+    assert device_path("HomeDomain", "Library/SMS/sms.db") == "/private/var/mobile/Library/SMS/sms.db"
+    assert device_path("WirelessDomain", "x") == "/private/var/wireless/x"
+    assert device_path("MyTestDomain", "Media/Test.txt") == "/MyTestDomain/Media/Test.txt"
+    path = "/private/var/mobile/Library/SMS/sms.db"
+    assert {("HomeDomain", "Library/SMS/sms.db"), ("MediaDomain", "Library/SMS/sms.db")} <= set(
+        candidates(path)
+    )
+    assert (WHATSAPP_GROUP, "ChatStorage.sqlite") in candidates(WHATSAPP_DIR + "/ChatStorage.sqlite")
+
+
+def test_round_trip(backup: tuple[Written, str | None], limits: Limits) -> None:
+    written, password = backup
+    before = _settled(written.root)
+    facts: list[tuple[str, str, str]] = []
+    keys = (password,) if password else ()
+    limits = replace(limits, volume_keys=keys, on_fact=lambda *f: facts.append(f))
+    assert pick_source(written.root).name == "itunes-backup"
+    items = _walk(written.root, limits)
+    expected = _expected_locators(written)
+    members = {loc: i for loc, i in items.items() if "!" in loc}
+    assert set(members) == set(expected)
+    for loc, content in expected.items():
+        item = members[loc]
+        assert item.error is None, item
+        assert item.size == len(content)
+        assert _sha(item) == hashlib.sha256(content).hexdigest()
+        assert item.mtime is not None and item.crtime is not None
+        # the backup's own name for the file stays recoverable from the raw path
+        domain, _, rel = item.raw_path.split(b"!", 1)[1][1:].decode().partition("/")
+        assert written.files[(domain, rel)][0] == file_id(domain, rel)
+    # the backup's own files under their own paths; no hashed name shows up twice
+    assert {loc for loc in items if "!" not in loc} == {
+        "/Manifest.db",
+        "/Manifest.plist",
+        "/Info.plist",
+        "/Status.plist",
+    }
+    assert WHATSAPP_DIR + "/ChatStorage.sqlite-wal" in "".join(members)  # sibling locators for parsers
+    by_name = {(loc, name): value for loc, name, value in facts}
+    assert by_name[("/Info.plist", "device_name")] == "Synthetic iPhone"
+    assert by_name[("/Info.plist", "imei")] == "000000000000001"
+    assert by_name[("/Info.plist", "phone_number")] == "+1 555 0100"
+    assert by_name[("/Info.plist", "last_backup")] == "2026-03-14T09:26:53Z"
+    assert by_name[("/Manifest.plist", "backup_encrypted")] == ("true" if password else "false")
+    assert by_name[("/Info.plist", "udid")] == written.udid.upper()
+    assert snapshot(written.root) == before, "the backup was changed"
+    assert os.listdir(limits.scratch_dir or "") == [], "scratch copies are cleaned up"
+
+
+def test_resolver_reopens_every_locator(backup: tuple[Written, str | None], limits: Limits) -> None:
+    written, password = backup
+    limits = replace(limits, volume_keys=(password,) if password else ())
+    items = _walk(written.root, limits)
+    roots = [(str(written.root), "")]
+    for loc, item in items.items():
+        if item.opener is None:
+            continue
+        assert _sha(reopen(roots, loc, item.raw_path, limits)) == _sha(item)
+        assert _sha(reopen(roots, loc, None, limits)) == _sha(item)  # from the display locator alone
+    # a backup added to a device as a further source is stored under /<its name>
+    loc = "/Manifest.db!" + WHATSAPP_DIR + "/ChatStorage.sqlite"
+    again = reopen([("/nowhere", ""), (str(written.root), "/backup")], "/backup" + loc, None, limits)
+    assert again.locator == "/backup" + loc and _sha(again) == _sha(items[loc])
+
+
+def test_wrong_and_missing_password(tmp_path: Path, limits: Limits) -> None:
+    written = write_backup(tmp_path / "enc", FILES[:2], password="right")
+    with pytest.raises(EvidenceError, match="encrypted backup: give --password"):
+        iter_evidence(written.root, limits)
+    with pytest.raises(EvidenceError, match=r"encrypted iTunes/Finder backup .*wrong password"):
+        iter_evidence(written.root, replace(limits, volume_keys=("wrong",)))
+    # several keys given: the one that fits is used
+    items = _walk(written.root, replace(limits, volume_keys=("wrong", "right")))
+    assert sum(1 for loc in items if "!" in loc) == 2
+
+
+@pytest.mark.parametrize("password", [None, "pw"])
+def test_truncated_manifest_is_a_named_error(tmp_path: Path, limits: Limits, password: str | None) -> None:
+    written = write_backup(tmp_path / "b", FILES, password=password)
+    db = written.root / "Manifest.db"
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2 + 7])  # cut inside a page (and inside an AES block)
+    limits = replace(limits, volume_keys=(password,) if password else ())
+    with pytest.raises(EvidenceError, match="Manifest.db unreadable.*truncated or corrupt"):
+        iter_evidence(written.root, limits)
+    assert os.listdir(limits.scratch_dir or "") == []
+
+
+@pytest.mark.parametrize("password", [None, "pw"])
+def test_missing_truncated_and_extra_files(tmp_path: Path, limits: Limits, password: str | None) -> None:
+    written = write_backup(tmp_path / "b", FILES, password=password)
+    gone_fid = written.files[("HomeDomain", "Library/SMS/sms.db")][0]
+    (written.root / gone_fid[:2] / gone_fid).unlink()
+    cut_fid = written.files[("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0001.HEIC")][0]
+    cut = written.root / cut_fid[:2] / cut_fid
+    cut.write_bytes(cut.read_bytes()[:1000] + b"\x01")  # not a whole block either, when encrypted
+    (written.root / "notes.txt").write_bytes(b"left by the examiner's tool")
+    (written.root / "ab").mkdir(exist_ok=True)
+    (written.root / "ab" / ("ab" + "0" * 38)).write_bytes(b"a data file the manifest does not list")
+    items = _walk(written.root, replace(limits, volume_keys=(password,) if password else ()))
+    gone = items["/Manifest.db!/private/var/mobile/Library/SMS/sms.db"]
+    assert (
+        gone.opener is None and gone.error and f"fileID {gone_fid}" in gone.error and "missing" in gone.error
+    )
+    truncated = items["/Manifest.db!/private/var/mobile/Media/DCIM/100APPLE/IMG_0001.HEIC"]
+    assert truncated.error and "truncated" in truncated.error
+    assert items["/notes.txt"].error is None and _sha(items["/notes.txt"])
+    assert items["/ab/ab" + "0" * 38].error is None
+    other = items["/Manifest.db!/private/var/mobile/Library/SMS/sms.db#2"]
+    assert _sha(other) == hashlib.sha256(b"same path, other domain").hexdigest()
+
+
+def test_links_and_folders(tmp_path: Path, limits: Limits) -> None:
+    import sqlite3
+
+    written = write_backup(tmp_path / "b", FILES[:1])
+    db = sqlite3.connect(written.root / "Manifest.db")
+    blob = plistlib.dumps(
+        {
+            "$version": 100000,
+            "$archiver": "NSKeyedArchiver",
+            "$top": {"root": plistlib.UID(1)},
+            "$objects": ["$null", {"Mode": 0o120755, "Size": 0, "Target": plistlib.UID(2)}, "../real"],
+        },
+        fmt=plistlib.FMT_BINARY,
+    )
+    db.execute("INSERT INTO Files VALUES (?, 'HomeDomain', 'Library/link', 4, ?)", ("f" * 40, blob))
+    db.commit()
+    db.close()
+    items = _walk(written.root, limits)
+    link = items["/Manifest.db!/private/var/mobile/Library/link"]
+    assert link.is_symlink and link.link_target == "../real" and link.opener is None and link.error is None
+    # folders (flags 2) are not items; the one file is
+    assert sum(1 for loc in items if "!" in loc) == 2
+
+
+def test_pre_ios10_backup_is_recognised_not_read(tmp_path: Path, limits: Limits) -> None:
+    root = tmp_path / "old"
+    (root / "ab").mkdir(parents=True)
+    (root / "Manifest.mbdb").write_bytes(b"mbdb\x05\x00" + b"\x00" * 20)
+    (root / "Info.plist").write_bytes(plistlib.dumps({"Device Name": "Old phone"}))
+    (root / "ab" / ("ab" + "1" * 38)).write_bytes(b"data")
+    facts: list[tuple[str, str, str]] = []
+    items = _walk(root, replace(limits, on_fact=lambda *f: facts.append(f)))
+    assert pick_source(root).name == "itunes-backup"
+    assert "Manifest.mbdb" in (items["/Manifest.mbdb"].error or "")
+    assert items["/ab/ab" + "1" * 38].error is None  # kept under its hashed name, nothing lost
+    assert ("/Info.plist", "device_name", "Old phone") in facts
+
+
+def test_directory_without_manifest_is_not_a_backup(tmp_path: Path) -> None:
+    (tmp_path / "Info.plist").write_bytes(plistlib.dumps({}))
+    assert pick_source(tmp_path).name == "directory"
+
+
+@needs_vector
+def test_real_encrypted_vector(limits: Limits) -> None:
+    expected = json.loads(VECTOR_EXPECTED.read_text())["expected"]
+    before = snapshot(VECTOR)
+    facts: list[tuple[str, str, str]] = []
+    password = expected["password"]["value"]
+    items = _walk(VECTOR, replace(limits, volume_keys=(password,), on_fact=lambda *f: facts.append(f)))
+    (want,) = expected["files"]["value"]
+    item = items["/Manifest.db!" + device_path(want["domain"], want["relativePath"])]
+    assert item.locator == "/Manifest.db!/MyTestDomain/Media/Test.txt"
+    assert item.raw_path == b"/Manifest.db!/MyTestDomain/Media/Test.txt"
+    assert item.error is None and item.size == want["size"]
+    with open_item(item.opener) as fh:  # type: ignore[arg-type]
+        assert fh.read() == want["content"].encode()
+    assert file_id(want["domain"], want["relativePath"]) == want["fileID"]
+    assert item.mtime is not None and _utc(item.mtime) == want["last_modified_utc"]
+    assert item.crtime is not None and _utc(item.crtime) == want["birth_utc"]
+    assert ("/Manifest.plist", "backup_encrypted", "true") in facts
+    assert (
+        "/Manifest.plist",
+        "os_version",
+        expected["manifest_plist"]["value"]["Lockdown.ProductVersion"],
+    ) in facts
+    with pytest.raises(EvidenceError, match="wrong password"):
+        iter_evidence(VECTOR, replace(limits, volume_keys=("1234",)))
+    assert snapshot(VECTOR) == before
+
+
+def _utc(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -7,6 +7,7 @@ value = ``module:object``), as datasette loads its plugins: a new parser needs n
 
 from tessera.messaging import telegram, whatsapp_db, whatsapp_export, whatsapp_ios  # noqa: F401  (register the parsers)
 from tessera.messaging import ufdr  # noqa: F401  (Cellebrite report.xml chats)
+from tessera.messaging import telegram_android  # noqa: F401  (Telegram for Android cache4.db)
 from tessera.messaging.base import PARSERS, MessagingParser, ParseContext
 from tessera.messaging.records import ParseError
 

@@ -35,7 +35,6 @@ class KnownApp:
 APPS: Registry[KnownApp] = Registry("known messaging app")
 
 _BUILTIN: dict[str, KnownApp] = {
-    "telegram-android": KnownApp("Telegram for Android", "message database", r"cache4\.db"),
     "telegram-ios": KnownApp(
         "Telegram for iOS", "message database (Postbox)", r"db_sqlite", r"/telegram-data/|/postbox/"
     ),

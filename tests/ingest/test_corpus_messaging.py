@@ -1,7 +1,7 @@
 """The real messaging corpus (../shared/corpus/messaging, read in place) through the whole ingest.
 
 Every file is accounted for: each source parsed in full with its ground truth (IPED's 74 messages;
-every chat-miner and whatstk export), Telegram for Android named as present, not parsed; companions and
+every chat-miner and whatstk export; Telegram for Android's schema-only cache4.db); companions and
 ground-truth files are not sources. No account carries an E.164 value whose digits are not those of one
 of its raw identifiers. The same corpus inside a zip and a tar gives the same result as the folder.
 """
@@ -55,7 +55,7 @@ def test_every_file_of_the_corpus_is_accounted_for(sqlite_case: CaseHandle) -> N
     files = {p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*") if p.is_file()}
     files -= {"README.md"} | {f for f in files if f.endswith("_target.csv")}
     assert {loc.lstrip("/") for loc in got} == files - NOT_SOURCES
-    assert got["/iped/telegram-android/cache4.db"] == ("telegram-android", "not parsed", 0)
+    assert got["/iped/telegram-android/cache4.db"] == ("telegram-android", "complete", 0)  # schema only
     assert got["/iped/msgstore.db"] == ("whatsapp-msgstore", "complete", 74)
     exports = {loc: v for loc, v in got.items() if loc.endswith(".txt")}
     assert exports and all(
@@ -106,7 +106,7 @@ def test_inside_an_archive_the_corpus_reads_the_same(
     assert inside == folder
 
 
-def test_cli_on_the_corpus_exits_0_and_names_what_it_did_not_parse(tmp_path: Path) -> None:
+def test_cli_on_the_corpus_exits_0_and_names_every_source(tmp_path: Path) -> None:
     def tessera(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "tessera", *args], capture_output=True, text=True)
 
@@ -115,7 +115,7 @@ def test_cli_on_the_corpus_exits_0_and_names_what_it_did_not_parse(tmp_path: Pat
     run = tessera("ingest", str(CORPUS), "--device", "P1", "--case", str(case), "--workers", "0")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "complete P1:/iped/msgstore.db (whatsapp-msgstore): 74 messages" in run.stdout
-    assert "not parsed P1:/iped/telegram-android/cache4.db (telegram-android)" in run.stdout
+    assert "complete P1:/iped/telegram-android/cache4.db (telegram-android): 0 messages" in run.stdout
     rows = json.loads(tessera("sources", "--case", str(case), "--format", "json").stdout)
     db = next(r for r in rows if r["locator"] == "/iped/msgstore.db")
     assert db["units"]["messages"]["present"] == 75 and db["units"]["messages"]["parsed"] == 74

@@ -138,6 +138,11 @@ def test_nothing_parsed_is_failed_and_stores_nothing(case: CaseHandle, tmp_path:
         assert s.scalar(select(func.count()).select_from(m.Chat)) == 0
 
 
+#: Telegram for iOS's Postbox store: a known app no parser reads (Telegram for Android's cache4.db is
+#: parsed, by telegram-android).
+_TG_IOS = "private/var/mobile/Containers/Shared/AppGroup/T/telegram-data/account-1/postbox/db/db_sqlite"
+
+
 def _sqlite(path: Path, table: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path)
@@ -148,8 +153,8 @@ def _sqlite(path: Path, table: str) -> None:
 
 def test_known_apps_are_named_present_not_parsed(case: CaseHandle, tmp_path: Path) -> None:
     root = tmp_path / "phone"
-    _sqlite(root / "data/data/org.telegram.messenger/files/cache4.db", "messages_v2")
-    (root / "data/data/org.telegram.messenger/files/cache4.db-wal").write_bytes(b"")
+    _sqlite(root / _TG_IOS, "t0")
+    (root / (_TG_IOS + "-wal")).write_bytes(b"")
     _sqlite(root / "data/data/com.viber.voip/databases/viber_messages", "messages")
     (root / "data/data/org.thoughtcrime.securesms/databases").mkdir(parents=True)
     (root / "data/data/org.thoughtcrime.securesms/databases/signal.db").write_bytes(b"\x8a" * 4096)
@@ -159,7 +164,7 @@ def test_known_apps_are_named_present_not_parsed(case: CaseHandle, tmp_path: Pat
     res = ingest(case, root, IngestOptions("P1", kind="phone", workers=0))
     named = {loc: (s.parser, s.status) for loc, s in _sources(case).items()}
     assert named == {
-        "/data/data/org.telegram.messenger/files/cache4.db": ("telegram-android", "not parsed"),
+        "/" + _TG_IOS: ("telegram-ios", "not parsed"),
         "/data/data/com.viber.voip/databases/viber_messages": ("viber-android", "not parsed"),
         "/data/data/org.thoughtcrime.securesms/databases/signal.db": ("signal-android", "not parsed"),
         "/private/var/mobile/Containers/Shared/AppGroup/X/CallHistory.sqlite": (
@@ -177,7 +182,7 @@ def test_recognise_needs_the_path_where_the_name_is_common() -> None:
     assert recognise("/sdcard/x!/data/data/org.thoughtcrime.securesms/databases/signal.db") is not None
     assert recognise("/home/u/.config/Signal/sql/db.sqlite") is not None
     assert recognise("/home/u/projects/db.sqlite") is None
-    assert recognise("/x/cache4.db-wal") is None and recognise("/x/CACHE4.DB") is not None
+    assert recognise("/x/viber_messages-wal") is None and recognise("/x/VIBER_MESSAGES") is not None
 
 
 def tessera(*args: str) -> subprocess.CompletedProcess[str]:
@@ -190,7 +195,7 @@ def test_cli_exit_codes_summary_and_sources_listing(tmp_path: Path) -> None:
     case_dir = tmp_path / "case"
     assert tessera("case", "init", str(case_dir), "--name", "Op", "--agency", "XX").returncode == 0
     root = tmp_path / "dev"
-    _sqlite(root / "data/data/org.telegram.messenger/files/cache4.db", "messages_v2")
+    _sqlite(root / _TG_IOS, "t0")
     (root / "data/data/com.whatsapp/databases").mkdir(parents=True)
     (root / "data/data/com.whatsapp/databases/msgstore.db").write_bytes(b"SQLite format 3\x00" + b"\x00" * 80)
     runs = [
@@ -201,12 +206,12 @@ def test_cli_exit_codes_summary_and_sources_listing(tmp_path: Path) -> None:
         assert run.returncode == 1, run.stderr
         assert "not parsed in full" in run.stdout + run.stderr
     assert "failed D1:/data/data/com.whatsapp/databases/msgstore.db" in runs[0].stdout
-    assert "not parsed D1:/data/data/org.telegram.messenger/files/cache4.db" in runs[0].stdout
+    assert f"not parsed D1:/{_TG_IOS}" in runs[0].stdout
     listing = tessera("sources", "--case", str(case_dir), "--format", "json")
     assert listing.returncode == 0, listing.stderr
     rows = {r["locator"]: r for r in json.loads(listing.stdout)}
     assert rows["/data/data/com.whatsapp/databases/msgstore.db"]["status"] == "failed"
-    assert rows["/data/data/org.telegram.messenger/files/cache4.db"]["status"] == "not parsed"
+    assert rows["/" + _TG_IOS]["status"] == "not parsed"
     csv_out = tessera("sources", "--case", str(case_dir), "--format", "csv", "--status", "not parsed")
     assert csv_out.stdout.splitlines()[0] == "device,locator,parser,status,messages,coverage,reason"
     assert len(csv_out.stdout.splitlines()) == 2
@@ -218,14 +223,14 @@ def test_report_lists_sources_with_counts_and_unparsed_apps(sqlite_case: CaseHan
 
     root = tmp_path / "dev"
     _tree(root, "#lines v1\n1700000000|user1|hello\nbroken\n")
-    _sqlite(root / "data/data/org.telegram.messenger/files/cache4.db", "messages_v2")
+    _sqlite(root / _TG_IOS, "t0")
     ingest(sqlite_case, root, IngestOptions("R1", workers=0))
     report = build_report(sqlite_case)
     (dev,) = report["devices"]
     by_loc = {r["locator"]: r for r in dev["messaging_sources"]}
     assert by_loc["/chats/one.lines"]["status"] == "partial"
     assert by_loc["/chats/one.lines"]["units"]["lines"]["skipped"] == 1
-    assert by_loc["/data/data/org.telegram.messenger/files/cache4.db"]["status"] == "not parsed"
+    assert by_loc["/" + _TG_IOS]["status"] == "not parsed"
     # A case with chats and accounts has a network section even before any message is stored.
     assert report["network"] is not None
     html = tmp_path / "r.html"

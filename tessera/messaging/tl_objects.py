@@ -1,0 +1,420 @@
+"""TL layouts of the objects ``cache4.db`` stores whole: Message (regular, secret, service), its
+forward and reply headers and service actions, User and Chat (``TLRPC.java`` of DrKLO/Telegram).
+
+Messages are read up to and including their media (everything a record needs: sender, peer, date,
+text, forward header, reply, media), then their formatting entities where nothing unread stands
+before them; later fields (views, reactions, the local attach path ...) are not needed and not read.
+Users and chats are read up to their names (and a user's username and phone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tessera.messaging import tl_media  # noqa: F401  (registers the media constructors)
+from tessera.messaging.tl import TL, Reader, TLError, UnknownConstructor, bare_user, entities, tl
+
+# --- forward headers ---------------------------------------------------------------------------
+
+
+def _fwd(r: Reader, *, peer_from: bool, name: bool, channel: bool, author: bool, saved: bool, psa: bool,
+         saved_from: bool = False) -> TL:  # fmt: skip
+    flags = r.int32()
+    out: TL = {}
+    if flags & 1:
+        out["from_id"] = r.obj("Peer") if peer_from else bare_user(r.int32())
+    if name and flags & 32:
+        out["from_name"] = r.string()
+    out["date"] = r.int32()
+    if channel and flags & 2:
+        out["channel_id"] = r.int32()
+    if flags & 4:
+        out["channel_post"] = r.int32()
+    if author and flags & 8:
+        out["post_author"] = r.string()
+    if saved and flags & 16:
+        out["saved_from_peer"] = r.obj("Peer")
+        out["saved_from_msg_id"] = r.int32()
+    if saved_from:
+        if flags & 256:
+            out["saved_from_id"] = r.obj("Peer")
+        if flags & 512:
+            out["saved_from_name"] = r.string()
+        if flags & 1024:
+            out["saved_date"] = r.int32()
+    if psa and flags & 64:
+        out["psa_type"] = r.string()
+    return out
+
+
+_FWD = {
+    # cid: (name, peer_from, from_name, channel_id, post_author, saved_from_peer, psa_type, saved_from)
+    0x4E4DF4BB: ("messageFwdHeader", True, True, False, True, True, True, True),
+    0x5F777DCE: ("messageFwdHeader_layer169", True, True, False, True, True, True, False),
+    0x353A686B: ("messageFwdHeader_layer118", False, True, True, True, True, True, False),
+    0xEC338270: ("messageFwdHeader_layer112", False, True, True, True, True, False, False),
+    0x559EBE6D: ("messageFwdHeader_layer72", False, False, True, True, True, False, False),
+    0xFADFF4AC: ("messageFwdHeader_layer68", False, False, True, True, False, False, False),
+    0xC786DDCB: ("messageFwdHeader_layer56", False, False, True, False, False, False, False),
+}
+
+
+def _fwd_reader(spec: tuple[str, bool, bool, bool, bool, bool, bool, bool]) -> Callable[[Reader], TL]:
+    _, pf, nm, ch, au, sv, ps, sf = spec
+    return lambda r: _fwd(r, peer_from=pf, name=nm, channel=ch, author=au, saved=sv, psa=ps, saved_from=sf)
+
+
+for _cid, _spec in _FWD.items():
+    tl(_cid, "MessageFwdHeader", _spec[0])(_fwd_reader(_spec))
+
+
+# --- reply headers -----------------------------------------------------------------------------
+
+
+@tl(0xA6D57763, "MessageReplyHeader", "messageReplyHeader_layer165")
+def _reply_165(r: Reader) -> TL:
+    flags = r.int32()
+    out: TL = {"reply_to_msg_id": r.int32()}
+    if flags & 1:
+        out["reply_to_peer_id"] = r.obj("Peer")
+    if flags & 2:
+        out["reply_to_top_id"] = r.int32()
+    return out
+
+
+def _reply(r: Reader, level: int) -> TL:
+    flags = r.int32()
+    out: TL = {}
+    if flags & 16:
+        out["reply_to_msg_id"] = r.int32()
+    if flags & 1:
+        out["reply_to_peer_id"] = r.obj("Peer")
+    if flags & 32:
+        out["reply_from"] = r.obj("MessageFwdHeader")
+    if flags & 256:
+        out["reply_media"] = r.obj("MessageMedia")
+    if flags & 2:
+        out["reply_to_top_id"] = r.int32()
+    if flags & 64:
+        out["quote_text"] = r.string()
+    if flags & 128:
+        out["quote_entities"] = entities(r)
+    if level >= 207 and flags & 1024:
+        out["quote_offset"] = r.int32()
+    if level >= 223 and flags & 2048:
+        out["todo_item_id"] = r.int32()
+    if level >= 224 and flags & 4096:
+        raise TLError("reply header field not read (flag 4096)")
+    return out
+
+
+tl(0x6EEBCABD, "MessageReplyHeader", "messageReplyHeader_layer166")(lambda r: _reply(r, 166))
+tl(0xAFBC09DB, "MessageReplyHeader", "messageReplyHeader_layer207")(lambda r: _reply(r, 207))
+tl(0x6917560B, "MessageReplyHeader", "messageReplyHeader_layer223")(lambda r: _reply(r, 223))
+tl(0x1B97DD66, "MessageReplyHeader", "messageReplyHeader")(lambda r: _reply(r, 224))
+
+
+@tl(0x0E5AF939, "MessageReplyHeader", "messageReplyStoryHeader")
+def _reply_story(r: Reader) -> TL:
+    return {"story_peer": r.obj("Peer"), "story_id": r.int32()}
+
+
+@tl(0x9C98BFC1, "MessageReplyHeader", "messageReplyStoryHeader_layer173")
+def _reply_story_173(r: Reader) -> TL:
+    return {"story_user_id": r.int64(), "story_id": r.int32()}
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one TL_message class lays out the fields before its date (see ``TLRPC.java``)."""
+
+    name: str
+    bare: bool = False  # from_id a bare int32, reply a bare int32 msg id (layers <= 118)
+    via32: bool = False  # via_bot_id int32 (layers <= 131)
+    flags2: bool = False
+    boosts: bool = False  # from_boosts_applied (flags bit 29)
+    rank: bool = False  # from_rank (flags2 bit 12)
+    saved_peer: bool = False  # saved_peer_id (flags bit 28)
+    guest: bool = False  # guestchat_via_from (flags2 bit 19)
+
+
+_OLD = {"bare": True, "via32": True}
+_F2 = {"flags2": True, "boosts": True, "saved_peer": True}
+MESSAGES: dict[int, Layout] = {
+    0xC09BE45F: Layout("message_layer68", **_OLD),
+    0x90DDDC11: Layout("message_layer72", **_OLD),
+    0x44F9B43D: Layout("message_layer104", **_OLD),
+    0x452C0E65: Layout("message_layer117", **_OLD),
+    0xF52E6B7F: Layout("message_layer118", **_OLD),
+    0x58AE39C9: Layout("message_layer123", via32=True),
+    0xBCE383D2: Layout("message_layer131", via32=True),
+    0x85D6CBE2: Layout("message_layer133"),
+    0x38116EE0: Layout("message_layer135"),
+    0x76BEC211: Layout("message_layer173", saved_peer=True),
+    0x1E4C8A69: Layout("message_layer175", boosts=True, saved_peer=True),
+    0xA66C7EFC: Layout("message_layer176", boosts=True, saved_peer=True),
+    **{
+        cid: Layout(f"message_layer{layer}", **_F2)
+        for cid, layer in {
+            0x2357BF25: 179,
+            0xA4E97F37: 179,
+            0xBDE09C2E: 180,
+            0x94345242: 195,
+            0x96FDBBE9: 196,
+            0xEABCDD4D: 204,
+            0x9815CEC8: 205,
+            0xB92F76CF: 213,
+            0x9CB490E9: 218,
+        }.items()  # fmt: skip
+    },
+    0x3AE56482: Layout("message_layer224", rank=True, **_F2),
+    0x95EF6F2B: Layout("message_layer226", rank=True, guest=True, **_F2),
+    0x7600B9D3: Layout("message", rank=True, guest=True, **_F2),
+}
+#: Secret-chat messages: flags, id, ttl, from_id (int32), peer, date, text, media, entities.
+SECRET = {
+    0x555555F8: "message_secret_old",
+    0x555555F9: "message_secret",
+    0x555555FA: "message_secret_layer101",
+}
+#: Service messages: (name, flags, from/reply bare int32, saved_peer_id).
+SERVICE = {
+    0x7A800E0A: ("messageService", True, False, True),
+    0xD3D28540: ("messageService_layer204", True, False, False),
+    0x2B085862: ("messageService_layer195", True, False, False),
+    0x286FA604: ("messageService_layer123", True, False, False),
+    0x9E19A1F6: ("messageService_layer118", True, True, False),
+}
+EMPTY = {0x90A6CA84: "messageEmpty", 0x83E5DE54: "messageEmpty_layer122"}
+
+#: Service actions: constructor -> (action as MessageRecord.action, target users field width or 0).
+ACTIONS: dict[int, tuple[str, str, int]] = {
+    0xBD47CBAD: ("messageActionChatCreate", "created", 64),
+    0xA6638B9A: ("messageActionChatCreate_layer132", "created", 32),
+    0x15CEFD00: ("messageActionChatAddUser", "added", 64),
+    0x488A7337: ("messageActionChatAddUser_layer132", "added", 32),
+    0xA43F30CC: ("messageActionChatDeleteUser", "removed", 64),
+    0xB2AE9B0C: ("messageActionChatDeleteUser_layer132", "removed", 32),
+    0x031224C3: ("messageActionChatJoinedByLink", "joined", 0),
+    0xF89CF5E8: ("messageActionChatJoinedByLink_layer132", "joined", 0),
+    0xEBBCA3CB: ("messageActionChatJoinedByRequest", "joined", 0),
+    0xB5A1CE5A: ("messageActionChatEditTitle", "title_changed", 0),
+    0x7FCB13A8: ("messageActionChatEditPhoto", "photo_changed", 0),
+    0x95E3FBEF: ("messageActionChatDeletePhoto", "photo_deleted", 0),
+    0x95D2AC92: ("messageActionChannelCreate", "created", 0),
+    0xE1037F92: ("messageActionChatMigrateTo", "migrated", 0),
+    0x51BDB021: ("messageActionChatMigrateTo_layer132", "migrated", 0),
+    0xEA3948E9: ("messageActionChannelMigrateFrom", "migrated", 0),
+    0xB055EAEE: ("messageActionChannelMigrateFrom_layer132", "migrated", 0),
+    0x94BD38ED: ("messageActionPinMessage", "pinned", 0),
+    0x9FBAB604: ("messageActionHistoryClear", "cleared", 0),
+    0x80E11A7F: ("messageActionPhoneCall", "call", 0),
+    0x4792929B: ("messageActionScreenshotTaken", "screenshot", 0),
+    0xFAE69F56: ("messageActionCustomAction", "other", 0),
+    0xF3F25F76: ("messageActionContactSignUp", "joined_telegram", 0),
+    0xB6AEF7B0: ("messageActionEmpty", "other", 0),
+    0xAA1AFBFD: ("messageActionSetMessagesTTL_layer148", "ttl_changed", 0),
+    0x3C134D7B: ("messageActionSetMessagesTTL", "ttl_changed", 0),
+    0x7A0D7F42: ("messageActionGroupCall", "group_call", 0),
+    0xB3A07661: ("messageActionGroupCallScheduled", "group_call", 0),
+    0x502F92F7: ("messageActionInviteToGroupCall", "group_call", 0),
+    0x76B9F11A: ("messageActionInviteToGroupCall_layer132", "group_call", 0),
+}
+
+
+def message(data: bytes) -> TL:
+    """Decode one ``messages_v2.data`` / ``messages.data`` blob (see the module docstring)."""
+    r = Reader(data)
+    cid = r.uint32()
+    if cid in MESSAGES:
+        return _regular(r, cid, MESSAGES[cid])
+    if cid in SECRET:
+        return _secret(r, cid)
+    if cid in SERVICE:
+        return _service(r, cid)
+    if cid in EMPTY:
+        return {"_": EMPTY[cid], "cid": cid, "id": r.int32()}
+    raise UnknownConstructor(cid, "Message")
+
+
+def _tail(r: Reader, out: TL, flags: int) -> TL:
+    """Text, media and (when reachable) entities, after the date."""
+    out["message"] = r.string()
+    if flags & 512:
+        out["media"] = r.obj("MessageMedia")
+    media_read = "media" not in out or out["media"]["_"] not in tl_media.NOT_READ
+    if flags & 128 and not flags & 64 and media_read:  # reply_markup (64) is not read
+        out["entities"] = entities(r)
+    return out
+
+
+def _regular(r: Reader, cid: int, lay: Layout) -> TL:
+    flags = r.int32()
+    out: TL = {"_": lay.name, "cid": cid, "flags": flags, "out": bool(flags & 2), "post": bool(flags & 16384)}
+    flags2 = r.int32() if lay.flags2 else 0
+    out["id"] = r.int32()
+    if flags & 256:
+        out["from_id"] = bare_user(r.int32()) if lay.bare else r.obj("Peer")
+    if lay.boosts and flags & (1 << 29):
+        r.int32()
+    if lay.rank and flags2 & (1 << 12):
+        r.string()
+    out["peer_id"] = r.obj("Peer")
+    if lay.saved_peer and flags & (1 << 28):
+        out["saved_peer_id"] = r.obj("Peer")
+    if flags & 4:
+        out["fwd_from"] = r.obj("MessageFwdHeader")
+    if flags & 2048:
+        out["via_bot_id"] = r.int32() if lay.via32 else r.int64()
+    if lay.flags2 and flags2 & 1:
+        r.int64()  # via_business_bot_id
+    if lay.guest and flags2 & (1 << 19):
+        r.obj("Peer")
+    if flags & 8:
+        out["reply_to"] = {"reply_to_msg_id": r.int32()} if lay.bare else r.obj("MessageReplyHeader")
+    out["date"] = r.int32()
+    return _tail(r, out, flags)
+
+
+def _secret(r: Reader, cid: int) -> TL:
+    flags = r.int32()
+    out: TL = {"_": SECRET[cid], "cid": cid, "flags": flags, "out": bool(flags & 2), "post": False}
+    out["id"] = r.int32()
+    out["ttl"] = r.int32()
+    out["from_id"] = bare_user(r.int32())
+    out["peer_id"] = r.obj("Peer")
+    out["date"] = r.int32()
+    out["message"] = r.string()
+    out["media"] = r.obj("MessageMedia")
+    if out["media"]["_"] not in tl_media.NOT_READ:
+        out["entities"] = entities(r)
+    return out
+
+
+def _service(r: Reader, cid: int) -> TL:
+    name, _, bare, saved = SERVICE[cid]
+    flags = r.int32()
+    out: TL = {"_": name, "cid": cid, "flags": flags, "out": bool(flags & 2), "post": bool(flags & 16384)}
+    out["id"] = r.int32()
+    if flags & 256:
+        out["from_id"] = bare_user(r.int32()) if bare else r.obj("Peer")
+    out["peer_id"] = r.obj("Peer")
+    if saved and flags & (1 << 28):
+        out["saved_peer_id"] = r.obj("Peer")
+    if flags & 8:
+        out["reply_to"] = {"reply_to_msg_id": r.int32()} if bare else r.obj("MessageReplyHeader")
+    out["date"] = r.int32()
+    acid = r.uint32()
+    if acid not in ACTIONS:
+        raise UnknownConstructor(acid, "MessageAction")
+    aname, action, width = ACTIONS[acid]
+    out["action"] = {"_": aname, "cid": acid, "action": action}
+    if aname.startswith(("messageActionChatCreate", "messageActionChatEditTitle")):
+        out["action"]["title"] = r.string()
+    if width and aname.startswith(("messageActionChatCreate", "messageActionChatAddUser")):
+        out["action"]["users"] = r.vector(Reader.int64 if width == 64 else Reader.int32)
+    elif width:  # ChatDeleteUser: one user
+        out["action"]["users"] = [r.int64() if width == 64 else r.int32()]
+    return out
+
+
+# --- users and chats ---------------------------------------------------------------------------
+
+#: User constructors: (name, flags2 present, id int64). Read: id, first/last name, username, phone.
+USERS = {
+    0x2E13F4C3: ("user_layer103", False, False),
+    0x938458C1: ("user_layer131", False, False),
+    0x3FF6ECB0: ("user_layer144", False, True),
+    0x5D99ADEE: ("user_layer147", False, True),
+    0x8F97C628: ("user_layer165", True, True),
+    0xABB5F120: ("user_layer166", True, True),
+    0xEB602F25: ("user_layer184", True, True),
+    0x83314FCA: ("user_layer195", True, True),
+    0x215C4438: ("user_layer199", True, True),
+    0x020B1422: ("user_layer216", True, True),
+    0x4B46C37E: ("user_layer220", True, True),
+    0x31774388: ("user", True, True),
+}
+USER_EMPTY = {0xD3BC4B7A: ("userEmpty", True), 0x200250BA: ("userEmpty_layer131", False)}
+
+
+def user(data: bytes) -> TL:
+    r = Reader(data)
+    cid = r.uint32()
+    if cid in USER_EMPTY:
+        name, wide = USER_EMPTY[cid]
+        return {"_": name, "cid": cid, "id": r.int64() if wide else r.int32()}
+    if cid not in USERS:
+        raise UnknownConstructor(cid, "User")
+    name, flags2, wide = USERS[cid]
+    flags = r.int32()
+    if flags2:
+        r.int32()
+    out: TL = {"_": name, "cid": cid, "id": r.int64() if wide else r.int32(), "self": bool(flags & 1024)}
+    out["bot"] = bool(flags & 16384)
+    if flags & 1:
+        r.int64()  # access_hash
+    for bit, key in ((2, "first_name"), (4, "last_name"), (8, "username"), (16, "phone")):
+        if flags & bit:
+            out[key] = r.string()
+    return out
+
+
+#: Chat constructors: (name, kind, flags2, id int64, access_hash flag bit or 0, reads flags).
+CHATS = {
+    0x41CBF256: ("chat", "chat", False, True, 0, True),
+    0x3BDA1BDE: ("chat_layer131", "chat", False, False, 0, True),
+    0x6592A1A7: ("chatForbidden", "chat", False, True, 0, False),
+    0x07328BDB: ("chatForbidden_layer131", "chat", False, False, 0, False),
+    0xD31A961E: ("channel_layer131", "channel", False, False, 1 << 13, True),
+    0x8261AC61: ("channel_layer147", "channel", False, True, 1 << 13, True),
+    0x83259464: ("channel_layer165", "channel", True, True, 1 << 13, True),
+    0x94F592DB: ("channel_layer166", "channel", True, True, 1 << 13, True),
+    0x1981EA7E: ("channel_layer167", "channel", True, True, 1 << 13, True),
+    0x0AADFC8F: ("channel_layer184", "channel", True, True, 1 << 13, True),
+    0xFE4478BD: ("channel_layer195", "channel", True, True, 1 << 13, True),
+    0xE00998B7: ("channel_layer199", "channel", True, True, 1 << 13, True),
+    0x7482147E: ("channel", "channel", True, True, 1 << 13, True),
+}
+
+
+@tl(0x17D493D5, "ChatForbidden", "channelForbidden")
+def _chf(r: Reader) -> TL:
+    flags = r.int32()
+    return {"id": r.int64(), "access_hash": r.int64(), "title": r.string(), "broadcast": bool(flags & 32)}
+
+
+@tl(0x289DA732, "ChatForbidden", "channelForbidden_layer131")
+def _chf_old(r: Reader) -> TL:
+    flags = r.int32()
+    return {"id": r.int32(), "access_hash": r.int64(), "title": r.string(), "broadcast": bool(flags & 32)}
+
+
+def chat(data: bytes) -> TL:
+    """A ``chats.data`` blob: a basic group (``chat``) or a supergroup/channel (``channel``)."""
+    r = Reader(data)
+    cid = r.uint32()
+    if cid in (0x17D493D5, 0x289DA732):
+        r.pos = 0
+        forbidden = r.obj("ChatForbidden")
+        forbidden["kind"] = "channel"
+        return forbidden
+    if cid not in CHATS:
+        raise UnknownConstructor(cid, "Chat")
+    name, kind, flags2, wide, hash_bit, has_flags = CHATS[cid]
+    flags = r.int32() if has_flags else 0
+    if flags2:
+        r.int32()
+    out: TL = {"_": name, "cid": cid, "kind": kind, "id": r.int64() if wide else r.int32()}
+    if kind == "channel":
+        out["broadcast"], out["megagroup"] = bool(flags & 32), bool(flags & 256)
+        if flags & hash_bit:
+            r.int64()
+    out["title"] = r.string()
+    if kind == "channel" and flags & 64:
+        out["username"] = r.string()
+    return out

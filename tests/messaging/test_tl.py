@@ -1,0 +1,113 @@
+"""The TL reader: primitives, the constructor table, and the real 2016 message blob of
+tsusanka/telegram-extractor (../shared/corpus/phones/telegram_android/tl_blobs, read in place),
+checked against every value of its ``.expected.json``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tessera.messaging import tl_objects
+from tessera.messaging.tl import VECTOR, Reader, Truncated, UnknownConstructor
+from tessera.messaging.tl_media import media_summary
+from tessera.synth.cache4 import W, _doc_media, _photo_media
+
+BLOBS = Path(__file__).resolve().parents[2].parent / "shared/corpus/phones/telegram_android/tl_blobs"
+BLOB = BLOBS / "regular-message-1.dat"
+
+
+@pytest.mark.skipif(not BLOB.is_file(), reason=f"corpus blob not found at {BLOB}")
+def test_the_real_2016_blob_decodes_to_every_expected_value() -> None:
+    data = BLOB.read_bytes()
+    exp = {
+        k: v["value"]
+        for k, v in json.loads(BLOB.with_name(BLOB.name + ".expected.json").read_text())["expected"].items()
+    }
+    assert len(data) == exp["size"]
+    msg = tl_objects.message(data)
+    assert f"0x{msg['cid']:08x}" == exp["constructor"]
+    assert hex(msg["flags"]) == exp["flags"]
+    assert msg["id"] == exp["id"] and msg["ttl"] == exp["ttl"]
+    assert msg["from_id"]["id"] == exp["from_id"] and msg["from_id"]["kind"] == "user"
+    assert f"0x{msg['peer_id']['cid']:08x}" == exp["peer"]["constructor"]
+    assert msg["peer_id"] == {
+        "_": "peerUser_layer132",
+        "cid": 0x9DB1BC6D,
+        "kind": "user",
+        "id": exp["peer"]["user_id"],
+    }
+    assert datetime.fromtimestamp(msg["date"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ") == exp["date_utc"]
+    assert msg["message"] == exp["message"]
+    assert f"0x{msg['media']['cid']:08x}" == exp["media_constructor"]
+    assert msg["media"]["_"] == "messageMediaEmpty"
+    assert exp["entities"] == {"vector_constructor": f"0x{VECTOR:08x}", "count": 0} and msg["entities"] == []
+    # What follows the entities is Telegram's local attach path: the empty string, 4 zero bytes.
+    assert data[-4:].hex() == exp["trailing_bytes_hex"]
+
+
+@pytest.mark.skipif(not BLOB.is_file(), reason=f"corpus blob not found at {BLOB}")
+def test_every_cut_of_the_real_blob_is_truncated_never_a_crash() -> None:
+    data = BLOB.read_bytes()
+    for n in range(len(data) - 4):  # the last 4 bytes (attach path) are not read
+        with pytest.raises(Truncated) as err:
+            tl_objects.message(data[:n])
+        assert err.value.reason == "truncated TL blob"
+
+
+def test_strings_long_and_short_with_padding() -> None:
+    for text in ("", "a", "abc", "abcd", "é" * 200, "x" * 300, "y" * 70000):
+        w = W().s(text).i32(7)
+        assert len(w.b) % 4 == 0
+        r = Reader(bytes(w.b))
+        assert r.string() == text and r.int32() == 7 and r.remaining() == 0
+
+
+def test_unknown_constructor_and_wrong_family_name_the_id() -> None:
+    with pytest.raises(UnknownConstructor) as err:
+        tl_objects.message(bytes(W().u32(0x12345678).i32(0).b))
+    assert err.value.reason == "unknown TL constructor 0x12345678 (where a Message must be)"
+    # A known constructor where another family must be is unknown there (a Photo is no Peer).
+    with pytest.raises(UnknownConstructor, match="0x2331b22d .where a Peer"):
+        Reader(bytes(W().u32(0x2331B22D).i64(1).b)).obj("Peer")
+
+
+def test_a_vector_count_larger_than_the_blob_is_truncated() -> None:
+    with pytest.raises(Truncated):
+        Reader(bytes(W().u32(VECTOR).i32(1_000_000).b)).vector(Reader.int32)
+
+
+def test_media_photo_and_documents() -> None:
+    w = W()
+    _photo_media(w, 42)
+    photo = Reader(bytes(w.b)).obj("MessageMedia")
+    assert media_summary(photo) == {
+        "media": "messageMediaPhoto", "media_constructor": "0x695150d7", "kind": "image", "photo_id": 42,
+        "size": 98765,
+    }  # fmt: skip
+    for attrs, kind in (
+        ([("file", "a.pdf")], "document"),
+        ([("video", None)], "video"),
+        ([("audio", None)], "audio"),
+    ):
+        w = W()
+        _doc_media(w, 9, "application/x", 5_000_000_000, attrs)
+        s = media_summary(Reader(bytes(w.b)).obj("MessageMedia"))
+        assert s["kind"] == kind and s["document_id"] == 9 and s["size"] == 5_000_000_000
+        assert s.get("file_name") == ("a.pdf" if kind == "document" else None)
+
+
+def test_users_and_chats_of_both_id_widths() -> None:
+    from tessera.synth.cache4 import chat_blob, user_blob
+
+    for wide in (True, False):
+        u = tl_objects.user(user_blob(1000001, wide, is_self=True))
+        assert (u["id"], u["first_name"], u["last_name"], u["username"], u["phone"], u["self"]) == (
+            1000001, "Ana", "Owner", "anaowner", "34600000001", True,
+        )  # fmt: skip
+        c = tl_objects.chat(chat_blob("channel", 3002, "Channel C", wide, broadcast=True))
+        assert (c["kind"], c["id"], c["title"], c["broadcast"]) == ("channel", 3002, "Channel C", True)
+        g = tl_objects.chat(chat_blob("chat", 2001, "Group A", wide))
+        assert (g["kind"], g["id"], g["title"]) == ("chat", 2001, "Group A")

@@ -21,6 +21,14 @@ CSRF_HEADER = "x-csrf-token"
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
 
+def count_of(n: int, word: str) -> str:
+    """``1 item``, ``2 items``, ``1,200 items``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+templates.env.filters["count_of"] = count_of
+
+
 class NotSignedIn(Exception):
     pass
 

@@ -51,7 +51,9 @@ def audit_page(
         except AuditError as exc:
             result = (False, str(exc))
     total = ctx.db.scalar(select(func.count()).select_from(m.AuditEntry)) or 0
-    return render(request, "audit.html", ctx, rows=rows, total=total, result=result)
+    older = select(m.AuditEntry.id).where(m.AuditEntry.id < rows[-1].id).limit(1) if rows else None
+    has_older = older is not None and ctx.db.scalar(older) is not None
+    return render(request, "audit.html", ctx, rows=rows, total=total, result=result, has_older=has_older)
 
 
 @router.post("/export/decisions.csv")

@@ -251,3 +251,16 @@ def test_enter_never_reveals_twice(page: Page, server: Server) -> None:
     page.wait_for_timeout(300)  # any second request would have reached the server by now
     assert _reveals(server.case, other) == before + 1
     assert page.locator("button.reveal").is_disabled()
+
+
+def test_a_long_operation_name_keeps_the_header_on_one_line(page: Page, server: Server) -> None:
+    page.goto(server.url + "/review")
+    one_line = page.locator("header.top").bounding_box()
+    assert one_line is not None
+    page.evaluate(
+        "() => { document.querySelector('.case-name').textContent = 'Operation ' + 'Longname '.repeat(40); }"
+    )
+    box = page.locator("header.top").bounding_box()
+    assert box is not None and box["height"] <= one_line["height"] + 1, (one_line, box)
+    signout = page.locator("header .who button").bounding_box()
+    assert signout is not None and signout["x"] + signout["width"] <= 1400  # still on screen

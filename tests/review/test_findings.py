@@ -70,3 +70,33 @@ def test_sign_out_deletes_the_cookie_as_it_was_set(client: TestClient) -> None:
     assert r.status_code == 303
     gone = [v.lower() for k, v in r.headers.multi_items() if k == "set-cookie" and "tessera_session=" in v]
     assert gone and "samesite=strict" in gone[0] and "httponly" in gone[0] and "max-age=0" in gone[0]
+
+
+def test_older_only_when_there_is_something_older(client: TestClient, case: CaseHandle) -> None:
+    from tessera.audit import append
+
+    sign_in(client, "eva")
+    page = client.get("/audit").text
+    assert 'id="older"' not in page  # a handful of entries: one page, nothing older
+    with case.session() as s:
+        for k in range(210):
+            append(s, "eva", "note", f"n{k}", {})
+        s.commit()
+    page = client.get("/audit").text
+    assert 'id="older"' in page
+    before = int(page.split("/audit?before=")[1].split('"')[0])
+    assert 'id="older"' not in client.get(f"/audit?before={before}").text
+
+
+def test_counts_agree_with_their_noun() -> None:
+    from tessera.review.deps import count_of
+
+    assert [count_of(n, "item") for n in (0, 1, 2, 1200)] == ["0 items", "1 item", "2 items", "1,200 items"]
+
+
+def test_a_favicon_is_served(client: TestClient) -> None:
+    page = client.get("/login").text
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg")

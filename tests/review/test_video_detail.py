@@ -35,5 +35,9 @@ def test_video_page_shows_frames_and_match_detail(sqlite_case: CaseHandle, tmp_p
         sign_in(client, "eva")
         page = client.get(f"/media/{clip}").text
         assert "vPDQ frame hashes" in page and "known video 100.0 %" in page
+        # The tile's label is text over the blurred tile, not pixels blurred with it (a finding).
+        assert 'class="tile-label">VIDEO' in page
+        grid = client.get("/review?page=1").text
+        assert grid.count('class="tile-label">VIDEO') == grid.count('data-kind="video"') > 0
         page = client.get(f"/media/{still}").text
         assert "<td>pdq</td>" in page and " s</td>" in page and "frame " in page

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tessera.ingest.identities import Resolver
+from tessera.ingest.mediaroots import media_root_candidates, on_storage, shared_storages
 from tessera.messaging.coverage import COMPLETE, FAILED, NOT_PARSED, Coverage
 from tessera.messaging.records import MessagingRecord, ParseError
 from tessera.store import models as m
@@ -157,7 +158,9 @@ def link_media(session: Session, device_id: str, source: str, media_roots: Seque
     source's own folder or zip. Messages that carry the source's own hash keep it.
     Bulk: one query per 500 candidate locators, not one per message."""
     parent = source.rsplit("/", 1)[0]
-    roots = [found for r in media_roots if r != "." and (found := _root(session, device_id, r))]
+    roots = [
+        loc for r in media_roots if r != "." for loc in media_root_candidates(session, device_id, source, r)
+    ]
     roots.append(parent)  # the source's own folder: always the last place looked
     q = select(m.Message.id, m.Message.media_path).where(
         m.Message.device_id == device_id,
@@ -171,9 +174,12 @@ def link_media(session: Session, device_id: str, source: str, media_roots: Seque
     wanted = [(msg_id, path) for msg_id, path in session.execute(q).all() if path]
     if not wanted or not roots:
         return 0
+    # An absolute path names the device's shared storage (/storage/emulated/0/WhatsApp/...): it is
+    # looked for as written, and under each shared-storage folder the roots were found in.
+    storages = shared_storages(roots)
     candidates = {
         f"{root}/{path}" if not path.startswith("/") else path for _, path in wanted for root in roots
-    }
+    } | {loc for _, path in wanted if path.startswith("/") for loc in on_storage(path, storages)}
     sha_of: dict[str, str] = {}
     ordered = sorted(candidates)
     for start in range(0, len(ordered), 500):
@@ -187,11 +193,13 @@ def link_media(session: Session, device_id: str, source: str, media_roots: Seque
         sha_of.update({loc: sha for loc, sha in rows if sha})
     updates = []
     for msg_id, path in wanted:
-        for root in roots:
-            sha = sha_of.get(path if path.startswith("/") else f"{root}/{path}")
-            if sha:
-                updates.append({"b_id": msg_id, "b_sha": sha})
-                break
+        if path.startswith("/"):
+            places = [path, *on_storage(path, storages)]
+        else:
+            places = [f"{root}/{path}" for root in roots]
+        sha = next((sha_of[p] for p in places if sha_of.get(p)), None)
+        if sha:
+            updates.append({"b_id": msg_id, "b_sha": sha})
     if updates:
         t: Any = m.Message.__table__
         session.execute(
@@ -199,17 +207,3 @@ def link_media(session: Session, device_id: str, source: str, media_roots: Seque
         )
     return len(updates)
 
-
-def _root(session: Session, device_id: str, root: str) -> str | None:
-    """The locator of a media root on this device (``/sdcard/WhatsApp``), found from stored files."""
-    if root == ".":
-        return None
-    pattern = "%/" + root.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
-    loc = session.scalar(
-        select(m.File.locator)
-        .where(m.File.device_id == device_id, m.File.locator.like(pattern, escape="\\"))
-        .limit(1)
-    )
-    if not loc:
-        return None
-    return loc[: loc.index(f"/{root}/") + len(root) + 1]

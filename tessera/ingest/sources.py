@@ -22,9 +22,9 @@ from tessera.evidence import discard_spool
 from tessera.evidence.base import read_head
 from tessera.ingest.messaging import SourceResult, link_media, record_not_parsed, store_source
 from tessera.messaging import PARSERS, ParseContext
-from tessera.messaging.apps import recognise
 from tessera.messaging.coverage import COMPLETE, INCOMPLETE, NOT_PARSED, PARTIAL, Coverage
 from tessera.messaging.detect import detect_parser, is_companion, maybe_messaging
+from tessera.messaging.inventory import AppFinder, duplicate_sources
 from tessera.messaging.records import MessagingRecord
 from tessera.records import EvidenceItem, Opener
 from tessera.store import models as m
@@ -64,7 +64,8 @@ class MessagingStage:
     companions: dict[str, Opener] = field(default_factory=dict)
     #: The companions' items, so their spool copies (members of an archive) go once parsing is done.
     companion_items: list[EvidenceItem] = field(default_factory=list)
-    apps: list[tuple[str, str, str]] = field(default_factory=list)  # (locator, app, reason)
+    #: Known apps' files, folders and App Store records: the device's app inventory.
+    apps: AppFinder = field(default_factory=AppFinder)
 
     def see(self, item: EvidenceItem) -> bool:
         """Look at one walked item; True when its bytes must be kept until :meth:`run`."""
@@ -75,8 +76,7 @@ class MessagingStage:
         if parser:
             self.sources.append((item, parser))
             keep = True
-        elif (app := recognise(item.locator)) is not None:
-            self.apps.append((item.locator, app[0], app[1].reason()))
+        keep = self.apps.see(item, claimed=bool(parser)) or keep
         if is_companion(item.locator):
             self.companions[item.locator] = item.opener
             self.companion_items.append(item)
@@ -93,7 +93,18 @@ class MessagingStage:
         options: dict[str, str] | None = None,
     ) -> list[SourceResult]:
         results: list[SourceResult] = []
+        # One file a tool wrote twice (/data/data and /data/user/0, the Magisk mirror) is parsed once.
+        with case.session() as s:
+            dups = duplicate_sources(s, device_id, [(it.locator, p) for it, p in self.sources])
         for item, parser in self.sources:
+            if item.locator in dups:
+                reason = f"same file as {dups[item.locator]} (the extraction holds it twice): parsed there"
+                with case.session() as s:
+                    if record_not_parsed(s, device_id, item.locator, parser, reason):
+                        results.append(SourceResult(item.locator, parser, status=NOT_PARSED, error=reason))
+                    s.commit()
+                discard_spool(item)
+                continue
             res = parse_source(
                 case,
                 device_id,
@@ -109,10 +120,10 @@ class MessagingStage:
             discard_spool(item)
         for companion in self.companion_items:
             discard_spool(companion)
+        self.apps.read_installed(case.scratch)
         with case.session() as s:
-            for locator, app, reason in self.apps:
-                if record_not_parsed(s, device_id, locator, app, reason):
-                    results.append(SourceResult(locator, app, status=NOT_PARSED, error=reason))
+            for locator, app, reason in self.apps.record(s, device_id):
+                results.append(SourceResult(locator, app, status=NOT_PARSED, error=reason))
             s.commit()
         return results
 

@@ -311,6 +311,8 @@ class _Reader:
                 continue
             stack.pop()
             if elem.tag != "model":
+                if open_models == 0 and len(stack) == 2:
+                    stack[-1].remove(elem)  # report sections' entries (the file list): read already
                 continue
             open_models -= 1
             parent = stack[-1] if stack else None

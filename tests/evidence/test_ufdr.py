@@ -94,6 +94,21 @@ def test_resolver_reopens_device_paths(tmp_path: Path) -> None:
         discard_spool(again)
 
 
+def test_resolver_reads_only_the_wanted_member(tmp_path: Path) -> None:
+    """A byte budget two members fit in and the whole UFDR does not: the walk records the last
+    members as past the budget, the resolver (asking the format's ``find``) reads just the one."""
+    files = [PhoneFile(f"/private/var/mobile/Media/f{i}.bin", bytes([i]) * 4000, "Other") for i in range(5)]
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    write_ufdr(Phone(files=files), ev / "p.ufdr")
+    limits = Limits(scratch_dir=tmp_path, max_total_bytes=9000)
+    walked = {i.locator: i for i in iter_evidence(ev, limits)}
+    last = "/p.ufdr!/private/var/mobile/Media/f4.bin"
+    assert walked[last].opener is None and "max_total_bytes" in (walked[last].error or "")
+    again = reopen([(str(ev), "")], last, walked[last].raw_path, limits)
+    assert _sha(again) == hashlib.sha256(files[4].data).hexdigest()
+
+
 def test_broken_report_keeps_every_member(tmp_path: Path) -> None:
     phone = example_phone(seed=7)
     ev = tmp_path / "ev"

@@ -92,6 +92,7 @@ def test_synthetic_backups_through_ingest(case: CaseHandle, tmp_path: Path) -> N
         assert facts["udid"] == written.udid.upper()
     r = tessera("sources", "--case", str(case.directory), "--device", "P02")
     assert r.returncode == 0, r.stderr
+    assert "Device facts" in r.stdout and "iPhone12,1" in r.stdout and "SYNTH00000001" in r.stdout
 
 
 def test_truncated_backup_is_refused(sqlite_case: CaseHandle, tmp_path: Path) -> None:

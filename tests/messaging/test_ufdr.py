@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from tessera.ingest.pipeline import IngestOptions, ingest
 from tessera.messaging import PARSERS
 from tessera.messaging.base import ParseContext
 from tessera.messaging.coverage import COMPLETE, Coverage
@@ -31,7 +33,11 @@ from tessera.messaging.records import (
 )
 from tessera.messaging.ufdr import parse_file
 from tessera.records import Opener
-from tessera.synth.ufdr import example_phone, expected_messages, report_xml, write_ufdr
+from tessera.store import models as store
+from tessera.store.case import CaseHandle
+from tessera.synth.msgstore_apps import write_app_tree
+from tessera.synth.network import make_network
+from tessera.synth.ufdr import Account, Message, example_phone, expected_messages, report_xml, write_ufdr
 
 SAMPLE = Path(__file__).resolve().parents[2].parent / "shared/corpus/phones/ufdr/iped/ufed-model-chat.xml"
 needs_corpus = pytest.mark.skipif(not SAMPLE.is_file(), reason=f"the phone corpus is not at {SAMPLE}")
@@ -231,3 +237,33 @@ def test_report_is_streamed_not_held(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert n == expected_messages(phone)
     assert peak < size / 10, (peak, size)
+
+
+def test_same_jid_from_msgstore_and_ufdr_is_one_account(case: CaseHandle, tmp_path: Path) -> None:
+    """An Android phone's msgstore.db and a UFDR naming one of its contacts by the same JID: one
+    account, seen in both sources (identifiers kept raw, the number read from the JID by both)."""
+    net = make_network(31, n_people=14, n_items=6, n_posts=60, image_size=(64, 48))
+    android = next(s for s in net.seizures if s.kind == "phone" and s.format.startswith("msgstore"))
+    root = tmp_path / "dev"
+    write_app_tree(net, android, root / "android")
+    key = sorted(net.seen_on(android))[0]
+    number = net.people[key].phone
+    assert number is not None and number.startswith("+")
+    jid = number[1:] + "@s.whatsapp.net"
+    phone = example_phone(seed=12, chats=1, messages=3)
+    phone.accounts.append(Account("WhatsApp", jid, "Shared Contact"))
+    phone.chats[0].participants.append(jid)
+    phone.chats[0].messages.append(Message(jid, datetime(2024, 4, 1, 8, 0, tzinfo=UTC), body="hello"))
+    write_ufdr(phone, root / "phone.ufdr")
+    ingest(case, root, IngestOptions("P-JID", kind="phone", workers=0))
+    with case.session() as s:
+        parsers = dict(s.execute(select(store.MessagingSource.id, store.MessagingSource.parser)).all())
+        assert set(parsers.values()) >= {"whatsapp-msgstore", "ufdr-report"}
+        acc = s.scalars(select(store.Account).where(store.Account.key == number)).one()
+        assert acc.platform == "whatsapp"
+        seen = s.scalars(
+            select(store.Sighting.source_id).where(
+                store.Sighting.entity == "account", store.Sighting.entity_id == acc.id
+            )
+        ).all()
+        assert {parsers[x] for x in seen} >= {"whatsapp-msgstore", "ufdr-report"}

@@ -1,7 +1,7 @@
 """TL layouts of message media as Telegram for Android stores them (``TLRPC.java``): MessageMedia,
 Photo, PhotoSize, VideoSize, Document, DocumentAttribute, InputStickerSet, MaskCoords, GeoPoint.
 
-Media whose body is decoded: empty, photo (layers 74-current), document (layers 74-current, the
+Media whose body is decoded: empty, photo (layers 55-current), document (layers 44-current: the
 file name, MIME type, size and attributes), geo, contact. Media kinds listed in :data:`NOT_READ`
 (web page preview, poll, venue, game, invoice, dice, story, ...) are recognised by constructor only:
 a message's own fields all come before its media, so such a message is still read, with its media
@@ -46,9 +46,26 @@ def _ps_progressive(r: Reader) -> TL:
     return {"type": r.string(), "w": r.int32(), "h": r.int32(), "sizes": r.vector(Reader.int32)}
 
 
-@tl(0xBC7EB77C, "FileLocation", "fileLocationToBeDeprecated")
+@tl(0xBC7FC6CD, "FileLocation", "fileLocationToBeDeprecated_layer127")
 def _fileloc(r: Reader) -> TL:
     return {"volume_id": r.int64(), "local_id": r.int32()}
+
+
+@tl(0x53D69076, "FileLocation", "fileLocation_layer85")
+def _fileloc_85(r: Reader) -> TL:
+    return {"dc_id": r.int32(), "volume_id": r.int64(), "local_id": r.int32(), "secret": r.int64()}
+
+
+@tl(0x091D11EB, "FileLocation", "fileLocation_layer97")
+def _fileloc_97(r: Reader) -> TL:
+    out = {"dc_id": r.int32(), "volume_id": r.int64(), "local_id": r.int32(), "secret": r.int64()}
+    out["file_reference"] = len(r.raw())
+    return out
+
+
+@tl(0x7C596B46, "FileLocation", "fileLocationUnavailable_layer97")
+def _fileloc_gone(r: Reader) -> TL:
+    return {"volume_id": r.int64(), "local_id": r.int32(), "secret": r.int64()}
 
 
 @tl(0x77BFB61B, "PhotoSize", "photoSize_layer127")
@@ -66,6 +83,13 @@ def _ps_old(r: Reader) -> TL:
 def _ps_cached_old(r: Reader) -> TL:
     out = {"type": r.string(), "location": r.obj("FileLocation"), "w": r.int32(), "h": r.int32()}
     out["bytes"] = len(r.raw())
+    return out
+
+
+@tl(0x5AA86A51, "PhotoSize", "photoSizeProgressive_layer127")
+def _ps_progressive_old(r: Reader) -> TL:
+    out: TL = {"type": r.string(), "location": r.obj("FileLocation"), "w": r.int32(), "h": r.int32()}
+    out["sizes"] = r.vector(Reader.int32)
     return out
 
 
@@ -110,9 +134,24 @@ def _photo_115(r: Reader) -> TL:
     return out
 
 
-@tl(0x9C477DD8, "Photo", "photo_layer82")
-def _photo_82(r: Reader) -> TL:
+@tl(0x9C477DD8, "Photo", "photo_layer97")
+def _photo_97(r: Reader) -> TL:
     r.int32()
+    out: TL = {"id": r.int64(), "access_hash": r.int64(), "file_reference": len(r.raw()), "date": r.int32()}
+    out["sizes"] = _sizes(r)
+    return out
+
+
+@tl(0x9288DD29, "Photo", "photo_layer85")
+def _photo_85(r: Reader) -> TL:
+    r.int32()
+    out: TL = {"id": r.int64(), "access_hash": r.int64(), "date": r.int32()}
+    out["sizes"] = _sizes(r)
+    return out
+
+
+@tl(0xCDED42FE, "Photo", "photo_layer55")
+def _photo_55(r: Reader) -> TL:
     out: TL = {"id": r.int64(), "access_hash": r.int64(), "date": r.int32()}
     out["sizes"] = _sizes(r)
     return out
@@ -159,6 +198,34 @@ register_empty(
 )
 
 
+register_empty("DocumentAttribute", {0xFB0A5727: "documentAttributeSticker_layer24"})
+
+
+@tl(0x994C9882, "DocumentAttribute", "documentAttributeSticker_layer28")
+def _da_sticker_28(r: Reader) -> TL:
+    return {"alt": r.string()}
+
+
+@tl(0x3A556302, "DocumentAttribute", "documentAttributeSticker_layer55")
+def _da_sticker_55(r: Reader) -> TL:
+    return {"alt": r.string(), "stickerset": r.obj("InputStickerSet")}
+
+
+@tl(0x5910CCCB, "DocumentAttribute", "documentAttributeVideo_layer65")
+def _da_video_65(r: Reader) -> TL:
+    return {"duration": r.int32(), "w": r.int32(), "h": r.int32()}
+
+
+@tl(0x051448E5, "DocumentAttribute", "documentAttributeAudio_layer31")
+def _da_audio_31(r: Reader) -> TL:
+    return {"duration": r.int32()}
+
+
+@tl(0xDED218E0, "DocumentAttribute", "documentAttributeAudio_layer45")
+def _da_audio_45(r: Reader) -> TL:
+    return {"duration": r.int32(), "title": r.string(), "performer": r.string()}
+
+
 @tl(0x6319D612, "DocumentAttribute", "documentAttributeSticker")
 def _da_sticker(r: Reader) -> TL:
     flags = r.int32()
@@ -200,7 +267,7 @@ tl(0x43C57C48, "DocumentAttribute", "documentAttributeVideo")(lambda r: _video(r
 @tl(0x9852F9C6, "DocumentAttribute", "documentAttributeAudio")
 def _da_audio(r: Reader) -> TL:
     flags = r.int32()
-    out: TL = {"voice": bool(flags & 1024), "duration": r.int32()}
+    out: TL = {"voice": bool(flags & 1024), "duration": r.int32()}  # flags.10: a voice note
     if flags & 1:
         out["title"] = r.string()
     if flags & 2:
@@ -234,6 +301,23 @@ def _document(r: Reader, size64: bool, video_thumbs: bool) -> TL:
     return out
 
 
+def _document_thumb(r: Reader, file_reference: bool, version: bool) -> TL:
+    """Documents of layers 53-92: one thumb, no flags."""
+    out: TL = {"id": r.int64(), "access_hash": r.int64()}
+    if file_reference:
+        out["file_reference"] = len(r.raw())
+    out["date"], out["mime_type"], out["size"] = r.int32(), r.string(), r.int32()
+    out["thumbs"] = [r.obj("PhotoSize")]
+    out["dc_id"] = r.int32()
+    if version:
+        out["version"] = r.int32()
+    out["attributes"] = r.vector(lambda x: x.obj("DocumentAttribute"))
+    return out
+
+
+tl(0x59534E4C, "Document", "document_layer92")(lambda r: _document_thumb(r, True, False))
+tl(0x87232BC7, "Document", "document_layer85")(lambda r: _document_thumb(r, False, True))
+tl(0xF9A39F4F, "Document", "document_layer53")(lambda r: _document_thumb(r, False, False))
 tl(0x8FD4C4D8, "Document", "document")(lambda r: _document(r, True, True))
 tl(0x1E87342B, "Document", "document_layer142")(lambda r: _document(r, False, True))
 tl(0x9BA29CC1, "Document", "document_layer113")(lambda r: _document(r, False, False))
@@ -274,7 +358,13 @@ NOT_READ = {
     0xFDB19008: "messageMediaGame", 0xF6A548D3: "messageMediaInvoice", 0xB940C666: "messageMediaGeoLive",
     0x3F7EE58B: "messageMediaDice", 0x68CB6283: "messageMediaStory", 0x9F84F49E: "messageMediaUnsupported",
     0xAA073BEB: "messageMediaGiveaway", 0xC6991068: "messageMediaGiveawayResults",
-    0xA8852491: "messageMediaPaidMedia",
+    0xA8852491: "messageMediaPaidMedia", 0xCEAA3EA1: "messageMediaGiveawayResults_layer211",
+    0xDAAD85B0: "messageMediaGiveaway_layer186", 0x58260664: "messageMediaGiveaway_layer167",
+    0x84551347: "messageMediaInvoice_layer145", 0x8A53B014: "messageMediaToDo",
+    0xCA5CAB89: "messageMediaVideoStream", 0x7C3C2609: "messageMediaGeoLive_layer119",
+    0x638FE46B: "messageMediaDice_layer111", 0xCBB20D88: "messageMediaStory_layer163",
+    0x5BCF1675: "messageMediaVideo_layer46", 0xA2D24290: "messageMediaVideo_layer27",
+    0xC6B68300: "messageMediaAudio_layer45",
 }  # fmt: skip
 register_empty("MessageMedia", NOT_READ)
 
@@ -328,6 +418,28 @@ tl(0x9CB070D7, "MessageMedia", "messageMediaDocument_layer159")(lambda r: _mm_do
 tl(0x4CF4D72D, "MessageMedia", "messageMediaDocument_layer187")(lambda r: _mm_document(r, alt="one"))
 tl(0xDD570BD5, "MessageMedia", "messageMediaDocument_layer197")(lambda r: _mm_document(r, alt="many"))
 tl(0x52D8CCD9, "MessageMedia", "messageMediaDocument")(lambda r: _mm_document(r, alt="many", cover=True))
+
+
+@tl(0x3D8CE53D, "MessageMedia", "messageMediaPhoto_layer69")
+def _mm_photo_69(r: Reader) -> TL:
+    return {"photo": r.obj("Photo"), "caption": r.string()}
+
+
+@tl(0xF3E02EA8, "MessageMedia", "messageMediaDocument_layer69")
+def _mm_document_69(r: Reader) -> TL:
+    return {"document": r.obj("Document"), "caption": r.string()}
+
+
+@tl(0x2FDA2204, "MessageMedia", "messageMediaDocument_layer44")
+def _mm_document_44(r: Reader) -> TL:
+    return {"document": r.obj("Document")}
+
+
+@tl(0x5E7D2F39, "MessageMedia", "messageMediaContact_layer81")
+def _mm_contact_81(r: Reader) -> TL:
+    out: TL = {"phone_number": r.string(), "first_name": r.string(), "last_name": r.string()}
+    out["user_id"] = r.int32()
+    return out
 
 
 @tl(0x56E0D474, "MessageMedia", "messageMediaGeo")
@@ -386,7 +498,7 @@ def media_summary(media: TL) -> TL:
 
 def _doc_kind(doc: TL, media: TL) -> str:
     attrs = {a["_"].split("_layer")[0] for a in doc.get("attributes", [])}
-    audio = next((a for a in doc.get("attributes", []) if a["_"] == "documentAttributeAudio"), None)
+    audio = next((a for a in doc.get("attributes", []) if a["_"].startswith("documentAttributeAudio")), None)
     if "documentAttributeSticker" in attrs or "documentAttributeCustomEmoji" in attrs:
         return "sticker"
     if "documentAttributeVideo" in attrs or "documentAttributeAnimated" in attrs or media.get("round"):

@@ -54,9 +54,9 @@ _FWD = {
     0x5F777DCE: ("messageFwdHeader_layer169", True, True, False, True, True, True, False),
     0x353A686B: ("messageFwdHeader_layer118", False, True, True, True, True, True, False),
     0xEC338270: ("messageFwdHeader_layer112", False, True, True, True, True, False, False),
-    0x559EBE6D: ("messageFwdHeader_layer72", False, False, True, True, True, False, False),
-    0xFADFF4AC: ("messageFwdHeader_layer68", False, False, True, True, False, False, False),
-    0xC786DDCB: ("messageFwdHeader_layer56", False, False, True, False, False, False, False),
+    0x559EBE6D: ("messageFwdHeader_layer96", False, False, True, True, True, False, False),
+    0xFADFF4AC: ("messageFwdHeader_layer72", False, False, True, True, False, False, False),
+    0xC786DDCB: ("messageFwdHeader_layer69", False, False, True, False, False, False, False),
 }
 
 
@@ -145,15 +145,14 @@ class Layout:
 _OLD = {"bare": True, "via32": True}
 _F2 = {"flags2": True, "boosts": True, "saved_peer": True}
 MESSAGES: dict[int, Layout] = {
-    0xC09BE45F: Layout("message_layer68", **_OLD),
+    0xC09BE45F: Layout("message_layer69", **_OLD),
     0x90DDDC11: Layout("message_layer72", **_OLD),
     0x44F9B43D: Layout("message_layer104", **_OLD),
-    0x452C0E65: Layout("message_layer117", **_OLD),
-    0xF52E6B7F: Layout("message_layer118", **_OLD),
+    0x452C0E65: Layout("message_layer118", **_OLD),
     0x58AE39C9: Layout("message_layer123", via32=True),
-    0xBCE383D2: Layout("message_layer131", via32=True),
-    0x85D6CBE2: Layout("message_layer133"),
-    0x38116EE0: Layout("message_layer135"),
+    0xBCE383D2: Layout("message_layer132", via32=True),
+    0x85D6CBE2: Layout("message_layer135"),
+    0x38116EE0: Layout("message_layer169"),
     0x76BEC211: Layout("message_layer173", saved_peer=True),
     0x1E4C8A69: Layout("message_layer175", boosts=True, saved_peer=True),
     0xA66C7EFC: Layout("message_layer176", boosts=True, saved_peer=True),
@@ -175,6 +174,15 @@ MESSAGES: dict[int, Layout] = {
     0x95EF6F2B: Layout("message_layer226", rank=True, guest=True, **_F2),
     0x7600B9D3: Layout("message", rank=True, guest=True, **_F2),
 }
+#: Messages of layers 33-47: (name, from_id flagged, forward source a Peer (else a user id),
+#: via_bot_id present, media flagged (else always there)).
+OLD = {
+    0xC992E15C: ("message_layer47", True, True, True, True),
+    0x5BA66C13: ("message_layer44", True, True, False, True),
+    0x2BEBFA86: ("message_layer37", False, False, False, True),
+    0xF07814C8: ("message_layer35", False, False, False, False),
+    0xC3060325: ("message_layer33", False, False, False, False),
+}
 #: Secret-chat messages: flags, id, ttl, from_id (int32), peer, date, text, media, entities.
 SECRET = {
     0x555555F8: "message_secret_old",
@@ -188,7 +196,11 @@ SERVICE = {
     0x2B085862: ("messageService_layer195", True, False, False),
     0x286FA604: ("messageService_layer123", True, False, False),
     0x9E19A1F6: ("messageService_layer118", True, True, False),
+    0xC06B9607: ("messageService_layer48", True, True, False),
+    0x1D86F70E: ("messageService_layer37", True, True, False),
 }
+#: Old service messages without a reply field; the second also with an unconditional sender.
+_NO_REPLY, _FROM_ALWAYS = frozenset({0xC06B9607, 0x1D86F70E}), frozenset({0x1D86F70E})
 EMPTY = {0x90A6CA84: "messageEmpty", 0x83E5DE54: "messageEmpty_layer122"}
 
 #: Service actions: constructor -> (action as MessageRecord.action, target users field width or 0).
@@ -234,6 +246,8 @@ def message(data: bytes) -> TL:
         return _regular(r, cid, MESSAGES[cid])
     if cid in SECRET:
         return _secret(r, cid)
+    if cid in OLD:
+        return _old(r, cid)
     if cid in SERVICE:
         return _service(r, cid)
     if cid in EMPTY:
@@ -280,6 +294,24 @@ def _regular(r: Reader, cid: int, lay: Layout) -> TL:
     return _tail(r, out, flags)
 
 
+def _old(r: Reader, cid: int) -> TL:
+    name, from_flagged, fwd_peer, via, media_flagged = OLD[cid]
+    flags = r.int32()
+    out: TL = {"_": name, "cid": cid, "flags": flags, "out": bool(flags & 2), "post": False, "id": r.int32()}
+    if not from_flagged or flags & 256:
+        out["from_id"] = bare_user(r.int32())
+    out["peer_id"] = r.obj("Peer")
+    if flags & 4:  # fwd_from_id and fwd_date, before MessageFwdHeader existed
+        source = r.obj("Peer") if fwd_peer else bare_user(r.int32())
+        out["fwd_from"] = {"from_id": source, "date": r.int32()}
+    if via and flags & 2048:
+        out["via_bot_id"] = r.int32()
+    if flags & 8:
+        out["reply_to"] = {"reply_to_msg_id": r.int32()}
+    out["date"] = r.int32()
+    return _tail(r, out, flags if media_flagged else flags | 512)
+
+
 def _secret(r: Reader, cid: int) -> TL:
     flags = r.int32()
     out: TL = {"_": SECRET[cid], "cid": cid, "flags": flags, "out": bool(flags & 2), "post": False}
@@ -300,12 +332,12 @@ def _service(r: Reader, cid: int) -> TL:
     flags = r.int32()
     out: TL = {"_": name, "cid": cid, "flags": flags, "out": bool(flags & 2), "post": bool(flags & 16384)}
     out["id"] = r.int32()
-    if flags & 256:
+    if flags & 256 or cid in _FROM_ALWAYS:
         out["from_id"] = bare_user(r.int32()) if bare else r.obj("Peer")
     out["peer_id"] = r.obj("Peer")
     if saved and flags & (1 << 28):
         out["saved_peer_id"] = r.obj("Peer")
-    if flags & 8:
+    if flags & 8 and cid not in _NO_REPLY:
         out["reply_to"] = {"reply_to_msg_id": r.int32()} if bare else r.obj("MessageReplyHeader")
     out["date"] = r.int32()
     acid = r.uint32()
@@ -326,12 +358,12 @@ def _service(r: Reader, cid: int) -> TL:
 
 #: User constructors: (name, flags2 present, id int64). Read: id, first/last name, username, phone.
 USERS = {
-    0x2E13F4C3: ("user_layer103", False, False),
+    0x2E13F4C3: ("user_layer104", False, False),
     0x938458C1: ("user_layer131", False, False),
     0x3FF6ECB0: ("user_layer144", False, True),
     0x5D99ADEE: ("user_layer147", False, True),
-    0x8F97C628: ("user_layer165", True, True),
-    0xABB5F120: ("user_layer166", True, True),
+    0x8F97C628: ("user_layer159", True, True),
+    0xABB5F120: ("user_layer165", True, True),
     0xEB602F25: ("user_layer184", True, True),
     0x83314FCA: ("user_layer195", True, True),
     0x215C4438: ("user_layer199", True, True),
@@ -364,6 +396,7 @@ def user(data: bytes) -> TL:
     return out
 
 
+_ALWAYS = -1  # an access_hash without a flag
 #: Chat constructors: (name, kind, flags2, id int64, access_hash flag bit or 0, reads flags).
 CHATS = {
     0x41CBF256: ("chat", "chat", False, True, 0, True),
@@ -378,8 +411,16 @@ CHATS = {
     0x0AADFC8F: ("channel_layer184", "channel", True, True, 1 << 13, True),
     0xFE4478BD: ("channel_layer195", "channel", True, True, 1 << 13, True),
     0xE00998B7: ("channel_layer199", "channel", True, True, 1 << 13, True),
-    0x7482147E: ("channel", "channel", True, True, 1 << 13, True),
+    0x8E87CCD8: ("channel_layer167b", "channel", True, True, 1 << 13, True),
+    0x7482147E: ("channel_layer216", "channel", True, True, 1 << 13, True),
+    0x1C32B11C: ("channel", "channel", True, True, 1 << 13, True),
+    0x678E9587: ("channel_layer43", "channel", False, False, _ALWAYS, True),
+    0x2D85832C: ("channelForbidden_layer52", "channel", False, False, _ALWAYS, False),
+    0x7312BC48: ("chat_layer40", "chat", False, False, 0, True),
+    0x6E9C9BC7: ("chat_layer37", "chat", False, False, 0, False),
+    0xFB0CCC41: ("chatForbidden_layer37", "chat", False, False, 0, False),
 }
+CHAT_EMPTY = {0x29562865: ("chatEmpty", True), 0x9BA2D800: ("chatEmpty_layer132", False)}
 
 
 @tl(0x17D493D5, "ChatForbidden", "channelForbidden")
@@ -403,6 +444,9 @@ def chat(data: bytes) -> TL:
         forbidden = r.obj("ChatForbidden")
         forbidden["kind"] = "channel"
         return forbidden
+    if cid in CHAT_EMPTY:
+        name, wide = CHAT_EMPTY[cid]
+        return {"_": name, "cid": cid, "kind": "chat", "id": r.int64() if wide else r.int32(), "title": None}
     if cid not in CHATS:
         raise UnknownConstructor(cid, "Chat")
     name, kind, flags2, wide, hash_bit, has_flags = CHATS[cid]
@@ -412,7 +456,7 @@ def chat(data: bytes) -> TL:
     out: TL = {"_": name, "cid": cid, "kind": kind, "id": r.int64() if wide else r.int32()}
     if kind == "channel":
         out["broadcast"], out["megagroup"] = bool(flags & 32), bool(flags & 256)
-        if flags & hash_bit:
+        if hash_bit == _ALWAYS or flags & hash_bit:
             r.int64()
     out["title"] = r.string()
     if kind == "channel" and flags & 64:

@@ -111,3 +111,70 @@ def test_users_and_chats_of_both_id_widths() -> None:
         assert (c["kind"], c["id"], c["title"], c["broadcast"]) == ("channel", 3002, "Channel C", True)
         g = tl_objects.chat(chat_blob("chat", 2001, "Group A", wide))
         assert (g["kind"], g["id"], g["title"]) == ("chat", 2001, "Group A")
+
+
+def _old_layer47(fwd: bool) -> bytes:
+    """``TL_message_layer47``: flags, id, from_id?, to_id, forward (Peer + date)?, via_bot?, reply?,
+    date, text, media?, entities?: written field by field from its layout."""
+    flags = 2 | 256 | 8 | 512 | 128 | (4 if fwd else 0)
+    w = W().u32(0xC992E15C).i32(flags).i32(77).i32(5001).peer("chat", 42, False)
+    if fwd:
+        w.peer("channel", 9000, False).i32(1_400_000_000)
+    w.i32(76).i32(1_450_000_000).s("old text")
+    # A document of layer 92 with one thumb of layer 127 and a file location of layer 97.
+    w.u32(0x2FDA2204).u32(0x59534E4C).i64(31).i64(32).s(b"\x01\x02").i32(1_450_000_000).s("audio/ogg").i32(
+        2048
+    )
+    w.u32(0x77BFB61B).s("s").u32(0x091D11EB).i32(2).i64(5).i32(6).i64(7).s(b"").i32(90).i32(90).i32(1000)
+    w.i32(2).vec([0], lambda x, _i: x.u32(0x9852F9C6).i32(1024).i32(3))
+    w.vec([0], lambda x, _i: x.u32(0x76A6D327).i32(0).i32(3).s("https://example.invalid"))
+    return bytes(w.b)
+
+
+@pytest.mark.parametrize("fwd", [False, True])
+def test_layer_47_message_with_an_old_document(fwd: bool) -> None:
+    msg = tl_objects.message(_old_layer47(fwd))
+    assert (msg["_"], msg["id"], msg["from_id"]["id"], msg["peer_id"]["kind"]) == (
+        "message_layer47",
+        77,
+        5001,
+        "chat",
+    )
+    assert msg["reply_to"] == {"reply_to_msg_id": 76} and msg["message"] == "old text"
+    assert ("fwd_from" in msg) == fwd
+    if fwd:
+        assert msg["fwd_from"]["from_id"] == {
+            "_": "peerChannel_layer132",
+            "cid": 0xBDDDE532,
+            "kind": "channel",
+            "id": 9000,
+        }
+    summary = media_summary(msg["media"])
+    assert (summary["kind"], summary["document_id"], summary["size"], summary["mime_type"]) == (
+        "audio",
+        31,
+        2048,
+        "audio/ogg",
+    )
+    assert [e["_"] for e in msg["entities"]] == ["messageEntityTextUrl"]
+
+
+def test_old_service_messages_and_chats() -> None:
+    # messageService_layer37: flags, id, from_id (always), to_id, date, action (ChatAddUser_layer132).
+    w = W().u32(0x1D86F70E).i32(0).i32(5).i32(100).peer("chat", 7, False).i32(1_400_000_000)
+    w.u32(0x488A7337).vec([200, 300], lambda x, u: x.i32(u))
+    msg = tl_objects.message(bytes(w.b))
+    assert (
+        msg["from_id"]["id"] == 100
+        and msg["action"]["action"] == "added"
+        and msg["action"]["users"] == [200, 300]
+    )
+    chat = tl_objects.chat(bytes(W().u32(0x678E9587).i32(32).i32(55).i64(1).s("Old channel").b))
+    assert (chat["kind"], chat["id"], chat["title"], chat["broadcast"]) == (
+        "channel",
+        55,
+        "Old channel",
+        True,
+    )
+    empty = tl_objects.chat(bytes(W().u32(0x29562865).i64(12).b))
+    assert (empty["kind"], empty["id"], empty["title"]) == ("chat", 12, None)

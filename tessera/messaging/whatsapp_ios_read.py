@@ -276,6 +276,7 @@ def _messages(
         f"FROM {UNIT} m LEFT JOIN {MEDIA} i ON i.Z_PK = m.ZMEDIAITEM ORDER BY m.Z_PK"
     )
     chat_of = chats.get
+    person: dict[str, str | None] = {}  # ZFROMJID -> account (None: a group's), once per JID
     parsed = 0  # counted here and added once at the end: the per-row cost is one increment
     try:
         for (
@@ -303,12 +304,12 @@ def _messages(
                 sender = member_of.get(member)
                 if sender is None:
                     raw["ZGROUPMEMBER"] = member  # its member row is gone: kept, not guessed
-            elif from_jid and is_user_jid(from_jid):
-                sender = account_jid(from_jid)
-            elif is_user_jid(chat):
-                sender = chat  # a one-to-one chat's incoming row without a sender: the peer
             else:
-                sender = None
+                sender = person.get(from_jid) if from_jid else None
+                if sender is None and from_jid and from_jid not in person:
+                    sender = person[from_jid] = account_jid(from_jid) if is_user_jid(from_jid) else None
+                if sender is None and is_user_jid(chat):
+                    sender = chat  # a one-to-one chat's incoming row without a sender: the peer
             kind = KINDS.get(mtype, "other") if mtype is not None else "other"
             action = None
             if kind == "system":

@@ -202,3 +202,38 @@ def test_cli_broken_report_exits_1_and_stores_nothing(tmp_path: Path) -> None:
         assert s.scalar(select(func.count()).select_from(m.Message)) == 0
         src = s.execute(select(m.MessagingSource.status, m.MessagingSource.error)).one()
         assert src[0] == "failed" and "malformed XML at line" in (src[1] or "")
+
+
+def test_entity_bomb_in_report_is_refused_not_expanded(tmp_path: Path) -> None:
+    """A report.xml declaring nested entities (a "billion laughs"): expat's amplification limit stops
+    it, the UFDR carries the error and its members are kept under their zip names."""
+    ents = '<!ENTITY a0 "xxxxxxxxxx">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
+    )
+    doc = (
+        f'<?xml version="1.0"?><!DOCTYPE project [{ents}]><project><metadata section="Device Info">'
+        '<item name="IMEI">&a9;</item></metadata></project>'
+    )
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    with zipfile.ZipFile(ev / "p.ufdr", "w") as zf:
+        zf.writestr("files/Image/a.jpg", b"abc")
+        zf.writestr("report.xml", doc)
+    items, facts = _walk(ev, tmp_path)
+    assert items[0].error is not None and "amplification" in items[0].error
+    assert sorted(i.locator for i in items[1:]) == ["/p.ufdr!/files/Image/a.jpg", "/p.ufdr!/report.xml"]
+    assert facts == []
+
+
+def test_truncated_ufdr_recovers_members(tmp_path: Path) -> None:
+    """A UFDR cut short (no central directory): the zip format's local-header recovery lists what is
+    there, under the zip names (the report, written last, is gone with the end)."""
+    phone = example_phone(seed=11, chats=2, messages=3)
+    whole = write_ufdr(phone, tmp_path / "whole.ufdr").read_bytes()
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "cut.ufdr").write_bytes(whole[: len(whole) // 2])
+    items, _ = _walk(ev, tmp_path)
+    assert items[0].error is not None and "corrupt archive" in items[0].error
+    recovered = [i for i in items[1:] if i.opener is not None]
+    assert recovered and all(i.locator.startswith("/cut.ufdr!/files/") for i in recovered)

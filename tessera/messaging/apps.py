@@ -96,7 +96,7 @@ _DATA: list[tuple[str, str, tuple[str, ...], tuple[str, ...], str]] = [
         "whatsapp-business-android-data",
         "WhatsApp Business for Android",
         ("com.whatsapp.w4b",),
-        ("whatsapp-msgstore",),
+        ("whatsapp-business-msgstore", "whatsapp-msgstore"),
         _NO_DB,
     ),
     (
@@ -224,12 +224,13 @@ def app_of_source(parser: str, locator: str) -> tuple[str, KnownApp] | None:
     if parser in APPS:
         return parser, APPS.get(parser)
     readers = [(name, app) for name, app in APPS if parser in app.parsers]
+    found = identify(locator)
     if not readers:
-        return None
+        # A parser no entry names (added later, by a plugin): the app its path names, if any.
+        return (found[0], found[1]) if found is not None else None
     # The registry lists names sorted; the app a parser reads first is the first in ``_DATA``.
     first = {name: i for i, (name, *_rest) in enumerate(_DATA)}
     readers.sort(key=lambda r: first.get(r[0], len(first)))
-    found = identify(locator)
     if found is not None and parser in found[1].parsers:
         return found[0], found[1]
     return readers[0]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import tessera
+from tessera.messaging.inventory import inventory
 from tessera.network import analysis
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
@@ -67,6 +68,8 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
                     "problems": [{"locator": loc, "error": err} for _, loc, err in iter_problems(s, dev_id)],
                     # Every messaging source with its reconciliation, and known apps' data not parsed.
                     "messaging_sources": messaging_sources(s, dev_id),
+                    # The app inventory: each known messaging app found, parsed or not, once.
+                    "apps": inventory(s, dev_id),
                 }
             )
         sets = [

@@ -13,6 +13,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from tessera.audit import append
+from tessera.messaging.inventory import inventory
 from tessera.review import clusters
 from tessera.store import models as m
 from tessera.store.queries import new_material_filter
@@ -103,6 +104,8 @@ def dashboard(session: Session) -> dict[str, Any]:
         # exactly the work a dashboard must not do.
         "messages": session.scalar(select(func.coalesce(func.sum(m.MessagingSource.messages), 0))) or 0,
         "groups": [{"id": g[0], "platform": g[1], "title": g[2], "members": g[3] or 0} for g in groups],
+        # Each known messaging app per device: parsed, or present and why not (messaging.inventory).
+        "apps": inventory(session),
         "group_count": session.scalar(
             select(func.count()).select_from(m.Chat).where(m.Chat.kind != "private")
         )

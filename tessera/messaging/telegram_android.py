@@ -27,6 +27,9 @@ table with ``mid``, ``uid``, ``date``, ``data``, ``out``; ``users`` and ``chats`
 - User (layers 104-current): id, names, username, phone; Chat and Channel (layers 37-current): id,
   title, username.
 
+The address book Telegram imported (``user_contacts_v7``, ``user_phones_v7``) gives accounts like the
+desktop export's contacts: ``user<uid>`` with the saved name and number, or the number as written.
+
 An **unknown constructor** anywhere a field must be decoded makes that row skipped with the reason
 ``unknown TL constructor 0x....`` and a **truncated blob** ``truncated TL blob``: counted in the
 reconciliation (the source becomes partial), never fatal, never guessed. A blob whose id or date
@@ -72,7 +75,8 @@ PLATFORM = "telegram"
 _NAME = re.compile(r"cache4[^/]*\.db", re.IGNORECASE)
 MESSAGE_COLUMNS = ("mid", "uid", "date", "data", "out")
 REQUIRED = {"users": ("uid", "data"), "chats": ("uid", "data")}
-NOT_READ = ("dialogs", "enc_chats", "user_contacts_v7", "user_phones_v7", "contacts", "media_v2")
+NOT_READ = ("dialogs", "enc_chats", "contacts", "media_v2")
+CONTACTS = "user_contacts_v7"
 _USER_PREF = re.compile(rb'<string name="user">([A-Za-z0-9+/=\s]{8,65536})</string>')
 _ACCOUNT_DIR = re.compile(r"account(\d+)")
 
@@ -193,6 +197,36 @@ def _chats(conn: sqlite3.Connection, ctx: ParseContext, book: Book) -> Iterator[
         yield ChatRecord(PLATFORM, raw_id, chat.get("title") or None, kind, locator=where)
 
 
+def _address_book(conn: sqlite3.Connection, ctx: ParseContext) -> Iterator[AccountRecord]:
+    """The phone's address book as Telegram imported it (``user_contacts_v7``, numbers in
+    ``user_phones_v7``), read like the desktop export's contacts: ``user<uid>`` with the name and
+    number the owner saved when the contact is on Telegram, else the number as written."""
+    have = tables(conn)
+    if CONTACTS not in have or not {"key", "uid", "fname", "sname"} <= columns(conn, CONTACTS):
+        return
+    cov = ctx.coverage
+    cov.holds(CONTACTS, conn.execute(f"SELECT COUNT(*) FROM {CONTACTS}").fetchone()[0])
+    phones: dict[str, list[str]] = {}
+    if "user_phones_v7" in have and {"key", "phone", "deleted"} <= columns(conn, "user_phones_v7"):
+        for key, phone in conn.execute(
+            "SELECT key, phone FROM user_phones_v7 WHERE COALESCE(deleted, 0) = 0 AND phone <> '' "
+            "ORDER BY key, phone"
+        ):
+            phones.setdefault(key, []).append(phone)
+    for key, uid, first, last in conn.execute(f"SELECT key, uid, fname, sname FROM {CONTACTS} ORDER BY key"):
+        where = f"{ctx.locator}#{CONTACTS}/{key}"
+        numbers = phones.get(key, [])
+        name = " ".join(str(n) for n in (first, last) if n).strip() or None
+        raw_id = f"user{uid}" if uid else (numbers[0] if numbers else None)
+        if raw_id is None:
+            cov.ignore(CONTACTS, "address-book entry with neither a Telegram account nor a number", where)
+            continue
+        cov.parsed(CONTACTS)
+        yield AccountRecord(
+            PLATFORM, raw_id, phone=numbers[0] if numbers else None, display_name=name, locator=where
+        )
+
+
 def _messages(
     conn: sqlite3.Connection, ctx: ParseContext, book: Book, table: str, seen: set[tuple[int, int]] | None
 ) -> Iterator[MessagingRecord]:
@@ -254,6 +288,7 @@ def read_cache4(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Itera
         yield owner
     yield from _users(conn, ctx, book)
     yield from _chats(conn, ctx, book)
+    yield from _address_book(conn, ctx)
     seen = None
     if len(found) == 2:
         seen = {(u, m) for u, m in conn.execute("SELECT uid, mid FROM messages_v2")}

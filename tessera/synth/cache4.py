@@ -44,6 +44,17 @@ _COMMON_DDL = (
     "CREATE TABLE chats(uid INTEGER PRIMARY KEY, name TEXT, data BLOB)",
     "CREATE TABLE enc_chats(uid INTEGER PRIMARY KEY, user INTEGER, name TEXT, data BLOB)",
     "CREATE TABLE dialogs(did INTEGER PRIMARY KEY, date INTEGER, unread_count INTEGER, last_mid INTEGER)",
+    "CREATE TABLE user_contacts_v7(key TEXT PRIMARY KEY, uid INTEGER, fname TEXT, sname TEXT, "
+    "imported INTEGER)",
+    "CREATE TABLE user_phones_v7(key TEXT, phone TEXT, sphone TEXT, deleted INTEGER, "
+    "PRIMARY KEY (key, phone))",
+)
+#: The address book Telegram imported: (key, uid, first, last, [(phone as written, deleted)]). One
+#: contact on Telegram, one only a number (a deleted second number), one with neither.
+CONTACTS: tuple[tuple[str, int, str, str, list[tuple[str, int]]], ...] = (
+    ("c1", 1000002, "Bea", "Saved", [("+34 600 000 002", 0)]),
+    ("c2", 0, "Not", "OnTelegram", [("+34 611 111 111", 0), ("+34 622 222 222", 1)]),
+    ("c3", 0, "Name", "Only", []),
 )
 
 
@@ -315,6 +326,11 @@ def write_cache4(path: Path, n: int = 24, *, era: str = "messages_v2", faults: b
         con.execute(
             "INSERT INTO chats VALUES (?,?,?)", (cid, title.lower(), chat_blob(kind, cid, title, wide, bc))
         )
+    for key, uid, first, last, numbers in CONTACTS:
+        con.execute("INSERT INTO user_contacts_v7 VALUES (?,?,?,?,1)", (key, uid, first, last))
+        for phone, deleted in numbers:
+            digits = "".join(c for c in phone if c.isdigit())
+            con.execute("INSERT INTO user_phones_v7 VALUES (?,?,?,?)", (key, phone, digits[-9:], deleted))
     msgs = build(n, wide)
     # The messages era keyed a channel's messages by id | channel_id << 32 (ids were per channel).
     rows = [(_row_mid(m, wide), m.uid, 0, 0, m.date, m.blob, int(m.out)) for m in msgs]

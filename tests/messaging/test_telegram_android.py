@@ -70,10 +70,10 @@ def test_accounts_chats_and_owner_are_keyed_like_the_desktop_export(tmp_path: Pa
     written = write_cache4(tmp_path / "files/account1/cache4.db", 24)
     owner_prefs(tmp_path / "shared_prefs/userconfig1.xml")
     recs, cov = _parse(written.path, tmp_path)
-    accounts = [r for r in recs if isinstance(r, AccountRecord)]
+    accounts = [r for r in recs if isinstance(r, AccountRecord) and "#users/" in (r.locator or "")]
     assert {a.raw_id for a in accounts} == {f"user{u}" for u in USERS}
-    owners = [a for a in accounts if a.is_device_owner]
-    assert owners and {a.raw_id for a in owners} == {f"user{OWNER}"}
+    owners = [a for a in recs if isinstance(a, AccountRecord) and a.is_device_owner]
+    assert len(owners) == 2 and {a.raw_id for a in owners} == {f"user{OWNER}"}  # preferences, users row
     assert owners[0].locator == str(tmp_path / "shared_prefs/userconfig1.xml")
     assert "owner from ../../shared_prefs/userconfig1.xml" in cov.notes
     # The desktop export names the same person and chats the same way.
@@ -155,8 +155,28 @@ def test_the_real_iped_account_parses_complete_with_its_expected_counts(tmp_path
     assert recs == [] and cov.status() == COMPLETE
     assert cov.units["messages"].present == exp["rows_messages"] == 0
     assert cov.units["users"].present == exp["rows_users"] and cov.units["chats"].present == exp["rows_chats"]
+    assert cov.units["user_contacts_v7"].present == exp["rows_user_contacts_v7"]
+    assert any(n.startswith("not read: dialogs (0 rows), enc_chats (0 rows)") for n in cov.notes)
     assert f"schema: user_version {exp['user_version']}, messages in messages" in cov.notes
     assert "messages" in exp["tables"] and "messages_v2" not in exp["tables"]
     # The shared preferences of account 2 are read; they do not name the owner (left out upstream).
     assert any(n.startswith("../../shared_prefs/userconfig2.xml: no user entry") for n in cov.notes)
     assert {p: p.stat().st_mtime_ns for p in REAL.parent.iterdir()} == before  # evidence untouched
+
+
+def test_the_address_book_gives_accounts_like_the_desktop_export_contacts(tmp_path: Path) -> None:
+    written = write_cache4(tmp_path / "cache4.db", 6)
+    recs, cov = _parse(written.path, tmp_path)
+    book = {
+        r.raw_id: (r.phone, r.display_name)
+        for r in recs
+        if isinstance(r, AccountRecord) and "#user_contacts_v7/" in (r.locator or "")
+    }
+    # On Telegram: user<uid>; not on Telegram: the number as written; a deleted number is not used.
+    assert book == {
+        "user1000002": ("+34 600 000 002", "Bea Saved"),
+        "+34 611 111 111": ("+34 611 111 111", "Not OnTelegram"),
+    }
+    unit = cov.units["user_contacts_v7"]
+    assert (unit.present, unit.parsed, unit.ignored, unit.unaccounted()) == (3, 2, 1, 0)
+    assert cov.status() == COMPLETE

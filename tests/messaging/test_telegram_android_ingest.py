@@ -46,6 +46,7 @@ def test_the_real_app_folder_is_a_complete_source(case: CaseHandle) -> None:
     assert {u: (c.present, c.parsed) for u, c in cov.units.items()} == {
         "users": (0, 0),
         "chats": (0, 0),
+        "user_contacts_v7": (0, 0),
         "messages": (0, 0),
     }
     assert "schema: user_version 78, messages in messages" in cov.notes
@@ -67,6 +68,13 @@ def test_a_synthetic_phone_is_stored_whole(case: CaseHandle, tmp_path: Path) -> 
         titles = set(s.scalars(select(m.Chat.title).where(m.Chat.title.is_not(None))))
     assert sent == sum(1 for x in written.messages if x.sender == f"user{OWNER}")
     assert {"Group A", "Supergroup B", "Channel C"} <= titles
+    with case.session() as s:
+        # The address book's international number joins the Telegram account it was saved for.
+        saved = s.scalar(
+            select(m.Account.phone).join(m.AccountAlias).where(m.AccountAlias.raw_id == "user1000002")
+        )
+        only_number = s.scalar(select(m.Account.id).where(m.Account.phone == "+34611111111"))
+    assert saved == "+34600000002" and only_number is not None
 
 
 def test_faults_make_a_partial_source_with_the_rest_stored(case: CaseHandle, tmp_path: Path) -> None:

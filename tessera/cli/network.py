@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.cli.common import CaseOpt, console, fail, load_case, out
 from tessera.cli.listing import FormatOpt, render
-from tessera.network import analysis
+from tessera.network import analysis, persons
 from tessera.network.graph import FORMATS, build_graph, write_graph
 from tessera.network.referrals import write_referrals
 
@@ -44,9 +44,52 @@ def accounts_cmd(
             "messages",
             "media_posts",
             "roles",
+            "person",
         ],
         "Accounts",
     )
+
+
+def persons_cmd(
+    fmt: FormatOpt = "table",
+    recompute: Annotated[
+        bool, typer.Option("--recompute", help="Recompute the links from the stored accounts first.")
+    ] = False,
+    case: CaseOpt = None,
+) -> None:
+    """Persons: accounts of several platforms sharing a valid E.164 number, each with the evidence of
+    the link (the raw values the number was read from, the sources that show the account). JSON: one
+    object per person; table and CSV: one row per linked account."""
+    handle = load_case(case)
+    with handle.session() as s:
+        if recompute:
+            done = persons.link_persons(s)
+            s.commit()
+            console.print(  # stderr: the listing on stdout stays parseable JSON or CSV
+                f"{done.persons:,} person(s), {done.links:,} link(s): "
+                f"{done.created:,} new, {done.removed:,} removed"
+            )
+        rows = persons.persons(s)
+        unlinked = persons.not_linked(s)
+    if fmt == "json":
+        render(rows, fmt, [])
+        return
+    flat = [
+        {
+            "person": p["person"],
+            "platform": a["platform"],
+            "account": a["account"],
+            "names": a["names"],
+            "raw values": [v["value"] for v in a["evidence"]["raw"]],
+            "sources": [f"{x['device']}:{x['locator']} ({x['parser']})" for x in a["evidence"]["sources"]],
+        }
+        for p in rows
+        for a in p["accounts"]
+    ]
+    render(flat, fmt, ["person", "platform", "account", "names", "raw values", "sources"], "Persons")
+    if fmt == "table":
+        for n in unlinked:
+            out.print(f"not linked: {n['phone']} ({', '.join(n['accounts'])}): {n['reason']}")
 
 
 def groups_cmd(fmt: FormatOpt = "table", case: CaseOpt = None) -> None:

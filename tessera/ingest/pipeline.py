@@ -47,6 +47,7 @@ from tessera.ingest.runs import (
 )
 from tessera.ingest.sources import MessagingStage
 from tessera.messaging.coverage import INCOMPLETE
+from tessera.network.persons import link_persons
 from tessera.records import EvidenceItem, MediaRecord, Opener
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
@@ -470,6 +471,11 @@ def _stream(
     result.messaging = stage.run(
         case, opts.device_id, region=opts.region, local_tz=opts.local_tz, options=opts.parser_options
     )
+    if stage.sources:
+        # Persons (accounts of several platforms sharing a number) follow the accounts just stored.
+        with case.session() as s:
+            link_persons(s)
+            s.commit()
     for res in result.messaging:
         if res.status in INCOMPLETE:
             result.errors += 1

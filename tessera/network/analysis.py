@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from tessera.network.persons import account_persons
 from tessera.store import models as m
 
 #: How many evidence rows a listing shows per role; the counts are always complete.
@@ -158,6 +159,8 @@ class AccountSummary:
     suspects: list[str] = field(default_factory=list)
     #: False: the number's digits are as written but fail today's numbering plan (never "corrected").
     phone_valid: bool | None = None
+    #: The person this account is linked to across platforms (``phone:+34...``; see network.persons).
+    person: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -174,6 +177,7 @@ class AccountSummary:
             "roles": self.roles,
             "indicators": self.indicators,
             "suspects": self.suspects,
+            "person": self.person,
         }
 
 
@@ -230,6 +234,9 @@ def accounts(session: Session) -> list[AccountSummary]:
     ):
         if acc_id in out:
             out[acc_id].suspects.append(suspect_id)
+    for acc_id, person in account_persons(session).items():
+        if acc_id in out:
+            out[acc_id].person = person
     _roles(session, out, groups)
     for a in out.values():
         a.devices.sort()

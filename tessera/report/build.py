@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 import tessera
 from tessera.messaging.inventory import inventory
-from tessera.network import analysis
+from tessera.network import analysis, persons
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.models_video import ImageVerification
@@ -111,5 +111,8 @@ def network_section(s: Session) -> dict[str, Any] | None:
         "bridges": analysis.bridges(s),
         "cross_device_accounts": analysis.cross_device(s, "account"),
         "cross_device_groups": analysis.cross_device(s, "chat"),
+        # One person's accounts on several platforms, each link with its evidence (network.persons).
+        "persons": persons.persons(s),
+        "persons_not_linked": persons.not_linked(s),
         "items": list(analysis.media_spread(s)),
     }

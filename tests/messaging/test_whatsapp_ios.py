@@ -204,3 +204,34 @@ def test_one_account_per_person_across_android_and_ios(case: CaseHandle, tmp_pat
     both = {j for j, d in devices if d == "A1"} & {j for j, d in devices if d == "I1"}
     assert both, "some person sent messages on both phones: one account carries both"
     assert truth.owner not in jids
+
+
+def test_committed_rows_in_the_wal_are_read(tmp_path: Path) -> None:
+    """A live iPhone's ChatStorage keeps recent messages in ``-wal``: copied with the database into
+    scratch space and replayed there, never into the evidence."""
+    truth = write_chatstorage(tmp_path / "w", n_messages=40, contacts=False)
+    conn = sqlite3.connect(truth.path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute(
+        "INSERT INTO ZWAMESSAGE (Z_PK, ZCHATSESSION, ZISFROMME, ZMESSAGETYPE, ZMESSAGEDATE, ZTEXT, "
+        "ZSTANZAID) VALUES (41, 1, 1, 0, 800000000.5, 'only in the wal', '3AWAL')"
+    )
+    conn.commit()
+    seized = tmp_path / "seized"
+    seized.mkdir()
+    for name in ("ChatStorage.sqlite", "ChatStorage.sqlite-wal"):  # copied while the app holds it open
+        (seized / name).write_bytes((truth.path.parent / name).read_bytes())
+    conn.close()
+    wal = (seized / "ChatStorage.sqlite-wal").read_bytes()
+    assert len(wal) > 0
+    records, cov = _parse(seized / "ChatStorage.sqlite", tmp_path)
+    msgs = _of(records, MessageRecord)
+    assert len(msgs) == 41 and cov.units["ZWAMESSAGE"].present == 41
+    last = next(x for x in msgs if x.raw_id == "3AWAL")
+    assert last.text == "only in the wal" and last.time == datetime(
+        2026, 5, 9, 6, 13, 20, 500000, tzinfo=UTC
+    )  # 1778307200.5
+    assert (seized / "ChatStorage.sqlite-wal").read_bytes() == wal and not (
+        seized / "ChatStorage.sqlite-shm"
+    ).exists()

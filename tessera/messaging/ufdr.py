@@ -157,6 +157,8 @@ class _Chat:
         atts = um.attachments(elem)
         refs, copies = um.quoted(elem)
         raw: dict[str, Any] = {"model_id": elem.get("id"), "time": raw_time, "from": party.identifier}
+        if party.name:
+            raw["from_name"] = party.name  # the only trace of a sender the report names without an id
         app = um.field(elem, "SourceApplication")
         if app:
             raw["source_application"] = app

@@ -3,7 +3,8 @@
 The database lives in WhatsApp's app-group container
 (``/private/var/mobile/Containers/Shared/AppGroup/<UUID>/ChatStorage.sqlite``), beside
 ``ContactsV2.sqlite`` (the address book, read for names) and ``CallHistory.sqlite`` (calls: recorded as
-present, not parsed, by ``tessera.messaging.apps``). It is a Core Data store: tables ``Z<ENTITY>``,
+present, not parsed, by ``tessera.messaging.apps``); newer versions add ``LID.sqlite``, read to link
+``@lid`` ids to phone JIDs. It is a Core Data store: tables ``Z<ENTITY>``,
 row ids ``Z_PK``, times in seconds since 2001-01-01 UTC (``+978307200`` to the Unix epoch).
 
 Evidence is never written: the file (and its ``-wal``) is copied to the case scratch space or read from
@@ -56,7 +57,13 @@ class WhatsAppIOSParser:
     name: ClassVar[str] = "whatsapp-ios"
     #: ``ChatStorage.sqlite``, and any SQLite file: a renamed copy is recognised by its schema.
     patterns: ClassVar[tuple[str, ...]] = ("ChatStorage*", "*.sqlite", "*.db")
-    companions: ClassVar[tuple[str, ...]] = ("{name}-wal", "ContactsV2.sqlite", "ContactsV2.sqlite-wal")
+    companions: ClassVar[tuple[str, ...]] = (
+        "{name}-wal",
+        "ContactsV2.sqlite",
+        "ContactsV2.sqlite-wal",
+        "LID.sqlite",
+        "LID.sqlite-wal",
+    )
     media_roots: ClassVar[tuple[str, ...]] = MEDIA_ROOTS
 
     def detect(self, locator: str, head: bytes) -> bool:

@@ -148,3 +148,49 @@ def load_push_names(conn: sqlite3.Connection, ctx: ParseContext, names: Names) -
         names.add(acc, name, loc)
         if is_user_jid(acc):
             names.extra.setdefault(acc, loc)
+
+
+LIDS = "LID.sqlite"
+LID_UNIT = "ZWAZACCOUNT"
+_DIGITS = re.compile(r"\+?(\d{7,15})")
+
+
+def load_lids(ctx: ParseContext) -> dict[str, tuple[str, str]]:
+    """``LID.sqlite`` beside ChatStorage (newer WhatsApp versions): ``ZWAZACCOUNT`` maps a privacy id
+    (``ZIDENTIFIER`` = ``N@lid``) to the account's phone number (``ZPHONENUMBER``), as ``jid_map``
+    does on Android. Returns ``@lid`` JID -> (phone JID, locator); the ``@lid`` stays an account id
+    of its own and the two are linked as aliases. The table is read as public reverse engineering
+    describes it (SwiftWABackupAPI ``LidAccount``); no real sample is in the corpus, so a number
+    that is not 7-15 international digits is skipped with its reason rather than interpreted."""
+    opener = ctx.sibling(LIDS)
+    if opener is None:
+        return {}
+    where = ctx.locator.rsplit("/", 1)[0] + "/" + LIDS
+    cov = ctx.coverage
+    try:
+        with open_evidence_db(opener, LIDS, ctx.sibling, ctx.scratch) as conn:
+            if LID_UNIT not in tables(conn) or not {"ZIDENTIFIER", "ZPHONENUMBER"} <= columns(conn, LID_UNIT):
+                cov.note(f"{LIDS}: no {LID_UNIT} table with ZIDENTIFIER/ZPHONENUMBER; @lid ids not mapped")
+                return {}
+            order = "ZCREATEDAT, Z_PK" if "ZCREATEDAT" in columns(conn, LID_UNIT) else "Z_PK"
+            rows = conn.execute(
+                f"SELECT Z_PK, ZIDENTIFIER, ZPHONENUMBER FROM {LID_UNIT} ORDER BY {order}"
+            ).fetchall()
+    except (ParseError, sqlite3.Error) as exc:
+        cov.note(f"{LIDS} not read (@lid ids not mapped to numbers): {exc}")
+        return {}
+    cov.holds(LID_UNIT, len(rows))
+    out: dict[str, tuple[str, str]] = {}
+    for pk, ident, number in rows:
+        loc = f"{where}#{LID_UNIT}/{pk}"
+        lid = (ident or "").strip().lower()
+        digits = _DIGITS.fullmatch((number or "").strip())
+        if not lid.endswith("@lid"):
+            cov.ignore(LID_UNIT, "no @lid identifier (not a privacy id mapping)", loc)
+            continue
+        if digits is None:
+            cov.skip(LID_UNIT, "phone number not 7-15 international digits: not interpreted", loc)
+            continue
+        cov.parsed(LID_UNIT)
+        out[account_jid(lid)] = (digits.group(1) + "@s.whatsapp.net", loc)  # the latest row wins
+    return out

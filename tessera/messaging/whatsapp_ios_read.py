@@ -38,7 +38,7 @@ from tessera.messaging.whatsapp_db_common import (
     tables,
 )
 from tessera.messaging.whatsapp_db_ids import Members, People
-from tessera.messaging.whatsapp_ios_names import Names, find_owner, load_contacts, load_push_names
+from tessera.messaging.whatsapp_ios_names import Names, find_owner, load_contacts, load_lids, load_push_names
 
 #: The declared structure: what the parser cannot do without. Other tables and columns are optional.
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -127,6 +127,10 @@ def read_chatstorage(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> 
     members = Members(cov)
     member_of = _members(conn, ctx, people, names, chats, members)
     _senders(conn, ctx, people)
+    for lid, (phone, where) in load_lids(ctx).items():
+        # One person under two ids, as the app says: both kept, linked as aliases (no number is
+        # made of the @lid digits).
+        people.link(people.add(lid, where), people.add(phone, where))
 
     yield owner_record(owner, names.first(owner.raw_id), loc, people.aliases(owner.raw_id))
     for acc, where in people.accounts.items():

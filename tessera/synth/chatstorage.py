@@ -118,6 +118,9 @@ class Truth:
     member_rows: int = 0
     duplicate_member_rows: int = 0
     lid_members: set[str] = field(default_factory=set)
+    #: @lid member -> the phone JID of the person it stands for (written to LID.sqlite when asked)
+    lid_phone: dict[str, str] = field(default_factory=dict)
+    lid_rows: int = 0
     push_names: dict[str, str] = field(default_factory=dict)
     #: address-book name per WhatsApp JID, and rows without a WhatsApp id
     contacts: dict[str, str] = field(default_factory=dict)
@@ -157,6 +160,7 @@ def write_chatstorage(
     lost_chat_rows: int = 0,
     undated_rows: int = 0,
     people: list[str] | None = None,
+    lids: bool = False,
 ) -> Truth:
     """Write ``folder/ChatStorage.sqlite`` (and ``ContactsV2.sqlite``, media under ``Message/``).
     ``people``: the phone JIDs of the owner's contacts (invented ones by default), e.g. the JIDs of
@@ -187,6 +191,7 @@ def write_chatstorage(
         ]
         for k, mjid in enumerate(roster):
             if k % 3 == 2:  # every third member known only by a privacy id
+                truth.lid_phone[lid_jid(g * 100 + k)] = mjid
                 mjid = lid_jid(g * 100 + k)
                 truth.lid_members.add(mjid)
             member_pk += 1
@@ -306,6 +311,8 @@ def write_chatstorage(
     conn.commit()
     conn.close()
 
+    if lids:
+        _write_lids(folder / "LID.sqlite", truth)
     if contacts:
         _write_contacts(folder / "ContactsV2.sqlite", people, truth)
     if plant_media:
@@ -316,6 +323,31 @@ def write_chatstorage(
             target.write_bytes(data)
             truth.media_paths[path] = hashlib.sha256(data).hexdigest()
     return truth
+
+
+LID_DDL = """
+CREATE TABLE ZWAZACCOUNT ( Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZCREATEDAT TIMESTAMP,
+  ZIDENTIFIER VARCHAR, ZPHONENUMBER VARCHAR );
+"""
+
+
+def _write_lids(path: Path, truth: Truth) -> None:
+    """``LID.sqlite`` (newer WhatsApp, layout as public reverse engineering describes it): each
+    ``@lid`` member's phone number, plus a row of another id form and one whose number is no number."""
+    conn = _fresh(path, LID_DDL)
+    rows: list[tuple[int, float, str, str]] = [
+        (k, START + k, lid, phone.split("@")[0])
+        for k, (lid, phone) in enumerate(sorted(truth.lid_phone.items()), 1)
+    ]
+    rows.append((len(rows) + 1, START, phone_jid(7000), "12025557000"))  # not an @lid id
+    rows.append((len(rows) + 1, START, lid_jid(99_999), "call me"))  # a number that is no number
+    conn.executemany(
+        "INSERT INTO ZWAZACCOUNT (Z_PK, Z_ENT, ZCREATEDAT, ZIDENTIFIER, ZPHONENUMBER) VALUES (?, 3, ?, ?, ?)",
+        rows,
+    )
+    truth.lid_rows = len(rows)
+    conn.commit()
+    conn.close()
 
 
 def _write_contacts(path: Path, people: list[str], truth: Truth) -> None:

@@ -182,7 +182,7 @@ def test_one_account_per_person_across_android_and_ios(case: CaseHandle, tmp_pat
     ]
     conn.close()
     truth = write_chatstorage(
-        tmp_path / "ios", n_messages=150, n_groups=1, members_per_group=4, people=jids[:6]
+        tmp_path / "ios", n_messages=150, n_groups=1, members_per_group=4, people=jids[:6], lids=True
     )
     ingest(case, android.parent, IngestOptions("A1", kind="phone", workers=0))
     ingest(case, tmp_path / "ios", IngestOptions("I1", kind="phone", workers=0))
@@ -201,6 +201,11 @@ def test_one_account_per_person_across_android_and_ios(case: CaseHandle, tmp_pat
                 .distinct()
             )
         }
+        for lid, phone in truth.lid_phone.items():  # LID.sqlite: the @lid and the number are one account
+            ids = set(
+                s.scalars(select(m.AccountAlias.account_id).where(m.AccountAlias.raw_id.in_([lid, phone])))
+            )
+            assert len(ids) == 1, (lid, phone)
     both = {j for j, d in devices if d == "A1"} & {j for j, d in devices if d == "I1"}
     assert both, "some person sent messages on both phones: one account carries both"
     assert truth.owner not in jids
@@ -235,3 +240,23 @@ def test_committed_rows_in_the_wal_are_read(tmp_path: Path) -> None:
     assert (seized / "ChatStorage.sqlite-wal").read_bytes() == wal and not (
         seized / "ChatStorage.sqlite-shm"
     ).exists()
+
+
+def test_lid_sqlite_links_privacy_ids_to_numbers(tmp_path: Path) -> None:
+    truth = write_chatstorage(tmp_path / "l", n_messages=80, lids=True)
+    records, cov = _parse(truth.path, tmp_path)
+    first: dict[str, AccountRecord] = {}
+    for a in _of(records, AccountRecord):
+        first.setdefault(a.raw_id, a)
+    assert truth.lid_phone
+    for lid, phone in truth.lid_phone.items():
+        assert first[lid].phone is None and phone in first[lid].aliases  # an alias, never a number
+        assert lid in first[phone].aliases and first[phone].phone == "+" + phone.split("@")[0]
+    unit = cov.units["ZWAZACCOUNT"]
+    assert (unit.present, unit.parsed, unit.ignored, unit.skipped) == (
+        truth.lid_rows,
+        len(truth.lid_phone),
+        1,
+        1,
+    )
+    assert "phone number not 7-15 international digits" in (cov.problem() or "")

@@ -260,3 +260,30 @@ def test_lid_sqlite_links_privacy_ids_to_numbers(tmp_path: Path) -> None:
         1,
     )
     assert "phone number not 7-15 international digits" in (cov.problem() or "")
+
+
+def test_truncated_database_is_refused_and_a_broken_address_book_costs_only_names(tmp_path: Path) -> None:
+    truth = write_chatstorage(tmp_path / "t", n_messages=500)
+    data = truth.path.read_bytes()
+    cut = tmp_path / "cut" / "ChatStorage.sqlite"
+    cut.parent.mkdir()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ParseError, match="ChatStorage.sqlite"):
+        _parse(cut, tmp_path)
+    (truth.path.parent / "ContactsV2.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    records, cov = _parse(truth.path, tmp_path)
+    assert len(_of(records, MessageRecord)) == truth.messages and cov.status() == "complete"
+    assert any(n.startswith("ContactsV2.sqlite not read") for n in cov.notes)
+    assert "ZWAADDRESSBOOKCONTACT" not in cov.units
+
+
+def test_ingest_of_a_damaged_chatstorage_stores_nothing_and_fails(case: CaseHandle, tmp_path: Path) -> None:
+    truth = write_chatstorage(tmp_path / "phone" / "c", n_messages=300)
+    data = truth.path.read_bytes()
+    truth.path.write_bytes(data[: len(data) * 2 // 3])
+    res = ingest(case, tmp_path / "phone", IngestOptions("D1", kind="phone", workers=0))
+    assert res.errors == 1
+    with case.session() as s:
+        src = s.scalars(select(m.MessagingSource)).one()
+        assert src.status == "failed" and "ChatStorage.sqlite" in (src.error or "")
+        assert s.scalars(select(m.Message.id)).first() is None

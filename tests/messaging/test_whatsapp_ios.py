@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import zipfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -287,3 +288,27 @@ def test_ingest_of_a_damaged_chatstorage_stores_nothing_and_fails(case: CaseHand
         src = s.scalars(select(m.MessagingSource)).one()
         assert src.status == "failed" and "ChatStorage.sqlite" in (src.error or "")
         assert s.scalars(select(m.Message.id)).first() is None
+
+
+def test_ffs_zip_links_media_inside_the_archive(case: CaseHandle, tmp_path: Path) -> None:
+    """A Cellebrite-style full-file-system zip (``filesystem2/`` = ``/private/var/``) holding the
+    container with its ``Message/Media`` files: attachments resolve to the archive's members."""
+    container = tmp_path / "c"
+    truth = write_chatstorage(container, n_messages=120, plant_media=True)
+    prefix = "filesystem2/mobile/Containers/Shared/AppGroup/0A1B2C3D-0000-4000-8000-000000000002/"
+    archive = tmp_path / "ffs.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted(container.rglob("*")):
+            if p.is_file():
+                z.write(p, prefix + p.relative_to(container).as_posix())
+    res = ingest(case, archive, IngestOptions("F1", kind="phone", workers=0))
+    assert res.errors == 0, res.problems
+    with case.session() as s:
+        src = s.scalars(select(m.MessagingSource)).one()
+        assert src.status == "complete" and src.locator.endswith(prefix + "ChatStorage.sqlite")
+        linked = dict(
+            s.execute(
+                select(m.Message.media_path, m.Message.media_sha256).where(m.Message.media_path.is_not(None))
+            ).all()
+        )
+    assert truth.media_paths and linked == truth.media_paths

@@ -32,15 +32,23 @@ LAYOUTS: dict[str, tuple[str, str]] = {
     "absolute": ("/data/data/", "/sdcard/"),
 }
 _DECOY = "Other phone/data/media/0/"
+#: Where older WhatsApp versions' absolute paths point (the media root on shared storage).
+ABSOLUTE_ROOT = "/storage/emulated/0/Android/media/com.whatsapp/WhatsApp"
 
 
-def _strip_hashes(db: Path) -> None:
-    """Remove the media hashes (both schemas): the file is then found by its path only."""
+def _strip_hashes(db: Path, absolute: bool = False) -> None:
+    """Remove the media hashes (both schemas): the file is then found by its path only. ``absolute``:
+    the paths written as older versions did, absolute on the device's shared storage."""
     conn = sqlite3.connect(db)
     try:
         have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "message_media" in have:
             conn.execute("UPDATE message_media SET file_hash = NULL")
+            if absolute:
+                conn.execute(
+                    "UPDATE message_media SET file_path = ? || file_path WHERE file_path IS NOT NULL",
+                    (ABSOLUTE_ROOT + "/",),
+                )
         if "messages" in have:
             cols = {r[1] for r in conn.execute("PRAGMA table_info(messages)")}
             if "media_hash" in cols:
@@ -60,19 +68,27 @@ def _member(rel: str, layout: str) -> str | None:
 
 
 def write_android_ffs(
-    net: Network, seizure: Seizure, out: Path, *, layout: str = "data", fmt: str = "zip", decoy: bool = False
+    net: Network,
+    seizure: Seizure,
+    out: Path,
+    *,
+    layout: str = "data",
+    fmt: str = "zip",
+    decoy: bool = False,
+    absolute: bool = False,
 ) -> dict[str, Any]:
     """The phone of ``seizure`` as an FFS archive at ``out`` (``fmt`` zip or tar).
 
     Returns ``archive``, ``members`` (tree path -> member name), ``msgstore`` (its member name),
-    ``present`` and ``deleted`` (media file_path -> sha256, as :func:`write_phone_tree` gives them).
+    ``present`` and ``deleted`` (media file_path -> sha256, as :func:`write_phone_tree` gives them;
+    with ``absolute`` the paths are the absolute ones the database then holds).
     """
     if fmt == "zip" and layout == "absolute":
         raise ValueError("absolute member names are a tar layout")
     with tempfile.TemporaryDirectory(prefix="tessera-ffs-") as tmp:
         root = Path(tmp)
         info = write_phone_tree(net, seizure, root)
-        _strip_hashes(Path(info["msgstore"]))
+        _strip_hashes(Path(info["msgstore"]), absolute)
         members: dict[str, str] = {}
         files = sorted(p for p in root.rglob("*") if p.is_file())
         for p in files:
@@ -103,10 +119,14 @@ def write_android_ffs(
         else:
             raise ValueError(f"unknown archive format {fmt!r}")
     msgstore = members["data/data/com.whatsapp/databases/msgstore.db"]
+
+    def named(paths: dict[str, str]) -> dict[str, str]:
+        return {f"{ABSOLUTE_ROOT}/{p}" if absolute else p: sha for p, sha in paths.items()}
+
     return {
         "archive": out,
         "members": members,
         "msgstore": msgstore,
-        "present": info["present"],
-        "deleted": info["deleted"],
+        "present": named(info["present"]),
+        "deleted": named(info["deleted"]),
     }

@@ -179,18 +179,21 @@ def _net() -> tuple[Network, Any]:
 
 
 @pytest.mark.parametrize(
-    ("layout", "fmt", "decoy"),
+    ("layout", "fmt", "decoy", "absolute"),
     [
-        ("data", "zip", False),
-        ("user0", "zip", False),
-        ("dump", "zip", True),
-        ("userdata", "tar", False),
-        ("absolute", "tar", True),
+        ("data", "zip", False, False),
+        ("user0", "zip", False, False),
+        ("dump", "zip", True, False),
+        ("dump", "zip", True, True),
+        ("userdata", "tar", False, True),
+        ("absolute", "tar", True, False),
     ],
 )
 def test_synthetic_android_ffs_links_media(
-    case: CaseHandle, tmp_path: Path, layout: str, fmt: str, decoy: bool
+    case: CaseHandle, tmp_path: Path, layout: str, fmt: str, decoy: bool, absolute: bool
 ) -> None:
+    """Relative media paths (current WhatsApp) and absolute ones (/storage/emulated/0/..., older
+    versions) reach the file in the source's own extraction, whatever the layout."""
     net, phone = _net()
     (tmp_path / "dev").mkdir()
     info = write_android_ffs(

@@ -19,7 +19,10 @@ table with ``mid``, ``uid``, ``date``, ``data``, ``out``; ``users`` and ``chats`
   service messages of layers 37-current with the group actions (create, add, remove, join, title,
   photo, migrate, pin, call ...); ``messageEmpty`` (counted as ignored: no content).
 - Fields: id, sender (``from_id``), peer, date, text, forward header (layers 33-current: original
-  sender or channel, name, date), reply, via bot, media, formatting entities.
+  sender or channel, name, date), reply, via bot, media, formatting entities; then, where every
+  field between is a plain value (no reply markup, replies, reactions, fact check; layers up to
+  213), the local attach path the app writes after the object: ``MediaRef.path``, linked to the
+  device's file by the pipeline.
 - Media: photo (layers 55-current: id, largest size), document (layers 44-current: id, file name,
   MIME type, size, kind from its attributes), geo, contact; web page, poll, venue, game, invoice,
   dice, story, giveaway ... named by constructor, body not read (the message is still read: its own
@@ -77,6 +80,13 @@ MESSAGE_COLUMNS = ("mid", "uid", "date", "data", "out")
 REQUIRED = {"users": ("uid", "data"), "chats": ("uid", "data")}
 NOT_READ = ("dialogs", "enc_chats", "contacts", "media_v2")
 CONTACTS = "user_contacts_v7"
+#: Telegram's folders on the phone's shared storage (Android 11+ app-specific storage first): media
+#: paths are absolute (``/storage/emulated/0/Telegram/...``); the roots show where that storage is.
+MEDIA_ROOTS = (
+    "Android/data/org.telegram.messenger/files/Telegram",
+    "Android/media/org.telegram.messenger/Telegram",
+    "Telegram",
+)
 _USER_PREF = re.compile(rb'<string name="user">([A-Za-z0-9+/=\s]{8,65536})</string>')
 _ACCOUNT_DIR = re.compile(r"account(\d+)")
 
@@ -308,7 +318,7 @@ class TelegramAndroidParser:
         "../shared_prefs/userconfing.xml",
         "../../shared_prefs/userconfig*.xml",
     )
-    media_roots: ClassVar[tuple[str, ...]] = ()
+    media_roots: ClassVar[tuple[str, ...]] = MEDIA_ROOTS
 
     def detect(self, locator: str, head: bytes) -> bool:
         if _NAME.fullmatch(base_name(locator)):

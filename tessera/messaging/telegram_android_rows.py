@@ -105,8 +105,12 @@ def message_record(
         rec.targets = [f"user{u}" for u in action.get("users", ())]
         if "title" in action:
             rec.text = action["title"]
+    if "attach_path" in msg:
+        raw["attach_path"] = msg["attach_path"]  # the file on the device the app stored for it
+    if "trailer" in msg:
+        raw["trailer"] = msg["trailer"]
     if "media" in msg:
-        _media(rec, msg["media"])
+        _media(rec, msg["media"], msg.get("attach_path"))
     fwd = msg.get("fwd_from")
     if fwd is not None:
         rec.forwarded = True
@@ -130,7 +134,7 @@ def message_record(
     return rec, new_chat
 
 
-def _media(rec: MessageRecord, media: dict[str, Any]) -> None:
+def _media(rec: MessageRecord, media: dict[str, Any], path: str | None) -> None:
     summary = media_summary(media)
     for key in _MEDIA_KEYS:
         if key in summary:
@@ -141,7 +145,10 @@ def _media(rec: MessageRecord, media: dict[str, Any]) -> None:
     rec.kind = kind
     if kind != "other":
         rec.media = MediaRef(
-            file_name=summary.get("file_name"), mime=summary.get("mime_type"), size=summary.get("size")
+            path=path,
+            file_name=summary.get("file_name"),
+            mime=summary.get("mime_type"),
+            size=summary.get("size"),
         )
     if not rec.text and summary.get("caption"):
         rec.text = summary["caption"]  # layers <= 74 kept the caption in the media

@@ -1,10 +1,11 @@
 """TL layouts of the objects ``cache4.db`` stores whole: Message (regular, secret, service), its
-forward and reply headers and service actions, User and Chat (``TLRPC.java`` of DrKLO/Telegram).
+forward and reply headers and service actions (``TLRPC.java`` of DrKLO/Telegram); users and chats are
+read by ``tl_peers`` (re-exported here).
 
 Messages are read up to and including their media (everything a record needs: sender, peer, date,
 text, forward header, reply, media), then their formatting entities where nothing unread stands
-before them; later fields (views, reactions, the local attach path ...) are not needed and not read.
-Users and chats are read up to their names (and a user's username and phone).
+before them, then, where every later field is a plain value, the local attach path the app writes
+after the object (see ``_trailer``). Views, edit dates and the like are stepped over, not kept.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 
 from tessera.messaging import tl_media  # noqa: F401  (registers the media constructors)
 from tessera.messaging.tl import TL, Reader, TLError, UnknownConstructor, bare_user, entities, tl
+from tessera.messaging.tl_peers import chat, user
+
+__all__ = ["chat", "message", "user"]
 
 # --- forward headers ---------------------------------------------------------------------------
 
@@ -255,15 +259,68 @@ def message(data: bytes) -> TL:
     raise UnknownConstructor(cid, "Message")
 
 
-def _tail(r: Reader, out: TL, flags: int) -> TL:
-    """Text, media and (when reachable) entities, after the date."""
+def _tail(r: Reader, out: TL, flags: int, flags2: int = 0, views: int = 0) -> TL:
+    """Text, media and (when reachable) entities, after the date; then, where every field between
+    is a plain value, the local attach path (``views``: 0 no trailer read, 1 or 2 ints of views)."""
     out["message"] = r.string()
     if flags & 512:
         out["media"] = r.obj("MessageMedia")
     media_read = "media" not in out or out["media"]["_"] not in tl_media.NOT_READ
     if flags & 128 and not flags & 64 and media_read:  # reply_markup (64) is not read
         out["entities"] = entities(r)
+    if views:
+        _trailer(r, out, flags, flags2, views)
     return out
+
+
+@tl(0xD072ACB4, "RestrictionReason", "restrictionReason")
+def _restriction(r: Reader) -> TL:
+    return {"platform": r.string(), "reason": r.string(), "text": r.string()}
+
+
+#: Fields after the entities this reader does not step over: reply markup (64), replies (bit 23),
+#: reactions (bit 20); flags2: fact check (8), suggested post (128).
+_OPAQUE, _OPAQUE2 = 64 | (1 << 23) | (1 << 20), 8 | 128
+
+
+def _trailer(r: Reader, out: TL, flags: int, flags2: int, views: int) -> None:
+    """Step over the plain fields after the entities (TL_message of layers 44-213, in their order)
+    to the local attach path Telegram for Android writes after the object (``writeAttachPath``: the
+    path, or ``||key|=|value||...||path``). A field not read here leaves the path unread; a
+    truncated or unknown trailer is noted on the message, whose own fields were read whole."""
+    if flags & _OPAQUE or flags2 & _OPAQUE2 or (flags & 128 and "entities" not in out):
+        return
+    try:
+        if flags & 1024:
+            for _ in range(views):
+                r.int32()  # views, forwards
+        if flags & (1 << 15):
+            r.int32()  # edit_date
+        if flags & (1 << 16):
+            r.string()  # post_author
+        if flags & (1 << 17):
+            r.int64()  # grouped_id
+        if flags & (1 << 22):
+            r.vector(lambda x: x.obj("RestrictionReason"))
+        for bit in (25, 30):  # ttl_period, quick_reply_shortcut_id
+            if flags & (1 << bit):
+                r.int32()
+        for bit2, wide in ((4, True), (32, False), (64, True), (1024, False)):
+            if flags2 & bit2:  # effect, report_delivery_until_date, paid_message_stars, repeat period
+                r.int64() if wide else r.int32()
+        attach_path(r, out)
+    except TLError as exc:
+        out["trailer"] = f"not read: {exc.reason}"
+
+
+def attach_path(r: Reader, out: TL) -> None:
+    if r.remaining() == 0:
+        return  # stored before the app kept a local path
+    path = r.string()
+    if path.startswith("||"):
+        path = path.split("||")[-1]  # parameters of a message being sent come first
+    if path.strip():
+        out["attach_path"] = path.strip()
 
 
 def _regular(r: Reader, cid: int, lay: Layout) -> TL:
@@ -291,7 +348,9 @@ def _regular(r: Reader, cid: int, lay: Layout) -> TL:
     if flags & 8:
         out["reply_to"] = {"reply_to_msg_id": r.int32()} if lay.bare else r.obj("MessageReplyHeader")
     out["date"] = r.int32()
-    return _tail(r, out, flags)
+    # The fields after the entities are known up to layer 213; views come with forwards from 123.
+    views = 0 if lay.rank or cid == 0x9CB490E9 else (1 if lay.bare else 2)
+    return _tail(r, out, flags, flags2, views)
 
 
 def _old(r: Reader, cid: int) -> TL:
@@ -309,7 +368,7 @@ def _old(r: Reader, cid: int) -> TL:
     if flags & 8:
         out["reply_to"] = {"reply_to_msg_id": r.int32()}
     out["date"] = r.int32()
-    return _tail(r, out, flags if media_flagged else flags | 512)
+    return _tail(r, out, flags if media_flagged else flags | 512, 0, 1)
 
 
 def _secret(r: Reader, cid: int) -> TL:
@@ -324,6 +383,16 @@ def _secret(r: Reader, cid: int) -> TL:
     out["media"] = r.obj("MessageMedia")
     if out["media"]["_"] not in tl_media.NOT_READ:
         out["entities"] = entities(r)
+        try:
+            if flags & 2048:
+                r.string()  # via_bot_name
+            if flags & 8:
+                out["reply_to_random_id"] = r.int64()
+            if flags & (1 << 17) and cid == 0x555555FA:
+                r.int64()  # grouped_id
+            attach_path(r, out)
+        except TLError as exc:
+            out["trailer"] = f"not read: {exc.reason}"
     return out
 
 
@@ -351,114 +420,4 @@ def _service(r: Reader, cid: int) -> TL:
         out["action"]["users"] = r.vector(Reader.int64 if width == 64 else Reader.int32)
     elif width:  # ChatDeleteUser: one user
         out["action"]["users"] = [r.int64() if width == 64 else r.int32()]
-    return out
-
-
-# --- users and chats ---------------------------------------------------------------------------
-
-#: User constructors: (name, flags2 present, id int64). Read: id, first/last name, username, phone.
-USERS = {
-    0x2E13F4C3: ("user_layer104", False, False),
-    0x938458C1: ("user_layer131", False, False),
-    0x3FF6ECB0: ("user_layer144", False, True),
-    0x5D99ADEE: ("user_layer147", False, True),
-    0x8F97C628: ("user_layer159", True, True),
-    0xABB5F120: ("user_layer165", True, True),
-    0xEB602F25: ("user_layer184", True, True),
-    0x83314FCA: ("user_layer195", True, True),
-    0x215C4438: ("user_layer199", True, True),
-    0x020B1422: ("user_layer216", True, True),
-    0x4B46C37E: ("user_layer220", True, True),
-    0x31774388: ("user", True, True),
-}
-USER_EMPTY = {0xD3BC4B7A: ("userEmpty", True), 0x200250BA: ("userEmpty_layer131", False)}
-
-
-def user(data: bytes) -> TL:
-    r = Reader(data)
-    cid = r.uint32()
-    if cid in USER_EMPTY:
-        name, wide = USER_EMPTY[cid]
-        return {"_": name, "cid": cid, "id": r.int64() if wide else r.int32()}
-    if cid not in USERS:
-        raise UnknownConstructor(cid, "User")
-    name, flags2, wide = USERS[cid]
-    flags = r.int32()
-    if flags2:
-        r.int32()
-    out: TL = {"_": name, "cid": cid, "id": r.int64() if wide else r.int32(), "self": bool(flags & 1024)}
-    out["bot"] = bool(flags & 16384)
-    if flags & 1:
-        r.int64()  # access_hash
-    for bit, key in ((2, "first_name"), (4, "last_name"), (8, "username"), (16, "phone")):
-        if flags & bit:
-            out[key] = r.string()
-    return out
-
-
-_ALWAYS = -1  # an access_hash without a flag
-#: Chat constructors: (name, kind, flags2, id int64, access_hash flag bit or 0, reads flags).
-CHATS = {
-    0x41CBF256: ("chat", "chat", False, True, 0, True),
-    0x3BDA1BDE: ("chat_layer131", "chat", False, False, 0, True),
-    0x6592A1A7: ("chatForbidden", "chat", False, True, 0, False),
-    0x07328BDB: ("chatForbidden_layer131", "chat", False, False, 0, False),
-    0xD31A961E: ("channel_layer131", "channel", False, False, 1 << 13, True),
-    0x8261AC61: ("channel_layer147", "channel", False, True, 1 << 13, True),
-    0x83259464: ("channel_layer165", "channel", True, True, 1 << 13, True),
-    0x94F592DB: ("channel_layer166", "channel", True, True, 1 << 13, True),
-    0x1981EA7E: ("channel_layer167", "channel", True, True, 1 << 13, True),
-    0x0AADFC8F: ("channel_layer184", "channel", True, True, 1 << 13, True),
-    0xFE4478BD: ("channel_layer195", "channel", True, True, 1 << 13, True),
-    0xE00998B7: ("channel_layer199", "channel", True, True, 1 << 13, True),
-    0x8E87CCD8: ("channel_layer167b", "channel", True, True, 1 << 13, True),
-    0x7482147E: ("channel_layer216", "channel", True, True, 1 << 13, True),
-    0x1C32B11C: ("channel", "channel", True, True, 1 << 13, True),
-    0x678E9587: ("channel_layer43", "channel", False, False, _ALWAYS, True),
-    0x2D85832C: ("channelForbidden_layer52", "channel", False, False, _ALWAYS, False),
-    0x7312BC48: ("chat_layer40", "chat", False, False, 0, True),
-    0x6E9C9BC7: ("chat_layer37", "chat", False, False, 0, False),
-    0xFB0CCC41: ("chatForbidden_layer37", "chat", False, False, 0, False),
-}
-CHAT_EMPTY = {0x29562865: ("chatEmpty", True), 0x9BA2D800: ("chatEmpty_layer132", False)}
-
-
-@tl(0x17D493D5, "ChatForbidden", "channelForbidden")
-def _chf(r: Reader) -> TL:
-    flags = r.int32()
-    return {"id": r.int64(), "access_hash": r.int64(), "title": r.string(), "broadcast": bool(flags & 32)}
-
-
-@tl(0x289DA732, "ChatForbidden", "channelForbidden_layer131")
-def _chf_old(r: Reader) -> TL:
-    flags = r.int32()
-    return {"id": r.int32(), "access_hash": r.int64(), "title": r.string(), "broadcast": bool(flags & 32)}
-
-
-def chat(data: bytes) -> TL:
-    """A ``chats.data`` blob: a basic group (``chat``) or a supergroup/channel (``channel``)."""
-    r = Reader(data)
-    cid = r.uint32()
-    if cid in (0x17D493D5, 0x289DA732):
-        r.pos = 0
-        forbidden = r.obj("ChatForbidden")
-        forbidden["kind"] = "channel"
-        return forbidden
-    if cid in CHAT_EMPTY:
-        name, wide = CHAT_EMPTY[cid]
-        return {"_": name, "cid": cid, "kind": "chat", "id": r.int64() if wide else r.int32(), "title": None}
-    if cid not in CHATS:
-        raise UnknownConstructor(cid, "Chat")
-    name, kind, flags2, wide, hash_bit, has_flags = CHATS[cid]
-    flags = r.int32() if has_flags else 0
-    if flags2:
-        r.int32()
-    out: TL = {"_": name, "cid": cid, "kind": kind, "id": r.int64() if wide else r.int32()}
-    if kind == "channel":
-        out["broadcast"], out["megagroup"] = bool(flags & 32), bool(flags & 256)
-        if hash_bit == _ALWAYS or flags & hash_bit:
-            r.int64()
-    out["title"] = r.string()
-    if kind == "channel" and flags & 64:
-        out["username"] = r.string()
     return out

@@ -29,6 +29,8 @@ USERS = {OWNER: ("Ana", "Owner", "anaowner", "34600000001")} | {
 GROUP, SUPERGROUP, CHANNEL = 2001, 3001, 3002
 SECRET_CHAT = 77
 T0 = 1_700_000_000
+#: Where the app keeps the files it sends and receives (``attachPath`` is absolute on the device).
+STORAGE = "/storage/emulated/0/Telegram"
 _DDL = {
     "messages_v2": "CREATE TABLE messages_v2(mid INTEGER, uid INTEGER, read_state INTEGER, "
     "send_state INTEGER, date INTEGER, data BLOB, out INTEGER, ttl INTEGER, media INTEGER, "
@@ -163,7 +165,7 @@ def _doc_media(w: W, did: int, mime: str, size: int, attrs: list[tuple[str, Any]
     w.vec(attrs, put)
 
 
-def _message(m: Msg, wide: bool, spec: dict[str, Any]) -> bytes:
+def _message(m: Msg, wide: bool, spec: dict[str, Any], attach: str = " ") -> bytes:
     """A ``TL_message`` of layer 135 (wide) or 72, with Telegram's local attach path after it."""
     flags = (2 if m.out else 0) | (256 if spec.get("from") else 0) | (4 if "fwd" in spec else 0)
     flags |= (8 if m.reply_to else 0) | (512 if "media" in spec else 0) | (128 if spec.get("bold") else 0)
@@ -194,7 +196,7 @@ def _message(m: Msg, wide: bool, spec: dict[str, Any]) -> bytes:
         spec["media"](w)
     if spec.get("bold"):
         w.vec([0], lambda x, _i: x.u32(0xBD610BC9).i32(0).i32(4))
-    return bytes(w.s(" ").b)  # attachPath, as writeAttachPath appends it
+    return bytes(w.s(attach).b)  # the local attach path, as writeAttachPath appends it
 
 
 def _service(m: Msg, wide: bool, users: list[int]) -> bytes:
@@ -250,7 +252,11 @@ def build(n: int, wide: bool) -> list[Msg]:
             spec = {"from": ("user", a), "peer": ("chat", GROUP), "fwd": ("user", others[0], date - 60, 0)}
         elif shape == 8:
             m = Msg(mid, a, date, False, f"user{a}", f"user{a}", "a photo", kind="image")
-            m.media = {"photo_id": 5000 + i, "size": 98765}
+            m.media = {
+                "photo_id": 5000 + i,
+                "size": 98765,
+                "path": f"{STORAGE}/Telegram Images/{5000 + i}.jpg",
+            }
             spec = {"peer": ("user", a), "media": lambda w, p=5000 + i: _photo_media(w, p)}
         elif shape == 9:
             m = Msg(mid, -SUPERGROUP, date, False, f"channel{SUPERGROUP}", f"user{a}", "", kind="document")
@@ -259,6 +265,7 @@ def build(n: int, wide: bool) -> list[Msg]:
                 "file_name": f"report-{i}.pdf",
                 "mime_type": "application/pdf",
                 "size": 123456,
+                "path": f"{STORAGE}/Telegram Documents/report-{i}.pdf",
             }
             spec = {
                 "from": ("user", a),
@@ -290,7 +297,7 @@ def build(n: int, wide: bool) -> list[Msg]:
             m.blob = _secret(m, a)
             out.append(m)
             continue
-        m.blob = _message(m, wide, spec)
+        m.blob = _message(m, wide, spec, m.media.get("path", " "))
         out.append(m)
     return out
 

@@ -5,6 +5,7 @@ account."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -75,6 +76,28 @@ def test_a_synthetic_phone_is_stored_whole(case: CaseHandle, tmp_path: Path) -> 
         )
         only_number = s.scalar(select(m.Account.id).where(m.Account.phone == "+34611111111"))
     assert saved == "+34600000002" and only_number is not None
+
+
+def test_attach_paths_link_messages_to_the_files_on_the_phone(case: CaseHandle, tmp_path: Path) -> None:
+    root = tmp_path / "phone"
+    written = write_cache4(root / APP / "files/cache4.db", 12)
+    sent = [x for x in written.messages if x.media.get("path")]
+    assert sent
+    expected = {}
+    for x in sent:
+        body = f"abstract file {x.mid}".encode()
+        path = root / x.media["path"].lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        expected[x.media["path"]] = hashlib.sha256(body).hexdigest()
+    ingest(case, root, IngestOptions("P1", kind="phone", workers=0))
+    with case.session() as s:
+        linked = dict(
+            s.execute(
+                select(m.Message.media_path, m.Message.media_sha256).where(m.Message.media_path.is_not(None))
+            ).all()
+        )
+    assert linked == expected
 
 
 def test_faults_make_a_partial_source_with_the_rest_stored(case: CaseHandle, tmp_path: Path) -> None:

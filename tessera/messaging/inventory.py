@@ -15,6 +15,7 @@ stands for that app on the device: a parsed source or a row for one of its files
 
 from __future__ import annotations
 
+import plistlib
 import posixpath
 import sqlite3
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tessera.evidence.base import last_name
+from tessera.evidence.base import last_name, read_head
 from tessera.evidence.devicepath import canonical, device_path
 from tessera.messaging.apps import APPS, app_of_source, identify, recognise
 from tessera.messaging.coverage import COMPLETE, FAILED, NOT_PARSED, PARTIAL, Coverage
@@ -34,6 +35,8 @@ from tessera.store import models as m
 #: Evidence locators kept in a row's notes; the rest are counted.
 MAX_NOTED = 20
 STORE_SYSTEM = "storesystem.db"
+#: The file in each iOS container (data, app group) naming its bundle or group id.
+CONTAINER_PLIST = ".com.apple.mobile_container_manager.metadata.plist"
 #: The name rows about an unreadable App Store database are listed under.
 STORE_PARSER = "ios-storesystem"
 _RANK = {COMPLETE: 0, PARTIAL: 1, FAILED: 2, NOT_PARSED: 3}
@@ -73,6 +76,9 @@ class AppFinder:
         if (ids := identify(loc)) is not None:
             self.found.setdefault(ids[0], Found(kind="data")).add(ids[2])
         base = last_name(loc).rsplit("/", 1)[-1].lower()
+        if base == CONTAINER_PLIST and item.opener is not None:
+            self._container(item)
+            return False
         if base.startswith(STORE_SYSTEM) and item.opener is not None:
             if base == STORE_SYSTEM:
                 self.store_dbs.append(item)
@@ -83,6 +89,18 @@ class AppFinder:
             self.store_items.append(item)
             return True
         return False
+
+    def _container(self, item: EvidenceItem) -> None:
+        """An iOS container's metadata names the bundle or app group whose container it is: the
+        one way to know the app of a container whose paths name only its UUID."""
+        assert item.opener is not None
+        try:
+            meta = plistlib.loads(read_head(item.opener, 64 * 1024))
+        except (OSError, ValueError, plistlib.InvalidFileException):
+            return  # a recognition aid only: the file itself is stored and listed as any other
+        ident = meta.get("MCMMetadataIdentifier") if isinstance(meta, dict) else None
+        if isinstance(ident, str) and (hit := identify("/" + ident)) is not None:
+            self.found.setdefault(hit[0], Found(kind="data")).add(item.locator.rsplit("/", 1)[0])
 
     def read_installed(self, scratch: Any) -> None:
         """Read every kept ``storeSystem.db`` (a scratch copy, WAL applied); its spool copies go."""

@@ -5,6 +5,7 @@ by ``tessera sources --apps``, the report and the dashboard."""
 from __future__ import annotations
 
 import json
+import plistlib
 import shutil
 import sqlite3
 import subprocess
@@ -201,10 +202,25 @@ def test_installed_apps_from_the_app_store_records(case: CaseHandle, tmp_path: P
     grdb.write_bytes(b"\x11" * 4096)
     (root / "filesystem2/mobile/Library/Caches/com.kik.chat").mkdir(parents=True)
     (root / "filesystem2/mobile/Library/Caches/com.kik.chat/c.db").write_bytes(b"k")
+    # A container whose paths name only its UUID: its metadata plist names the app.
+    snap = root / "filesystem2/containers/Data/Application/A1B2"
+    snap.mkdir(parents=True)
+    (snap / ".com.apple.mobile_container_manager.metadata.plist").write_bytes(
+        plistlib.dumps({"MCMMetadataIdentifier": "com.toyopagroup.picaboo", "MCMMetadataUUID": "A1B2"})
+    )
+    (snap / "Documents").mkdir()
+    (snap / "Documents/x.bin").write_bytes(b"x")
     ingest(case, root, IngestOptions("I1", kind="phone", workers=0))
     with case.session() as s:
         apps = {r["app"]: r for r in inventory(s, "I1")}
-    assert set(apps) == {"Instagram for iOS", "WhatsApp for iOS", "Kik for iOS", "Signal for iOS"}
+    assert set(apps) == {
+        "Instagram for iOS",
+        "WhatsApp for iOS",
+        "Kik for iOS",
+        "Signal for iOS",
+        "Snapchat for iOS",
+    }
+    assert apps["Snapchat for iOS"]["device_path"] == "/private/var/containers/Data/Application/A1B2"
     assert apps["Instagram for iOS"]["locator"].endswith("storeSystem.db#app_updates/com.burbn.instagram")
     assert "installed (App Store record" in apps["WhatsApp for iOS"]["reason"]
     # Data beats an App Store record: Kik is shown by its folder, Signal by its database.

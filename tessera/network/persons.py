@@ -31,10 +31,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from tessera.messaging.identity import normalise_phone
+from tessera.messaging.identity import international_digits
 from tessera.store import models as m
 from tessera.store.models_person import Person, PersonLink
 from tessera.store.writes import chunks, insert_ignore
@@ -68,41 +68,55 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
 
 
+def _linkable() -> Any:
+    """The accounts the rule may link: a valid number that another valid account also carries. One
+    query with a subquery rather than lists of ids: a case of 100,000 accounts costs a few queries."""
+    shared = (
+        select(m.Account.phone)
+        .where(m.Account.phone_valid.is_(True), m.Account.phone.is_not(None))
+        .group_by(m.Account.phone)
+        .having(func.count() >= 2)
+    )
+    return m.Account.phone_valid.is_(True) & m.Account.phone.in_(shared)
+
+
 def _raw_values(session: Session, phones: dict[int, str]) -> dict[int, list[dict[str, str]]]:
     """account id -> the stored raw identifiers whose international digits are its number."""
     out: dict[int, list[dict[str, str]]] = defaultdict(list)
-    ids = sorted(phones)
-    for part in chunks(ids):
-        rows = session.execute(
-            select(m.AccountAlias.account_id, m.AccountAlias.raw_id).where(
-                m.AccountAlias.account_id.in_(part)
-            )
-        )
-        for acc_id, raw in rows:
-            phone = normalise_phone(raw)
-            if phone is not None and phone.e164 == phones[acc_id]:
-                out[acc_id].append({"value": raw, "form": _form(raw)})
+    rows = session.execute(
+        select(m.AccountAlias.account_id, m.AccountAlias.raw_id)
+        .join(m.Account, m.Account.id == m.AccountAlias.account_id)
+        .where(_linkable())
+    )
+    for acc_id, raw in rows:
+        if acc_id not in phones:
+            continue
+        # The same reading of international digits the number was stored from (and only that: a
+        # national form gives none); its validity is the account's ``phone_valid``.
+        digits = international_digits(raw)
+        if digits is not None and "+" + digits == phones[acc_id]:
+            out[acc_id].append({"value": raw, "form": _form(raw)})
     for values in out.values():
         values.sort(key=lambda v: v["value"])
     return out
 
 
-def _sources(session: Session, ids: list[int]) -> dict[int, list[dict[str, str]]]:
+def _sources(session: Session) -> dict[int, list[dict[str, str]]]:
     """account id -> the messaging sources that show it (device, file, parser), sorted."""
     out: dict[int, set[tuple[str, str, str]]] = defaultdict(set)
-    for part in chunks(ids):
-        rows = session.execute(
-            select(
-                m.Sighting.entity_id,
-                m.MessagingSource.device_id,
-                m.MessagingSource.locator,
-                m.MessagingSource.parser,
-            )
-            .join(m.MessagingSource, m.MessagingSource.id == m.Sighting.source_id)
-            .where(m.Sighting.entity == "account", m.Sighting.entity_id.in_(part))
+    rows = session.execute(
+        select(
+            m.Sighting.entity_id,
+            m.MessagingSource.device_id,
+            m.MessagingSource.locator,
+            m.MessagingSource.parser,
         )
-        for acc_id, device, locator, parser in rows:
-            out[acc_id].add((device, locator, parser))
+        .join(m.MessagingSource, m.MessagingSource.id == m.Sighting.source_id)
+        .join(m.Account, m.Account.id == m.Sighting.entity_id)
+        .where(m.Sighting.entity == "account", _linkable())
+    )
+    for acc_id, device, locator, parser in rows:
+        out[acc_id].add((device, locator, parser))
     return {
         a: [{"device": d, "locator": loc, "parser": p} for d, loc, p in sorted(found)]
         for a, found in out.items()
@@ -138,7 +152,7 @@ def _wanted(session: Session, summary: LinkSummary) -> dict[str, dict[str, Any]]
     groups = {phone: rows for phone, rows in by_phone.items() if len(rows) >= 2}
     phones = {r.id: phone for phone, rows in groups.items() for r in rows}
     raw = _raw_values(session, phones)
-    sources = _sources(session, sorted(phones))
+    sources = _sources(session)
     wanted: dict[str, dict[str, Any]] = {}
     for phone, rows in sorted(groups.items()):
         traced = [r for r in rows if raw.get(r.id)]
@@ -198,13 +212,12 @@ def link_persons(session: Session) -> LinkSummary:
     )
     ids = {k: i for k, i in session.execute(select(Person.key, Person.id).where(Person.rule == RULE))}
     have: dict[tuple[int, int], tuple[int, dict[str, Any]]] = {}
-    for part in chunks(sorted(ids.values())):
-        for link_id, pid, aid, ev in session.execute(
-            select(PersonLink.id, PersonLink.person_id, PersonLink.account_id, PersonLink.evidence).where(
-                PersonLink.person_id.in_(part)
-            )
-        ):
-            have[(pid, aid)] = (link_id, ev)
+    for link_id, pid, aid, ev in session.execute(
+        select(PersonLink.id, PersonLink.person_id, PersonLink.account_id, PersonLink.evidence).where(
+            PersonLink.rule == RULE
+        )
+    ):
+        have[(pid, aid)] = (link_id, ev)
     want = {(ids[key], aid): (w["phone"], ev) for key, w in wanted.items() for aid, ev in w["links"].items()}
     gone = [have[k][0] for k in have if k not in want]
     for part in chunks(gone):

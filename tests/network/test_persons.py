@@ -28,7 +28,9 @@ from tessera.report.render import write_html
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.models_person import Person, PersonLink
+from tessera.synth.chatstorage import write_chatstorage
 from tessera.synth.msgstore import write_phone_tree
+from tessera.synth.msgstore_apps import write_app_tree
 from tessera.synth.network import Seizure, make_network
 from tessera.synth.telegram import write_telegram_export
 
@@ -147,6 +149,33 @@ def test_same_number_on_whatsapp_and_telegram_is_one_person(
         s.commit()
         assert (dropped.persons, dropped.removed) == (len(found) - 1, 2)
         assert s.scalar(select(Person.id).where(Person.key == f"phone:{gone}")) is None
+
+
+def test_whatsapp_android_business_ios_and_telegram(
+    case: CaseHandle, evidence: dict[str, Any], tmp_path: Path
+) -> None:
+    """Four apps on four devices: the number is one WhatsApp account whichever WhatsApp app shows it
+    (its evidence cites all three parsers) and one Telegram account; one person holds the two."""
+    second = next(s for s in NET.seizures if s.format == "msgstore-legacy")  # another member's phone
+    write_app_tree(NET, second, tmp_path / "w4b", business=True)
+    shared = evidence["shared"]
+    jids = [p.lstrip("+") + "@s.whatsapp.net" for p in shared]
+    write_chatstorage(tmp_path / "ios", n_messages=30, n_groups=0, n_private=len(jids), people=jids)
+    _ingest(case, evidence["root"])
+    ingest(case, tmp_path / "w4b", IngestOptions("P-02", kind="phone", workers=0))
+    ingest(case, tmp_path / "ios", IngestOptions("I-01", kind="phone", workers=0))
+    on_business = {NET.people[k].phone for k in NET.seen_on(second)}
+    with case.session() as s:
+        found = _person_of(persons(s))
+    assert sorted(found) == shared
+    for phone, p in found.items():
+        assert [a["platform"] for a in p["accounts"]] == ["whatsapp", "telegram"]
+        wa = p["accounts"][0]["evidence"]["sources"]
+        expected = {("P-01", "whatsapp-msgstore"), ("I-01", "whatsapp-ios")}
+        if phone in on_business:
+            expected.add(("P-02", "whatsapp-business-msgstore"))
+        assert {(x["device"], x["parser"]) for x in wa} == expected, phone
+    assert any(phone in on_business for phone in found), "the test needs a number the Business app shows"
 
 
 def test_national_form_or_another_number_is_not_linked(case: CaseHandle, evidence: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from tessera.ingest.identities import Resolver
 from tessera.ingest.mediaroots import media_root_candidates, on_storage, shared_storages
 from tessera.messaging.coverage import COMPLETE, FAILED, NOT_PARSED, Coverage
-from tessera.messaging.records import MessagingRecord, ParseError
+from tessera.messaging.records import MessageRecord, MessagingRecord, ParseError
 from tessera.store import models as m
 
 
@@ -43,6 +43,7 @@ def store_source(
     records: Iterable[MessagingRecord],
     region: str | None = None,
     coverage: Coverage | None = None,
+    known: Callable[[Resolver, MessageRecord], bool] | None = None,
 ) -> SourceResult:
     """Store one source in one transaction, with its reconciliation.
 
@@ -50,7 +51,9 @@ def store_source(
     (ParseError, or any error the parser did not foresee), or one that found content but parsed none
     of it, is rolled back whole: only a ``failed`` ``messaging_source`` row naming the reason is
     kept, and a rerun parses the source again. A parse that skipped something is stored as
-    ``partial`` with the reason; nothing is ever ``complete`` with rows left unexplained."""
+    ``partial`` with the reason; nothing is ever ``complete`` with rows left unexplained.
+    ``known``: for a secondary source, says (and counts) which messages the device already holds
+    from a primary source; those are not stored again (``tessera.ingest.secondary``)."""
     cov = coverage if coverage is not None else Coverage()
     result = SourceResult(locator, parser, coverage=cov)
     with factory() as session:
@@ -62,6 +65,8 @@ def store_source(
             store = Resolver(session.connection(), device_id, src.id, region).load()
             n = 0
             for n, rec in enumerate(records, 1):  # noqa: B007 - n is the count after the loop
+                if known is not None and isinstance(rec, MessageRecord) and known(store, rec):
+                    continue
                 store.add(rec)
             store.finish()
             if not cov.units:

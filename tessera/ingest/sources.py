@@ -21,6 +21,7 @@ from sqlalchemy import select
 from tessera.evidence import discard_spool
 from tessera.evidence.base import read_head
 from tessera.ingest.messaging import SourceResult, link_media, record_not_parsed, store_source
+from tessera.ingest.secondary import AlreadyStored, is_secondary
 from tessera.messaging import PARSERS, ParseContext
 from tessera.messaging.coverage import COMPLETE, INCOMPLETE, NOT_PARSED, PARTIAL, Coverage
 from tessera.messaging.detect import detect_parser, is_companion, maybe_messaging
@@ -96,7 +97,9 @@ class MessagingStage:
         # One file a tool wrote twice (/data/data and /data/user/0, the Magisk mirror) is parsed once.
         with case.session() as s:
             dups = duplicate_sources(s, device_id, [(it.locator, p) for it, p in self.sources])
-        for item, parser in self.sources:
+        # A tool's decoding of the app databases (secondary) after the databases themselves, so its
+        # copies of messages already stored are recognised (tessera.ingest.secondary).
+        for item, parser in sorted(self.sources, key=lambda source: is_secondary(source[1])):
             if item.locator in dups:
                 reason = f"same file as {dups[item.locator]} (the extraction holds it twice): parsed there"
                 with case.session() as s:
@@ -168,6 +171,7 @@ def parse_source(
         _records(parser, ctx),
         region=region,
         coverage=ctx.coverage,
+        known=AlreadyStored.for_parser(parser, device_id, ctx.coverage) if is_secondary(parser) else None,
     )
     if res.status in (COMPLETE, PARTIAL):
         with case.session() as s:

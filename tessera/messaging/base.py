@@ -52,6 +52,9 @@ class MessagingParser(Protocol):
     #: Folders the source's attachment paths are relative to, relative to the device's shared
     #: storage or to the source's own folder (``WhatsApp``, ``Android/media/com.whatsapp/WhatsApp``).
     media_roots: ClassVar[tuple[str, ...]]
+    # Optional (read with getattr): ``secondary = True`` for a parser of a tool's decoding of
+    # databases the extraction also holds (``ufdr-report``), with ``message_unit``, the coverage
+    # unit its messages count in; see ``tessera.ingest.secondary``.
 
     def detect(self, locator: str, head: bytes) -> bool:
         """Cheap check on the file name and first bytes (at least 8 KiB when the file has them)."""

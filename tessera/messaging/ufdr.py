@@ -360,6 +360,10 @@ class UfdrReportParser:
     companions: ClassVar[tuple[str, ...]] = ()
     #: Attachments carry absolute locators (their files' place in the UFDR): no root to search.
     media_roots: ClassVar[tuple[str, ...]] = ()
+    #: The report decodes databases the UFDR also holds (ChatStorage.sqlite, msgstore.db): parsed
+    #: after them, its copies of their messages counted as ignored (``tessera.ingest.secondary``).
+    secondary: ClassVar[bool] = True
+    message_unit: ClassVar[str] = MESSAGES
 
     def detect(self, locator: str, head: bytes) -> bool:
         return b"pa.cellebrite.com/report" in head or (

@@ -9,6 +9,7 @@ and its attachments linked by path through its own media root, never through the
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,26 @@ def test_same_jid_in_both_apps_is_one_account(case: CaseHandle, tmp_path: Path) 
                 )
             ).all()
             assert {parsers[x] for x in seen} == {"whatsapp-msgstore", "whatsapp-business-msgstore"}, key
+
+
+def test_business_in_a_full_file_system_zip(case: CaseHandle, tmp_path: Path) -> None:
+    """The same tree as an FFS zip (the Android 11+ shared storage under ``data/media/0``): the Business
+    database is claimed inside the archive and its attachments linked to the archive's members."""
+    tree = write_app_tree(NET, _phone(NET), tmp_path / "dev", business=True, file_hashes=False)
+    ffs = tmp_path / "ev" / "extraction.zip"
+    ffs.parent.mkdir()
+    with zipfile.ZipFile(ffs, "w") as z:
+        for f in sorted((tmp_path / "dev").rglob("*")):
+            if f.is_file():
+                rel = f.relative_to(tmp_path / "dev").as_posix()
+                z.write(f, rel.replace("sdcard/", "data/media/0/", 1) if rel.startswith("sdcard/") else rel)
+    res = ingest(case, tmp_path / "ev", IngestOptions("P-04", kind="phone", workers=0))
+    source = "/extraction.zip!/data/data/com.whatsapp.w4b/databases/msgstore.db"
+    assert [(r.locator, r.parser, r.status) for r in res.messaging] == [
+        (source, "whatsapp-business-msgstore", "complete")
+    ]
+    linked = _linked(case, source)
+    root = "/extraction.zip!/data/media/0/Android/media/com.whatsapp.w4b/WhatsApp Business"
+    for path, sha in tree["present"].items():
+        assert linked[path] == sha == _file_sha(case, f"{root}/{path}"), path
+    assert all(linked[path] is None for path in tree["deleted"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import plistlib
+import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,10 +123,136 @@ def _num(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+_TRAILER = struct.Struct(">6xBBQQQ")
+_FROM = int.from_bytes
+#: The MBFile fields read, by their key's raw bytes in the archive.
+_FIELDS = {
+    k.encode(): k
+    for k in (
+        "Size",
+        "Mode",
+        "LastModified",
+        "LastStatusChange",
+        "Birth",
+        "ProtectionClass",
+        "EncryptionKey",
+        "Target",
+    )
+}
+
+
+class _Bplist:
+    """Just enough of a binary plist reader to pull a few values out of an ``MBFile`` archive.
+
+    ``plistlib`` decodes every object of every record, which made it most of a backup walk's time
+    (50,000 records: 10 of 17 s); this decodes only the objects asked for, with few calls per
+    object. Anything unexpected raises, and :func:`parse_mbfile` falls back to ``plistlib``."""
+
+    __slots__ = ("blob", "off_size", "ref_size", "table", "top")
+
+    def __init__(self, blob: bytes) -> None:
+        if blob[:8] != b"bplist00" or len(blob) < 40:
+            raise ValueError("not a binary plist")
+        self.off_size, self.ref_size, _n, self.top, self.table = _TRAILER.unpack_from(blob, len(blob) - 32)
+        self.blob = blob
+
+    def _start(self, index: int) -> tuple[int, int, int]:
+        """Where object ``index``'s payload starts, its type and its count (length, entries)."""
+        b, size = self.blob, self.off_size
+        at = self.table + index * size
+        pos = _FROM(b[at : at + size], "big")
+        marker = b[pos]
+        count = marker & 0xF
+        pos += 1
+        if count == 0xF and marker >> 4 >= 0x4:  # a long count follows as an int object
+            width = 1 << (b[pos] & 0xF)
+            count = _FROM(b[pos + 1 : pos + 1 + width], "big")
+            pos += 1 + width
+        return pos, marker >> 4, count
+
+    def refs(self, pos: int, count: int) -> list[int]:
+        b, size = self.blob, self.ref_size
+        return [_FROM(b[p : p + size], "big") for p in range(pos, pos + count * size, size)]
+
+    def keyed(self, index: int) -> dict[bytes, int]:
+        """A dictionary as ``{raw key bytes: value reference}`` (keys are ASCII strings)."""
+        pos, kind, count = self._start(index)
+        if kind != 0xD:
+            raise ValueError("not a dictionary")
+        out: dict[bytes, int] = {}
+        values = self.refs(pos + count * self.ref_size, count)
+        for key, value in zip(self.refs(pos, count), values, strict=True):
+            kpos, kkind, klen = self._start(key)
+            if kkind == 0x5:
+                out[self.blob[kpos : kpos + klen]] = value
+        return out
+
+    def get(self, index: int) -> Any:
+        """A scalar, bytes, string or UID; an array as a list of references."""
+        b = self.blob
+        pos, kind, count = self._start(index)
+        if kind == 0x1:
+            width = 1 << count
+            return _FROM(b[pos : pos + width], "big", signed=width >= 8)
+        if kind == 0x2:
+            return struct.unpack(">d" if count == 3 else ">f", b[pos : pos + (1 << count)])[0]
+        if kind == 0x8:
+            return plistlib.UID(_FROM(b[pos : pos + count + 1], "big"))
+        if kind == 0x4:
+            return b[pos : pos + count]
+        if kind == 0x5:
+            return b[pos : pos + count].decode("ascii")
+        if kind == 0x6:
+            return b[pos : pos + 2 * count].decode("utf-16-be")
+        if kind == 0xA:
+            return self.refs(pos, count)
+        if kind == 0xD:
+            return self.keyed(index)
+        raise ValueError(f"binary plist object type {kind:#x} not read here")
+
+
+def _fast_mbfile(blob: bytes) -> MBFile:
+    p = _Bplist(blob)
+    top = p.keyed(p.top)
+    objects = p.get(top[b"$objects"])
+    root = p.keyed(objects[p.get(p.keyed(top[b"$top"])[b"root"]).data])
+    fields = {name: p.get(root[raw]) for raw, name in _FIELDS.items() if raw in root}
+
+    def deref(v: Any) -> Any:
+        return p.get(objects[v.data]) if isinstance(v, plistlib.UID) else v
+
+    key = deref(fields.get("EncryptionKey"))
+    if isinstance(key, dict):
+        key = deref(p.get(key[b"NS.data"])) if b"NS.data" in key else None
+    return _mbfile(fields, key, deref(fields.get("Target")))
+
+
+def _mbfile(fields: dict[str, Any], key: object, target: object) -> MBFile:
+    size, mode, klass = (
+        _num(fields.get("Size")),
+        _num(fields.get("Mode")),
+        _num(fields.get("ProtectionClass")),
+    )
+    return MBFile(
+        size=int(size) if size is not None else None,
+        mode=int(mode) if mode is not None else None,
+        mtime=_num(fields.get("LastModified")),
+        ctime=_num(fields.get("LastStatusChange")),
+        crtime=_num(fields.get("Birth")),
+        protection_class=int(klass) if klass is not None else None,
+        key=key if isinstance(key, bytes) else None,
+        target=target if isinstance(target, str) else None,
+    )
+
+
 def parse_mbfile(blob: bytes | None) -> MBFile:
     """The ``MBFile`` in a ``Files.file`` blob; ValueError when it is not one."""
     if not blob:
         return MBFile()
+    try:
+        return _fast_mbfile(blob)
+    except Exception:  # noqa: BLE001  (anything odd: the full reader decides, and names the problem)
+        pass
     try:
         arch = plistlib.loads(blob)
     except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError) as exc:
@@ -142,17 +269,4 @@ def parse_mbfile(blob: bytes | None) -> MBFile:
     key = deref(root.get("EncryptionKey"))
     if isinstance(key, dict):
         key = deref(key.get("NS.data"))  # the bytes, or a reference to them
-    target = deref(root.get("Target"))
-    size = _num(root.get("Size"))
-    mode = _num(root.get("Mode"))
-    klass = _num(root.get("ProtectionClass"))
-    return MBFile(
-        size=int(size) if size is not None else None,
-        mode=int(mode) if mode is not None else None,
-        mtime=_num(root.get("LastModified")),
-        ctime=_num(root.get("LastStatusChange")),
-        crtime=_num(root.get("Birth")),
-        protection_class=int(klass) if klass is not None else None,
-        key=key if isinstance(key, bytes) else None,
-        target=target if isinstance(target, str) else None,
-    )
+    return _mbfile(root, key, deref(root.get("Target")))

@@ -57,12 +57,13 @@ from tessera.evidence.base import (
     MemberSink,
     open_readonly,
     parse_locator,
+    path_locator,
     split_raw_path,
 )
 from tessera.evidence.directory import DirectorySource
 from tessera.records import LOCATOR_SEP, EvidenceItem, Opener
 
-_DATA_NAME = re.compile(rb"\A/([0-9a-f]{2})/([0-9a-f]{40})\Z")
+_HEX_DIR = re.compile(r"\A[0-9a-f]{2}\Z")
 _SELECT = "SELECT fileID, domain, relativePath, flags, file FROM Files"
 #: Walk order, and the order occurrence numbers (``#2``) follow.
 _ORDER = " ORDER BY domain, relativePath, fileID"
@@ -159,6 +160,7 @@ class ITunesBackupSource:
 
     def __init__(self, root: Path, limits: Limits) -> None:
         self.root = Path(os.path.abspath(root))
+        self.root_text = str(self.root)
         self.limits = limits
         # Opened here, not in walk(): a wrong password or a broken Manifest.db refuses the source at
         # once, before the pipeline stores anything.
@@ -175,7 +177,9 @@ class ITunesBackupSource:
         index = self.index
         try:
             report_facts(self.root, self.limits, index.manifest if index else _manifest_or_none(self.root))
-            ids = {row[0] for row in index.conn.execute("SELECT fileID FROM Files")} if index else set()
+            # the data files entries stand for (a folder row has none: a file under its id is extra)
+            query = f"SELECT fileID FROM Files WHERE flags IS NOT {FLAG_DIR}"
+            ids = {row[0] for row in index.conn.execute(query)} if index else set()
             yield from self._own_files(ids)
             if index is not None:
                 names = MemberNames()
@@ -188,12 +192,18 @@ class ITunesBackupSource:
                 index.close()
 
     def _own_files(self, ids: set[str]) -> Iterator[EvidenceItem]:
-        """The folder's files that are not data of a listed entry, under their own paths."""
+        """The folder's files that are not data of a listed entry, under their own paths.
+
+        The ``xx/`` data folders are listed here without a stat per file (a backup holds tens of
+        thousands; their entries are stat'ed once, by :func:`_data`); the rest of the folder is
+        walked by the directory source, as any folder."""
         folder = DirectorySource(self.root, replace(self.limits, media_first=False))
-        for item in folder.walk():
-            m = _DATA_NAME.match(item.raw_path)
-            if m and m.group(2).decode() in ids and m.group(2).startswith(m.group(1)):
-                continue  # yielded under its device path
+        hexdirs = sorted(
+            e.name
+            for e in os.scandir(self.root)
+            if _HEX_DIR.match(e.name) and e.is_dir(follow_symlinks=False)
+        )
+        for item in folder._walk_from(b"", frozenset(b"/" + d.encode() for d in hexdirs)):
             if item.raw_path == b"/" + MANIFEST_MBDB.encode() and self.index is None:
                 item = replace(
                     item,
@@ -201,6 +211,28 @@ class ITunesBackupSource:
                     "the backup's files are kept under their hashed names",
                 )
             yield item
+        for d in hexdirs:
+            try:
+                names = sorted(e.name for e in os.scandir(os.path.join(self.root_text, d)))
+            except OSError:
+                names = []  # the directory source reports what it cannot list
+                yield from folder._walk_from(b"/" + d.encode(), frozenset())
+            for name in names:
+                if name in ids and name.startswith(d):
+                    continue  # yielded under its device path
+                rel = os.fsencode(f"/{d}/{name}")
+                full = self.root_text.encode() + rel
+                try:
+                    st = os.lstat(full)
+                except OSError as exc:
+                    yield EvidenceItem(
+                        path_locator(rel), rel, None, None, error=f"cannot stat: {exc.strerror}"
+                    )
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    yield from folder._walk_from(rel, frozenset())
+                else:
+                    yield folder._item(full, rel, st)
 
     def _entry(
         self,
@@ -216,15 +248,34 @@ class ITunesBackupSource:
             return None  # folders are not items (as in every source)
         domain, rel = str(domain or ""), str(rel or "")
         locator, raw = names.locate(PARENT, f"{domain}/{rel}".encode(), device_path(domain, rel))
-        base = EvidenceItem(locator, raw, None, None, depth=1)
+        errors: list[str] = []
         try:
             meta = parse_mbfile(blob)
         except ValueError as exc:
-            meta, base = MBFile(), replace(base, error=f"fileID {fid}: {exc}")
-        base = replace(base, mtime=meta.mtime, ctime=meta.ctime, crtime=meta.crtime)
-        if flags == FLAG_LINK or (meta.mode is not None and stat.S_ISLNK(meta.mode)):
-            return replace(base, is_symlink=True, link_target=meta.target, link_kind="symlink")
-        return _with_data(base, self.root, index, fid, meta, self.limits)
+            meta = MBFile()
+            errors.append(f"fileID {fid}: {exc}")
+        size: int | None = None
+        opener: Opener | None = None
+        link = flags == FLAG_LINK or (meta.mode is not None and stat.S_ISLNK(meta.mode))
+        if not link:
+            size, opener, problem = _data(self.root_text, index, fid, meta, self.limits)
+            if problem:
+                errors.append(problem)
+        # One EvidenceItem per entry, built once: this runs for every file of the backup.
+        return EvidenceItem(
+            locator,
+            raw,
+            size,
+            opener,
+            mtime=meta.mtime,
+            ctime=meta.ctime,
+            crtime=meta.crtime,
+            is_symlink=link,
+            link_target=meta.target if link else None,
+            link_kind="symlink" if link else None,
+            error="; ".join(errors) or None,
+            depth=1,
+        )
 
     @classmethod
     def reopen(cls, root: Path, locator: str, raw_path: bytes | None, limits: Limits) -> EvidenceItem | None:
@@ -252,6 +303,7 @@ class ITunesBackupSource:
             )
             source = ITunesBackupSource.__new__(cls)
             source.root, source.limits, source.index = index.root, limits, index
+            source.root_text = str(index.root)
             names = MemberNames()
             for row in rows:
                 item = source._entry(index, names, *row)
@@ -272,28 +324,33 @@ def _manifest_or_none(root: Path) -> dict[str, Any] | None:
         return None
 
 
-def _with_data(
-    base: EvidenceItem, root: Path, index: _Index, fid: str, meta: MBFile, limits: Limits
-) -> EvidenceItem:
-    """The entry with an opener on its content (decrypted into the scratch space when encrypted)."""
-    data = root / fid[:2] / fid
+def _data(
+    root: str, index: _Index, fid: str, meta: MBFile, limits: Limits
+) -> tuple[int | None, Opener | None, str | None]:
+    """Size, opener and problem of an entry's content (decrypted into memory or the scratch space
+    when the backup is encrypted)."""
+    name = f"{fid[:2]}/{fid}"
+    data = f"{root}/{name}"
     try:
         st = os.lstat(data)
     except OSError:
         if meta.size == 0:
-            return replace(base, size=0, opener=Opener(data=b""))  # empty files may have no data file
-        return _err(base, f"listed in Manifest.db (fileID {fid}) but missing from the backup folder")
+            return 0, Opener(data=b""), None  # empty files may have no data file
+        return None, None, f"listed in Manifest.db (fileID {fid}) but missing from the backup folder"
     if not stat.S_ISREG(st.st_mode):
-        return _err(base, f"data file {fid[:2]}/{fid} is not a regular file")
+        return None, None, f"data file {name} is not a regular file"
     if not index.encrypted:
-        item = replace(base, size=st.st_size, opener=Opener(path=str(data)))
-        if meta.size is not None and st.st_size < meta.size:
-            return _err(item, f"data file {fid[:2]}/{fid} truncated: {st.st_size} of {meta.size} bytes")
-        return item
+        short = meta.size is not None and st.st_size < meta.size
+        # a cut file is still hashed as found, and says so
+        return (
+            st.st_size,
+            Opener(path=data),
+            f"data file {name} truncated: {st.st_size} of {meta.size} bytes" if short else None,
+        )
     if meta.key is None:
         if st.st_size == 0:
-            return replace(base, size=0, opener=Opener(data=b""))
-        return _err(base, f"fileID {fid}: encrypted backup but the file record has no key")
+            return 0, Opener(data=b""), None
+        return None, None, f"fileID {fid}: encrypted backup but the file record has no key"
     sink = MemberSink(limits, limits.max_member_bytes * 64, f"fileID {fid}: larger than the member budget")
     try:
         key = bc.unwrap_file_key(index.class_keys, meta.key)
@@ -301,16 +358,10 @@ def _with_data(
             bc.decrypt_stream(fh, key, sink.write, meta.size)
     except bc.TruncatedCiphertext as exc:
         sink.discard()
-        return _err(base, f"data file {fid[:2]}/{fid} truncated: {exc}")
+        return None, None, f"data file {name} truncated: {exc}"
     except (bc.KeybagError, OSError, LimitHit) as exc:
         sink.discard()
-        return _err(base, f"cannot decrypt fileID {fid}: {exc}")
+        return None, None, f"cannot decrypt fileID {fid}: {exc}"
     size = sink.size
-    item = replace(base, size=size, opener=sink.opener())
-    if meta.size is not None and size < meta.size:
-        return _err(item, f"data file {fid[:2]}/{fid} truncated: {size} of {meta.size} bytes")
-    return item
-
-
-def _err(item: EvidenceItem, error: str) -> EvidenceItem:
-    return replace(item, error=f"{item.error}; {error}" if item.error else error)
+    short = meta.size is not None and size < meta.size
+    return size, sink.opener(), f"data file {name} truncated: {size} of {meta.size} bytes" if short else None

@@ -51,6 +51,10 @@ class Truncated(TLError):
         super().__init__("truncated TL blob")
 
 
+_I32, _U32 = struct.Struct("<i").unpack_from, struct.Struct("<I").unpack_from
+_I64, _F64 = struct.Struct("<q").unpack_from, struct.Struct("<d").unpack_from
+
+
 class Reader:
     """Sequential reads over one blob; every read checks the bytes are there."""
 
@@ -71,17 +75,25 @@ class Reader:
         self.pos = end
         return out
 
+    def _fixed(self, unpack: Callable[[bytes, int], tuple[Any, ...]], n: int) -> Any:
+        # unpack_from at the offset: no slice is made for the fixed-size fields (most of a blob).
+        pos = self.pos
+        if pos + n > len(self.data):
+            raise Truncated()
+        self.pos = pos + n
+        return unpack(self.data, pos)[0]
+
     def int32(self) -> int:
-        return int(struct.unpack("<i", self._take(4))[0])
+        return int(self._fixed(_I32, 4))
 
     def uint32(self) -> int:
-        return int(struct.unpack("<I", self._take(4))[0])
+        return int(self._fixed(_U32, 4))
 
     def int64(self) -> int:
-        return int(struct.unpack("<q", self._take(8))[0])
+        return int(self._fixed(_I64, 8))
 
     def double(self) -> float:
-        return float(struct.unpack("<d", self._take(8))[0])
+        return float(self._fixed(_F64, 8))
 
     def raw(self) -> bytes:
         """A TL ``bytes``: length byte (< 254) or 254 + 3-byte length, then padding to 4."""

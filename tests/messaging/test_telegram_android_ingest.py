@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -159,3 +160,37 @@ def test_the_same_person_from_a_phone_and_a_desktop_export_is_one_account(
     assert {d for d, _ in by_device} == {"P1", "PC1"}
     # The private chat with user 1000002 is one chat, whichever device showed it.
     assert sum("1000002" in k for k in chats) == 1, chats
+
+
+def test_inside_a_full_file_system_zip_the_phone_reads_the_same(
+    sqlite_case: CaseHandle, tmp_path: Path
+) -> None:
+    """The app folder as a full-file-system extraction zip (``data/data/...``): the database, its WAL
+    and the shared preferences are members; the source is found and read as from the folder, with
+    the WAL applied (a row deleted only in the WAL is gone in both)."""
+    root = tmp_path / "phone"
+    written = write_cache4(root / APP / "files/account1/cache4.db", 20, faults=True)
+    owner_prefs(root / APP / "shared_prefs/userconfig1.xml")
+    con = sqlite3.connect(written.path)  # a WAL beside the database, as on a live phone
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    # Deleted in the WAL only: the zip's database still holds the row, its WAL removes it.
+    con.execute("DELETE FROM messages_v2 WHERE mid = 100")
+    con.commit()
+    archive = tmp_path / "ffs"
+    archive.mkdir()
+    shutil.make_archive(str(archive / "extraction"), "zip", root)
+    con.close()
+    ingest(sqlite_case, root, IngestOptions("F", kind="phone", workers=0))
+    ingest(sqlite_case, archive, IngestOptions("Z", kind="phone", workers=0))
+    with sqlite_case.session() as s:
+        rows = s.execute(
+            select(
+                m.MessagingSource.device_id,
+                m.MessagingSource.locator,
+                m.MessagingSource.status,
+                m.MessagingSource.messages,
+            ).where(m.MessagingSource.parser == "telegram-android")
+        ).all()
+    got = {dev: (loc.split("!/", 1)[-1].lstrip("/"), status, n) for dev, loc, status, n in rows}
+    assert got["F"] == got["Z"] == (f"{APP}/files/account1/cache4.db", "partial", 19)

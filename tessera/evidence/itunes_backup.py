@@ -73,8 +73,12 @@ PARENT = EvidenceItem("/" + MANIFEST_DB, b"/" + MANIFEST_DB.encode(), None, None
 class _Index:
     """``Manifest.db`` copied (or decrypted) into the scratch space, with the keys to read files."""
 
-    def __init__(self, root: Path, limits: Limits) -> None:
+    def __init__(self, root: Path, limits: Limits, *, check: bool = True) -> None:
         self.root = root
+        # The data folders that are folders (not links: nothing is followed inside the evidence).
+        self.data_dirs = {
+            e.name for e in os.scandir(root) if _HEX_DIR.match(e.name) and e.is_dir(follow_symlinks=False)
+        }
         try:
             self.manifest: dict[str, Any] | None = read_plist(root / "Manifest.plist")
         except FileNotFoundError:
@@ -92,9 +96,11 @@ class _Index:
         try:
             self._copy_manifest(db)
             self.conn = sqlite3.connect(db, check_same_thread=False)  # our scratch copy, not the evidence
-            check = self.conn.execute("PRAGMA quick_check").fetchone()
-            if not check or check[0] != "ok":
-                raise sqlite3.DatabaseError(str(check[0] if check else "no answer"))
+            # The whole index is checked once, by the walk (a truncated copy must refuse the backup
+            # before anything is stored); reopening one file later skips it.
+            found = self.conn.execute("PRAGMA quick_check").fetchone() if check else ("ok",)
+            if not found or found[0] != "ok":
+                raise sqlite3.DatabaseError(str(found[0] if found else "no answer"))
             self.conn.execute(_SELECT + " LIMIT 1").fetchall()
         except (OSError, sqlite3.Error, bc.TruncatedCiphertext, bc.KeybagError) as exc:
             self.close()
@@ -285,7 +291,7 @@ class ITunesBackupSource:
         if len(layers) < 2 or layers[0].name != PARENT.locator:
             return None
         want = LOCATOR_SEP.join(locator.split(LOCATOR_SEP)[:2])
-        index = _Index(Path(os.path.abspath(root)), limits)
+        index = _Index(Path(os.path.abspath(root)), limits, check=False)
         try:
             if raw_path is not None:
                 inner = split_raw_path(raw_path, locator)[1]  # "/<domain>/<relativePath>"
@@ -332,6 +338,8 @@ def _data(
     name = f"{fid[:2]}/{fid}"
     data = f"{root}/{name}"
     try:
+        if fid[:2] not in index.data_dirs:  # absent, or a link: never followed
+            raise FileNotFoundError(name)
         st = os.lstat(data)
     except OSError:
         if meta.size == 0:

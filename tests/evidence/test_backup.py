@@ -274,3 +274,16 @@ def _utc(ts: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_linked_data_folder_is_not_followed(tmp_path: Path, limits: Limits) -> None:
+    written = write_backup(tmp_path / "b", [("HomeDomain", "a.txt", b"inside")])
+    fid = written.files[("HomeDomain", "a.txt")][0]
+    elsewhere = tmp_path / "elsewhere"
+    (written.root / fid[:2]).rename(elsewhere)
+    (written.root / fid[:2]).symlink_to(elsewhere, target_is_directory=True)
+    items = _walk(written.root, limits)
+    entry = items["/Manifest.db!/private/var/mobile/a.txt"]
+    assert entry.opener is None and entry.error and "missing" in entry.error
+    link = items["/" + fid[:2]]
+    assert link.is_symlink and link.link_target == str(elsewhere)

@@ -151,8 +151,11 @@ def build_iphone(
     n_groups: int = 2,
     n_private: int = 3,
     members_per_group: int = 4,
+    lids: bool = True,
 ) -> IPhone:
-    """A deterministic iPhone with WhatsApp (owner ``phone_jid(0)``), media, and other apps' files."""
+    """A deterministic iPhone with WhatsApp (owner ``phone_jid(0)``), media, and other apps' files.
+    ``lids``: with WhatsApp's ``LID.sqlite`` (as newer versions have it; the writer plants one row
+    whose number is no number, so the database's source is then ``partial``)."""
     phone = Phone(model="iPhone 12", os_version="17.4", imei="356789104563217", serial="F2LZK0Q1N72J")
     with tempfile.TemporaryDirectory(prefix="tessera-iphone-") as tmp:
         folder = Path(tmp)
@@ -164,6 +167,7 @@ def build_iphone(
             members_per_group=members_per_group,
             seed=seed,
             plant_media=True,
+            lids=lids,
         )
         for p in sorted(q for q in folder.rglob("*") if q.is_file()):
             phone.files.append(_file(f"{WA_CONTAINER}/{p.relative_to(folder).as_posix()}", p.read_bytes()))
@@ -231,15 +235,28 @@ def write_iphone_backup(iphone: IPhone, dest: Path, password: str | None = None)
 
 
 def write_iphone_ufdr(
-    iphone: IPhone, path: Path, report_only: list[tuple[str, Message]] | None = None
+    iphone: IPhone,
+    path: Path,
+    report_only: list[tuple[str, Message]] | None = None,
+    root: str = "/private/var",
 ) -> Path:
     """The phone as a UFDR. ``report_only``: (chat id, message) pairs the report holds and the
-    database does not (a message the tool carved from free pages)."""
+    database does not (a message the tool carved from free pages). ``root``: what the report writes
+    for ``/private/var`` (Physical Analyzer versions write ``/private/var``, ``/var`` or nothing)."""
     phone = iphone.phone
-    if report_only:
+    if report_only or root != "/private/var":
         phone = copy.deepcopy(phone)
-        for chat_id, msg in report_only:
+        for chat_id, msg in report_only or []:
             next(c for c in phone.chats if c.chat_id == chat_id).messages.append(msg)
+
+        def moved(device_path: str) -> str:
+            return root + device_path.removeprefix("/private/var")
+
+        for f in phone.files:
+            f.device_path = moved(f.device_path)
+        for chat in phone.chats:
+            for msg in chat.messages:
+                msg.attachment = moved(msg.attachment) if msg.attachment else None
     return write_ufdr(phone, path)
 
 

@@ -30,7 +30,7 @@ from tessera.synth.ufdr import Message, write_ufdr
 
 @pytest.fixture(scope="module")
 def iphone() -> IPhone:
-    return build_iphone(seed=5, n_messages=80)
+    return build_iphone(seed=5, n_messages=80, lids=False)
 
 
 def _ingest(case: CaseHandle, source: Path, device: str) -> None:

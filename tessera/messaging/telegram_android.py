@@ -30,6 +30,7 @@ table with ``mid``, ``uid``, ``date``, ``data``, ``out``; ``users`` and ``chats`
 - User (layers 104-current): id, names, username, phone; Chat and Channel (layers 37-current): id,
   title, username.
 
+Secret chats (``enc_chats``) give the chat ``secret<id>`` and its two members (keys are not read).
 The address book Telegram imported (``user_contacts_v7``, ``user_phones_v7``) gives accounts like the
 desktop export's contacts: ``user<uid>`` with the saved name and number, or the number as written.
 
@@ -64,6 +65,7 @@ from tessera.messaging.coverage import Coverage
 from tessera.messaging.records import (
     AccountRecord,
     ChatRecord,
+    MembershipRecord,
     MessagingRecord,
     ParseError,
 )
@@ -78,7 +80,8 @@ PLATFORM = "telegram"
 _NAME = re.compile(r"cache4[^/]*\.db", re.IGNORECASE)
 MESSAGE_COLUMNS = ("mid", "uid", "date", "data", "out")
 REQUIRED = {"users": ("uid", "data"), "chats": ("uid", "data")}
-NOT_READ = ("dialogs", "enc_chats", "contacts", "media_v2")
+NOT_READ = ("dialogs", "contacts", "media_v2")
+SECRET = "enc_chats"
 CONTACTS = "user_contacts_v7"
 #: Telegram's folders on the phone's shared storage (Android 11+ app-specific storage first): media
 #: paths are absolute (``/storage/emulated/0/Telegram/...``); the roots show where that storage is.
@@ -207,6 +210,28 @@ def _chats(conn: sqlite3.Connection, ctx: ParseContext, book: Book) -> Iterator[
         yield ChatRecord(PLATFORM, raw_id, chat.get("title") or None, kind, locator=where)
 
 
+def _secret_chats(
+    conn: sqlite3.Connection, ctx: ParseContext, book: Book
+) -> Iterator[ChatRecord | MembershipRecord]:
+    """Secret chats (``enc_chats``: the chat id and the other party's user id; keys not read): a
+    private chat ``secret<id>`` between the owner and that user."""
+    if SECRET not in tables(conn) or not {"uid", "user"} <= columns(conn, SECRET):
+        return
+    cov = ctx.coverage
+    cov.holds(SECRET, conn.execute(f"SELECT COUNT(*) FROM {SECRET}").fetchone()[0])
+    for uid, other in conn.execute(f"SELECT uid, user FROM {SECRET} ORDER BY uid"):
+        where = f"{ctx.locator}#{SECRET}/{uid}"
+        if not isinstance(uid, int) or not isinstance(other, int) or other <= 0:
+            cov.skip(SECRET, "no chat id or no user id", where)
+            continue
+        cov.parsed(SECRET)
+        chat = f"secret{uid}"
+        book.chats.add(chat)
+        yield ChatRecord(PLATFORM, chat, None, "private", locator=where)
+        for account in (book.me, f"user{other}"):
+            yield MembershipRecord(PLATFORM, chat, account, "member", locator=where)
+
+
 def _address_book(conn: sqlite3.Connection, ctx: ParseContext) -> Iterator[AccountRecord]:
     """The phone's address book as Telegram imported it (``user_contacts_v7``, numbers in
     ``user_phones_v7``), read like the desktop export's contacts: ``user<uid>`` with the name and
@@ -298,6 +323,7 @@ def read_cache4(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Itera
         yield owner
     yield from _users(conn, ctx, book)
     yield from _chats(conn, ctx, book)
+    yield from _secret_chats(conn, ctx, book)
     yield from _address_book(conn, ctx)
     seen = None
     if len(found) == 2:

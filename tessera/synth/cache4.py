@@ -28,6 +28,7 @@ USERS = {OWNER: ("Ana", "Owner", "anaowner", "34600000001")} | {
 }
 GROUP, SUPERGROUP, CHANNEL = 2001, 3001, 3002
 SECRET_CHAT = 77
+SECRET_PEER = 1000002  # the other party of the secret chat
 T0 = 1_700_000_000
 #: Where the app keeps the files it sends and receives (``attachPath`` is absolute on the device).
 STORAGE = "/storage/emulated/0/Telegram"
@@ -294,7 +295,7 @@ def build(n: int, wide: bool) -> list[Msg]:
                 f"user{OWNER}",
                 f"secret {i}",
             )
-            m.blob = _secret(m, a)
+            m.blob = _secret(m, SECRET_PEER)
             out.append(m)
             continue
         m.blob = _message(m, wide, spec, m.media.get("path", " "))
@@ -333,6 +334,10 @@ def write_cache4(path: Path, n: int = 24, *, era: str = "messages_v2", faults: b
         con.execute(
             "INSERT INTO chats VALUES (?,?,?)", (cid, title.lower(), chat_blob(kind, cid, title, wide, bc))
         )
+    # The secret chat's row: its id and the other party (key material is not written, nor read).
+    con.execute(
+        "INSERT INTO enc_chats(uid, user, name) VALUES (?,?,?)", (SECRET_CHAT, SECRET_PEER, "person2 test")
+    )
     for key, uid, first, last, numbers in CONTACTS:
         con.execute("INSERT INTO user_contacts_v7 VALUES (?,?,?,?,1)", (key, uid, first, last))
         for phone, deleted in numbers:

@@ -12,11 +12,29 @@ import pytest
 
 from tessera.messaging.coverage import COMPLETE, PARTIAL, Coverage
 from tessera.messaging.detect import detect_parser, is_companion
-from tessera.messaging.records import AccountRecord, ChatRecord, MessageRecord, MessagingRecord, ParseError
+from tessera.messaging.records import (
+    AccountRecord,
+    ChatRecord,
+    MembershipRecord,
+    MessageRecord,
+    MessagingRecord,
+    ParseError,
+)
 from tessera.messaging.telegram import PLATFORM as DESKTOP_PLATFORM
 from tessera.messaging.telegram_android import parse_file
 from tessera.messaging.telegram_records import chat_raw_id, owner_record
-from tessera.synth.cache4 import CHANNEL, GROUP, OWNER, SUPERGROUP, USERS, owner_prefs, utc, write_cache4
+from tessera.synth.cache4 import (
+    CHANNEL,
+    GROUP,
+    OWNER,
+    SECRET_CHAT,
+    SECRET_PEER,
+    SUPERGROUP,
+    USERS,
+    owner_prefs,
+    utc,
+    write_cache4,
+)
 
 PHONES = Path(__file__).resolve().parents[2].parent / "shared/corpus/phones/telegram_android/iped"
 REAL = PHONES / "org.telegram.messenger.web/files/account2/cache4.db"
@@ -157,7 +175,8 @@ def test_the_real_iped_account_parses_complete_with_its_expected_counts(tmp_path
     assert cov.units["messages"].present == exp["rows_messages"] == 0
     assert cov.units["users"].present == exp["rows_users"] and cov.units["chats"].present == exp["rows_chats"]
     assert cov.units["user_contacts_v7"].present == exp["rows_user_contacts_v7"]
-    assert any(n.startswith("not read: dialogs (0 rows), enc_chats (0 rows)") for n in cov.notes)
+    assert cov.units["enc_chats"].present == exp["rows_enc_chats"]
+    assert any(n.startswith("not read: dialogs (0 rows), contacts (0 rows)") for n in cov.notes)
     assert f"schema: user_version {exp['user_version']}, messages in messages" in cov.notes
     assert "messages" in exp["tables"] and "messages_v2" not in exp["tables"]
     # The shared preferences of account 2 are read; they do not name the owner (left out upstream).
@@ -181,3 +200,19 @@ def test_the_address_book_gives_accounts_like_the_desktop_export_contacts(tmp_pa
     unit = cov.units["user_contacts_v7"]
     assert (unit.present, unit.parsed, unit.ignored, unit.unaccounted()) == (3, 2, 1, 0)
     assert cov.status() == COMPLETE
+
+
+def test_secret_chats_are_private_chats_with_their_two_members(tmp_path: Path) -> None:
+    written = write_cache4(tmp_path / "files/cache4.db", 24)
+    owner_prefs(tmp_path / "shared_prefs/userconfing.xml")
+    recs, cov = _parse(written.path, tmp_path)
+    chats = [r for r in recs if isinstance(r, ChatRecord) and r.raw_id == f"secret{SECRET_CHAT}"]
+    assert len(chats) == 1 and chats[0].kind == "private"  # from enc_chats, not again from its messages
+    members = {(r.chat, r.account) for r in recs if isinstance(r, MembershipRecord)}
+    assert members == {
+        (f"secret{SECRET_CHAT}", f"user{OWNER}"),
+        (f"secret{SECRET_CHAT}", f"user{SECRET_PEER}"),
+    }
+    secret = [r for r in recs if isinstance(r, MessageRecord) and r.chat == f"secret{SECRET_CHAT}"]
+    assert secret and all(m.sender == f"user{OWNER}" and m.from_me for m in secret)
+    assert cov.units["enc_chats"].parsed == cov.units["enc_chats"].present == 1

@@ -48,6 +48,7 @@ def test_the_real_app_folder_is_a_complete_source(case: CaseHandle) -> None:
     assert {u: (c.present, c.parsed) for u, c in cov.units.items()} == {
         "users": (0, 0),
         "chats": (0, 0),
+        "enc_chats": (0, 0),
         "user_contacts_v7": (0, 0),
         "messages": (0, 0),
     }

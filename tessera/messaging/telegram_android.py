@@ -275,6 +275,9 @@ def _messages(
         if seen is not None and (uid, mid) in seen:
             cov.ignore(table, "also in messages_v2 (read there)", where)
             continue
+        if not isinstance(uid, int) or not isinstance(mid, int):
+            cov.skip(table, "no message id or dialog id", where)
+            continue
         if not isinstance(data, bytes) or not data:
             cov.skip(table, "no TL data", where)
             continue

@@ -178,3 +178,56 @@ def test_old_service_messages_and_chats() -> None:
     )
     empty = tl_objects.chat(bytes(W().u32(0x29562865).i64(12).b))
     assert (empty["kind"], empty["id"], empty["title"]) == ("chat", 12, None)
+
+
+def test_mutated_and_cut_blobs_raise_only_named_tl_errors() -> None:
+    """Random damage to real-layout blobs: every outcome is a decoded object or a TLError with a
+    reason (an unknown constructor, a truncated blob), never another exception."""
+    import random
+
+    from tessera.messaging.tl import TLError
+    from tessera.synth.cache4 import build
+
+    rng = random.Random(13)
+    blobs = [m.blob for m in build(24, True) + build(14, False)]
+    blobs.append(BLOB.read_bytes() if BLOB.is_file() else blobs[0])
+    outcomes: dict[str, int] = {}
+    for _ in range(4000):
+        data = bytearray(rng.choice(blobs))
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            del data[rng.randrange(len(data)) :]
+        try:
+            tl_objects.message(bytes(data))
+            outcomes["decoded"] = outcomes.get("decoded", 0) + 1
+        except TLError as exc:
+            assert exc.reason.startswith(("unknown TL constructor 0x", "truncated TL blob", "reply header"))
+            outcomes[exc.reason.split(" (")[0][:22]] = outcomes.get(exc.reason.split(" (")[0][:22], 0) + 1
+    assert (
+        outcomes.get("decoded")
+        and outcomes.get("truncated TL blob")
+        and outcomes.get("unknown TL constructor")
+    )
+
+
+def test_mutated_user_and_chat_blobs_raise_only_named_tl_errors() -> None:
+    import random
+
+    from tessera.messaging.tl import TLError
+    from tessera.synth.cache4 import chat_blob, user_blob
+
+    rng = random.Random(7)
+    users = [user_blob(1000002, wide) for wide in (True, False)]
+    chats = [
+        chat_blob(k, 5, "T", wide, bc) for k in ("chat", "channel") for wide in (True, False) for bc in (0, 1)
+    ]
+    for _ in range(3000):
+        fn, pool = rng.choice([(tl_objects.user, users), (tl_objects.chat, chats)])
+        data = bytearray(rng.choice(pool))
+        data[rng.randrange(len(data))] = rng.randrange(256)
+        del data[rng.randrange(1, len(data) + 1) :]
+        try:
+            fn(bytes(data))
+        except TLError as exc:
+            assert exc.reason.startswith(("unknown TL constructor 0x", "truncated TL blob"))

@@ -144,6 +144,25 @@ def _decode(db: Path, truth: Truth, phone: Phone, names: dict[str, str]) -> list
     return left_out
 
 
+def _move_to_wal(db: Path, n: int) -> None:
+    """Leave the last ``n`` message rows only in a ``-wal`` beside the database: deleted from the
+    main file, then inserted again in WAL mode, and both files kept as they are before a checkpoint."""
+    conn = sqlite3.connect(db)
+    rows = conn.execute(f"SELECT * FROM ZWAMESSAGE ORDER BY Z_PK DESC LIMIT {int(n)}").fetchall()
+    conn.execute("DELETE FROM ZWAMESSAGE WHERE Z_PK >= ?", (min(r[0] for r in rows),))
+    conn.commit()
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.executemany(f"INSERT INTO ZWAMESSAGE VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    conn.commit()
+    wal = db.with_name(db.name + "-wal")
+    kept = {p: p.read_bytes() for p in (db, wal)}  # before close() checkpoints the WAL away
+    conn.close()
+    for p, data in kept.items():
+        p.write_bytes(data)
+    db.with_name(db.name + "-shm").unlink(missing_ok=True)
+
+
 def build_iphone(
     *,
     seed: int = 0,
@@ -152,10 +171,12 @@ def build_iphone(
     n_private: int = 3,
     members_per_group: int = 4,
     lids: bool = True,
+    in_wal: int = 0,
 ) -> IPhone:
     """A deterministic iPhone with WhatsApp (owner ``phone_jid(0)``), media, and other apps' files.
     ``lids``: with WhatsApp's ``LID.sqlite`` (as newer versions have it; the writer plants one row
-    whose number is no number, so the database's source is then ``partial``)."""
+    whose number is no number, so the database's source is then ``partial``). ``in_wal``: the last
+    messages committed in ``ChatStorage.sqlite-wal`` only (the phone seized with WhatsApp running)."""
     phone = Phone(model="iPhone 12", os_version="17.4", imei="356789104563217", serial="F2LZK0Q1N72J")
     with tempfile.TemporaryDirectory(prefix="tessera-iphone-") as tmp:
         folder = Path(tmp)
@@ -169,6 +190,8 @@ def build_iphone(
             plant_media=True,
             lids=lids,
         )
+        if in_wal:
+            _move_to_wal(truth.path, in_wal)
         for p in sorted(q for q in folder.rglob("*") if q.is_file()):
             phone.files.append(_file(f"{WA_CONTAINER}/{p.relative_to(folder).as_posix()}", p.read_bytes()))
         names = {**truth.push_names, **truth.contacts}  # the address book's name first, as the app shows

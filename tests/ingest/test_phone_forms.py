@@ -51,7 +51,8 @@ FORMS = (
 
 @pytest.fixture(scope="module")
 def iphone() -> IPhone:
-    return build_iphone(seed=3, n_messages=150)
+    # The last 12 messages are committed in ChatStorage.sqlite-wal only: every form must carry it.
+    return build_iphone(seed=3, n_messages=150, in_wal=12)
 
 
 @pytest.fixture
@@ -108,10 +109,21 @@ def snapshot(case: CaseHandle, device: str) -> dict[str, Any]:
             )
         }
         accounts = {(acc_platform[i], acc_key[i]) for e, i in seen if e == "account"}
+        # What the accounts say beyond their key: names (first shown, all seen) and number.
+        about = {
+            (a.platform, a.key): (a.display_name, sorted(a.names or []), a.phone)
+            for a in s.scalars(select(m.Account))
+            if ("account", a.id) in seen
+        }
         chats = {c.id: c for c in s.scalars(select(m.Chat))}
         members: dict[int, set[str]] = {}
         for chat_id, account_id in s.execute(select(m.Membership.chat_id, m.Membership.account_id)):
             members.setdefault(chat_id, set()).add(acc_key[account_id])
+        chat_facts = {
+            (c.platform, c.key, c.kind, c.title, aware(c.created_at), acc_key.get(c.creator_id or -1))
+            for e, i in seen
+            if e == "chat" and (c := chats[i])
+        }
         groups = {
             (c.platform, c.key, c.title, frozenset(members.get(c.id, set())))
             for e, i in seen
@@ -132,6 +144,8 @@ def snapshot(case: CaseHandle, device: str) -> dict[str, Any]:
         sources = list(s.scalars(select(m.MessagingSource).where(m.MessagingSource.device_id == device)))
     return {
         "accounts": accounts,
+        "about": about,
+        "chats": chat_facts,
         "groups": groups,
         "messages": messages,
         "files": files,
@@ -196,7 +210,7 @@ def test_one_phone_three_forms(iphone: IPhone, new_case: Callable[[str], CaseHan
     assert len(first["accounts"]) > 5 and len(first["groups"]) == 2
     assert all(len(g[3]) > 2 for g in first["groups"])
     for form in FORMS[1:]:
-        for what in ("accounts", "groups", "messages"):
+        for what in ("accounts", "about", "chats", "groups", "messages"):
             assert snaps[form][what] == first[what], (form, what)
 
 

@@ -36,7 +36,9 @@ desktop export's contacts: ``user<uid>`` with the saved name and number, or the 
 
 An **unknown constructor** anywhere a field must be decoded makes that row skipped with the reason
 ``unknown TL constructor 0x....`` and a **truncated blob** ``truncated TL blob``: counted in the
-reconciliation (the source becomes partial), never fatal, never guessed. A blob whose id or date
+reconciliation (the source becomes partial), never fatal, never guessed. Only after a message's own
+fields (an unknown formatting-entity type, a trailing field) does an unknown constructor leave the
+rest unread, noted in ``raw``, with the message kept. A blob whose id or date
 differ from its row's columns is skipped too (a layout read wrongly would otherwise invent values).
 
 **Identifiers** are those of the Telegram Desktop export parser (``telegram``): ``user<id>``,

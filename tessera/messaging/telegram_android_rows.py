@@ -129,6 +129,8 @@ def message_record(
         raw["via_bot"] = f"user{msg['via_bot_id']}"
     if "entities" in msg:
         raw["entities"] = [e["_"].removeprefix("messageEntity") for e in msg["entities"]]
+    elif "entities_unread" in msg:
+        raw["entities"] = f"not read: {msg['entities_unread']}"
     if "ttl" in msg:
         raw["ttl"] = msg["ttl"]
     return rec, new_chat

@@ -266,11 +266,24 @@ def _tail(r: Reader, out: TL, flags: int, flags2: int = 0, views: int = 0) -> TL
     if flags & 512:
         out["media"] = r.obj("MessageMedia")
     media_read = "media" not in out or out["media"]["_"] not in tl_media.NOT_READ
-    if flags & 128 and not flags & 64 and media_read:  # reply_markup (64) is not read
-        out["entities"] = entities(r)
+    # reply_markup (64) is not read; an unknown entity type ends the reading here
+    if flags & 128 and not flags & 64 and media_read and not _entities(r, out):
+        return out
     if views:
         _trailer(r, out, flags, flags2, views)
     return out
+
+
+def _entities(r: Reader, out: TL) -> bool:
+    """Formatting entities, after everything a record needs: an entity type this reader does not
+    know (a newer app) leaves them and what follows unread, noted, and the message is kept. A
+    truncated vector is a damaged blob and is raised."""
+    try:
+        out["entities"] = entities(r)
+    except UnknownConstructor as exc:
+        out["entities_unread"] = exc.reason
+        return False
+    return True
 
 
 @tl(0xD072ACB4, "RestrictionReason", "restrictionReason")
@@ -381,8 +394,7 @@ def _secret(r: Reader, cid: int) -> TL:
     out["date"] = r.int32()
     out["message"] = r.string()
     out["media"] = r.obj("MessageMedia")
-    if out["media"]["_"] not in tl_media.NOT_READ:
-        out["entities"] = entities(r)
+    if out["media"]["_"] not in tl_media.NOT_READ and _entities(r, out):
         try:
             if flags & 2048:
                 r.string()  # via_bot_name

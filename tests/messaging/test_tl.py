@@ -231,3 +231,21 @@ def test_mutated_user_and_chat_blobs_raise_only_named_tl_errors() -> None:
             fn(bytes(data))
         except TLError as exc:
             assert exc.reason.startswith(("unknown TL constructor 0x", "truncated TL blob"))
+
+
+def test_an_unknown_entity_type_keeps_the_message_and_names_what_was_not_read() -> None:
+    w = (
+        W()
+        .u32(0x38116EE0)
+        .i32(256 | 128)
+        .i32(5)
+        .peer("user", 9, True)
+        .peer("user", 10, True)
+        .i32(1_700_000_000)
+    )
+    w.s("formatted").vec([0], lambda x, _i: x.u32(0x0ABCDEF0).i32(0).i32(2))
+    msg = tl_objects.message(bytes(w.b))
+    assert msg["message"] == "formatted" and "entities" not in msg
+    assert msg["entities_unread"] == "unknown TL constructor 0x0abcdef0 (where a MessageEntity must be)"
+    with pytest.raises(Truncated):  # a cut inside the entities is a damaged blob, not an unknown type
+        tl_objects.message(bytes(w.b)[:-14])

@@ -71,7 +71,7 @@ from tessera.messaging.records import (
     MessagingRecord,
     ParseError,
 )
-from tessera.messaging.telegram_android_rows import Book, message_record
+from tessera.messaging.telegram_android_rows import Book, memberships, message_record
 from tessera.messaging.tl import TLError
 from tessera.messaging.whatsapp_db_common import SQLITE_MAGIC, base_name, columns, open_evidence_db, tables
 from tessera.records import Opener
@@ -300,6 +300,7 @@ def _messages(
         if chat is not None:
             yield chat
         yield rec
+        yield from memberships(rec)
 
 
 def _int32(v: int) -> int:

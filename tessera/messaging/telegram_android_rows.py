@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tessera.messaging.records import ChatRecord, MediaRef, MessageRecord
+from tessera.messaging.records import ChatRecord, MediaRef, MembershipRecord, MessageRecord
 from tessera.messaging.tl import peer_id
 from tessera.messaging.tl_media import media_summary
 
@@ -103,6 +103,8 @@ def message_record(
         rec.kind, rec.action = "system", action["action"]
         raw["action"] = action["_"]
         rec.targets = [f"user{u}" for u in action.get("users", ())]
+        if rec.action == "removed" and rec.targets == [rec.sender]:
+            rec.action = "left"  # ChatDeleteUser of oneself: the member left
         if "title" in action:
             rec.text = action["title"]
     if "attach_path" in msg:
@@ -134,6 +136,23 @@ def message_record(
     if "ttl" in msg:
         raw["ttl"] = msg["ttl"]
     return rec, new_chat
+
+
+def memberships(rec: MessageRecord) -> list[MembershipRecord]:
+    """What a group service message shows about its members, as the desktop export parser reads
+    it: the creator and the members added at creation, members added, joined, removed or left."""
+    if rec.kind != "system" or rec.chat.startswith(("user", "secret")):
+        return []
+    out: list[MembershipRecord] = []
+    if rec.action in ("created", "joined") and rec.sender:
+        role = "creator" if rec.action == "created" else "member"
+        out.append(MembershipRecord(PLATFORM, rec.chat, rec.sender, role, rec.time, locator=rec.locator))
+    for account in rec.targets:
+        if rec.action in ("created", "added") and account != rec.sender:
+            out.append(MembershipRecord(PLATFORM, rec.chat, account, "member", rec.time, locator=rec.locator))
+        elif rec.action in ("removed", "left"):
+            out.append(MembershipRecord(PLATFORM, rec.chat, account, left_at=rec.time, locator=rec.locator))
+    return out
 
 
 def _media(rec: MessageRecord, media: dict[str, Any], path: str | None) -> None:

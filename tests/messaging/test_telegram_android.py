@@ -208,7 +208,9 @@ def test_secret_chats_are_private_chats_with_their_two_members(tmp_path: Path) -
     recs, cov = _parse(written.path, tmp_path)
     chats = [r for r in recs if isinstance(r, ChatRecord) and r.raw_id == f"secret{SECRET_CHAT}"]
     assert len(chats) == 1 and chats[0].kind == "private"  # from enc_chats, not again from its messages
-    members = {(r.chat, r.account) for r in recs if isinstance(r, MembershipRecord)}
+    members = {
+        (r.chat, r.account) for r in recs if isinstance(r, MembershipRecord) and r.chat.startswith("secret")
+    }
     assert members == {
         (f"secret{SECRET_CHAT}", f"user{OWNER}"),
         (f"secret{SECRET_CHAT}", f"user{SECRET_PEER}"),
@@ -216,3 +218,15 @@ def test_secret_chats_are_private_chats_with_their_two_members(tmp_path: Path) -
     secret = [r for r in recs if isinstance(r, MessageRecord) and r.chat == f"secret{SECRET_CHAT}"]
     assert secret and all(m.sender == f"user{OWNER}" and m.from_me for m in secret)
     assert cov.units["enc_chats"].parsed == cov.units["enc_chats"].present == 1
+
+
+def test_group_service_messages_give_memberships_like_the_desktop_export(tmp_path: Path) -> None:
+    written = write_cache4(tmp_path / "cache4.db", 24)
+    recs, _ = _parse(written.path, tmp_path)
+    created = [x for x in written.messages if x.action == "created"]
+    assert created
+    got = {(r.chat, r.account, r.role, r.joined_at) for r in recs if isinstance(r, MembershipRecord)}
+    for x in created:
+        assert (x.chat, x.sender, "creator", utc(x.date)) in got
+        for target in x.targets:
+            assert (x.chat, target, "member", utc(x.date)) in got

@@ -1,7 +1,8 @@
-"""Telegram for Android through the whole ingest (``case`` fixture: SQLite and PostgreSQL): the real
-IPED app folder (read in place), a synthetic phone folder, a database without its message table
-(failed, nothing stored), and the same person from a phone and a Telegram Desktop export as one
-account."""
+"""Telegram for Android through the whole ingest (``case`` fixture: SQLite and PostgreSQL) and the
+command line: the real IPED app folder (read in place), a synthetic phone folder and the same inside
+a full-file-system zip, attach paths linked to files, faults as counted skips (exit 1), a database
+without its message table (failed, nothing stored), and the same person from a phone and a Telegram
+Desktop export as one account."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import hashlib
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +198,20 @@ def test_inside_a_full_file_system_zip_the_phone_reads_the_same(
         ).all()
     got = {dev: (loc.split("!/", 1)[-1].lstrip("/"), status, n) for dev, loc, status, n in rows}
     assert got["F"] == got["Z"] == (f"{APP}/files/account1/cache4.db", "partial", 19)
+
+
+def test_cli_an_unknown_constructor_is_a_counted_skip_and_exit_1(tmp_path: Path) -> None:
+    def tessera(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tessera", *args], capture_output=True, text=True)
+
+    case = tmp_path / "case"
+    assert tessera("case", "init", str(case), "--name", "Op", "--agency", "XX").returncode == 0
+    write_cache4(tmp_path / "phone" / APP / "files/cache4.db", 12, faults=True)
+    run = tessera("ingest", str(tmp_path / "phone"), "--device", "P1", "--case", str(case), "--workers", "0")
+    assert run.returncode == 1, run.stdout + run.stderr
+    out = run.stdout + run.stderr
+    assert f"partial P1:/{APP}/files/cache4.db (telegram-android)" in out
+    assert "unknown TL constructor 0xdeadbeef" in out and "truncated TL blob" in out
+    rows = json.loads(tessera("sources", "--case", str(case), "--format", "json").stdout)
+    (src,) = [r for r in rows if r["parser"] == "telegram-android"]
+    assert src["units"]["messages_v2"]["skipped"] == 2 and src["units"]["messages_v2"]["parsed"] == 12

@@ -30,7 +30,8 @@ table with ``mid``, ``uid``, ``date``, ``data``, ``out``; ``users`` and ``chats`
 - User (layers 104-current): id, names, username, phone; Chat and Channel (layers 37-current): id,
   title, username.
 
-Secret chats (``enc_chats``) give the chat ``secret<id>`` and its two members (keys are not read).
+The chat list (``dialogs``) adds the chats none of whose messages is left. Secret chats
+(``enc_chats``) give the chat ``secret<id>`` and its two members (keys are not read).
 The address book Telegram imported (``user_contacts_v7``, ``user_phones_v7``) gives accounts like the
 desktop export's contacts: ``user<uid>`` with the saved name and number, or the number as written.
 
@@ -71,7 +72,7 @@ from tessera.messaging.records import (
     MessagingRecord,
     ParseError,
 )
-from tessera.messaging.telegram_android_rows import Book, memberships, message_record
+from tessera.messaging.telegram_android_rows import Book, chat_of, memberships, message_record
 from tessera.messaging.tl import TLError
 from tessera.messaging.whatsapp_db_common import SQLITE_MAGIC, base_name, columns, open_evidence_db, tables
 from tessera.records import Opener
@@ -82,7 +83,8 @@ PLATFORM = "telegram"
 _NAME = re.compile(r"cache4[^/]*\.db", re.IGNORECASE)
 MESSAGE_COLUMNS = ("mid", "uid", "date", "data", "out")
 REQUIRED = {"users": ("uid", "data"), "chats": ("uid", "data")}
-NOT_READ = ("dialogs", "contacts", "media_v2")
+NOT_READ = ("contacts", "media_v2")
+DIALOGS = "dialogs"
 SECRET = "enc_chats"
 CONTACTS = "user_contacts_v7"
 #: Telegram's folders on the phone's shared storage (Android 11+ app-specific storage first): media
@@ -337,6 +339,32 @@ def read_cache4(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Itera
         cov.note("both messages and messages_v2 present (migration): a message in both read once")
     for table in found:
         yield from _messages(conn, ctx, book, table, seen if table == "messages" else None)
+    yield from _dialogs(conn, ctx, book, old_era="messages_v2" not in found)
+
+
+def _dialogs(conn: sqlite3.Connection, ctx: ParseContext, book: Book, old_era: bool) -> Iterator[ChatRecord]:
+    """The chat list (``dialogs``): a chat whose messages are all gone is still known to have been
+    there. A group or channel the ``chats`` table does not hold is skipped: its id alone does not
+    say whether it is a ``chat`` or a ``channel``, and guessing would invent an identifier."""
+    if DIALOGS not in tables(conn) or "did" not in columns(conn, DIALOGS):
+        return
+    cov = ctx.coverage
+    cov.holds(DIALOGS, conn.execute(f"SELECT COUNT(*) FROM {DIALOGS}").fetchone()[0])
+    for (did,) in conn.execute(f"SELECT did FROM {DIALOGS} ORDER BY did"):
+        where = f"{ctx.locator}#{DIALOGS}/{did}"
+        if not isinstance(did, int) or did == 0:
+            cov.skip(DIALOGS, "no dialog id", where)
+            continue
+        if did < 0 and -did not in book.chat_kinds:
+            cov.skip(
+                DIALOGS, "a group or channel the chats table does not hold (chat or channel unknown)", where
+            )
+            continue
+        cov.parsed(DIALOGS)
+        chat, kind = chat_of(did, {}, book, old_era)
+        if chat not in book.chats:
+            book.chats.add(chat)
+            yield ChatRecord(PLATFORM, chat, None, kind, locator=where)
 
 
 class TelegramAndroidParser:

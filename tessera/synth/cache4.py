@@ -29,6 +29,7 @@ USERS = {OWNER: ("Ana", "Owner", "anaowner", "34600000001")} | {
 GROUP, SUPERGROUP, CHANNEL = 2001, 3001, 3002
 SECRET_CHAT = 77
 SECRET_PEER = 1000002  # the other party of the secret chat
+GONE_CHAT = 1000099  # a private chat in the chat list whose messages were all deleted
 T0 = 1_700_000_000
 #: Where the app keeps the files it sends and receives (``attachPath`` is absolute on the device).
 STORAGE = "/storage/emulated/0/Telegram"
@@ -344,6 +345,9 @@ def write_cache4(path: Path, n: int = 24, *, era: str = "messages_v2", faults: b
             digits = "".join(c for c in phone if c.isdigit())
             con.execute("INSERT INTO user_phones_v7 VALUES (?,?,?,?)", (key, phone, digits[-9:], deleted))
     msgs = build(n, wide)
+    # The chat list: every chat of the messages, and a private chat whose messages are all gone.
+    dialogs = {m.uid for m in msgs} | {GONE_CHAT} | {-cid for cid in (GROUP, SUPERGROUP, CHANNEL)}
+    con.executemany("INSERT INTO dialogs(did, date) VALUES (?, ?)", [(d, T0) for d in sorted(dialogs)])
     # The messages era keyed a channel's messages by id | channel_id << 32 (ids were per channel).
     rows = [(_row_mid(m, wide), m.uid, 0, 0, m.date, m.blob, int(m.out)) for m in msgs]
     bad: list[tuple[str, str]] = []

@@ -25,6 +25,7 @@ from tessera.messaging.telegram_android import parse_file
 from tessera.messaging.telegram_records import chat_raw_id, owner_record
 from tessera.synth.cache4 import (
     CHANNEL,
+    GONE_CHAT,
     GROUP,
     OWNER,
     SECRET_CHAT,
@@ -176,7 +177,8 @@ def test_the_real_iped_account_parses_complete_with_its_expected_counts(tmp_path
     assert cov.units["users"].present == exp["rows_users"] and cov.units["chats"].present == exp["rows_chats"]
     assert cov.units["user_contacts_v7"].present == exp["rows_user_contacts_v7"]
     assert cov.units["enc_chats"].present == exp["rows_enc_chats"]
-    assert any(n.startswith("not read: dialogs (0 rows), contacts (0 rows)") for n in cov.notes)
+    assert cov.units["dialogs"].present == exp["rows_dialogs"]
+    assert "not read: contacts (0 rows), media_v2 (0 rows)" in cov.notes
     assert f"schema: user_version {exp['user_version']}, messages in messages" in cov.notes
     assert "messages" in exp["tables"] and "messages_v2" not in exp["tables"]
     # The shared preferences of account 2 are read; they do not name the owner (left out upstream).
@@ -230,3 +232,14 @@ def test_group_service_messages_give_memberships_like_the_desktop_export(tmp_pat
         assert (x.chat, x.sender, "creator", utc(x.date)) in got
         for target in x.targets:
             assert (x.chat, target, "member", utc(x.date)) in got
+
+
+def test_the_chat_list_adds_a_chat_whose_messages_are_gone(tmp_path: Path) -> None:
+    written = write_cache4(tmp_path / "cache4.db", 24)
+    recs, cov = _parse(written.path, tmp_path)
+    chats = [r for r in recs if isinstance(r, ChatRecord)]
+    assert len({c.raw_id for c in chats}) == len(chats)  # each chat once
+    gone = [c for c in chats if c.raw_id == f"user{GONE_CHAT}"]
+    assert len(gone) == 1 and gone[0].kind == "private" and "#dialogs/" in (gone[0].locator or "")
+    unit = cov.units["dialogs"]
+    assert unit.parsed == unit.present and unit.present > 1 and cov.status() == COMPLETE

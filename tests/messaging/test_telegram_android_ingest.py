@@ -54,6 +54,7 @@ def test_the_real_app_folder_is_a_complete_source(case: CaseHandle) -> None:
         "enc_chats": (0, 0),
         "user_contacts_v7": (0, 0),
         "messages": (0, 0),
+        "dialogs": (0, 0),
     }
     assert "schema: user_version 78, messages in messages" in cov.notes
     assert [r.status for r in res.messaging if r.parser == "telegram-android"] == ["complete"]

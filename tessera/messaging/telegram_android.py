@@ -11,8 +11,9 @@ both is read from both, a message in both once (the ``messages_v2`` copy). Requi
 table with ``mid``, ``uid``, ``date``, ``data``, ``out``; ``users`` and ``chats`` with ``uid``,
 ``data``. A database without a message table is refused with a ParseError naming it.
 
-**Bodies** are TL-serialised (``tessera.messaging.tl``, ``tl_objects``, ``tl_media``; layouts of
-``TLRPC.java`` of DrKLO/Telegram). Read:
+**Bodies** are TL-serialised (``tessera.messaging.tl``: the reader and constructor table;
+``tl_objects``, ``tl_peers``, ``tl_media``, ``tl_files``: the layouts of ``TLRPC.java`` of
+DrKLO/Telegram, checked against Telegram's generated TL classes). Read:
 
 - Message: ``TL_message`` of layers 33-47 and 69-118 (a bare int32 sender), 123-132, 135-176 and
   the flags2 classes of layers 179-current; secret-chat messages ``0x555555f8``/``f9``/``fa``;
@@ -39,8 +40,8 @@ An **unknown constructor** anywhere a field must be decoded makes that row skipp
 ``unknown TL constructor 0x....`` and a **truncated blob** ``truncated TL blob``: counted in the
 reconciliation (the source becomes partial), never fatal, never guessed. Only after a message's own
 fields (an unknown formatting-entity type, a trailing field) does an unknown constructor leave the
-rest unread, noted in ``raw``, with the message kept. A blob whose id or date
-differ from its row's columns is skipped too (a layout read wrongly would otherwise invent values).
+rest unread, noted in ``raw``, with the message kept. A blob whose id or date differ from its row's
+columns is skipped too (a layout read wrongly would otherwise invent values).
 
 **Identifiers** are those of the Telegram Desktop export parser (``telegram``): ``user<id>``,
 ``chat<id>`` (basic group), ``channel<id>`` (supergroup, channel), private chats ``user<other>``;

@@ -243,3 +243,26 @@ def test_the_chat_list_adds_a_chat_whose_messages_are_gone(tmp_path: Path) -> No
     assert len(gone) == 1 and gone[0].kind == "private" and "#dialogs/" in (gone[0].locator or "")
     unit = cov.units["dialogs"]
     assert unit.parsed == unit.present and unit.present > 1 and cov.status() == COMPLETE
+
+
+def test_a_mid_migration_database_reads_both_tables_each_message_once(tmp_path: Path) -> None:
+    written = write_cache4(tmp_path / "cache4.db", 24)
+    con = sqlite3.connect(written.path)
+    con.execute(
+        "CREATE TABLE messages(mid INTEGER PRIMARY KEY, uid INTEGER, read_state INTEGER, send_state INTEGER, "
+        "date INTEGER, data BLOB, out INTEGER)"
+    )
+    con.execute(
+        "INSERT INTO messages SELECT mid, uid, read_state, send_state, date, data, out FROM messages_v2"
+    )
+    con.execute("DELETE FROM messages_v2 WHERE mid = 100")  # migrated copy gone: only the old table has it
+    con.commit()
+    con.close()
+    recs, cov = _parse(written.path, tmp_path)
+    keys = [(r.chat, r.raw_id) for r in recs if isinstance(r, MessageRecord)]
+    assert len(keys) == len(set(keys)) == 24
+    old, new = cov.units["messages"], cov.units["messages_v2"]
+    assert (new.present, new.parsed) == (23, 23)
+    assert (old.present, old.parsed, old.ignored) == (24, 1, 23)
+    assert "schema: user_version 110, messages in messages_v2 and messages" in cov.notes
+    assert cov.status() == COMPLETE

@@ -154,10 +154,15 @@ def _account(user: dict[str, object], locator: str) -> AccountRecord:
     names = " ".join(str(user.get(k) or "") for k in ("first_name", "last_name")).strip()
     phone = user.get("phone")
     username = user.get("username")
+    if isinstance(phone, str) and phone.isdigit():
+        # TL's user.phone is the international number without its plus (the API's own form: Telegram
+        # for Android shows it as "+" + user.phone). Written that way it is read as international,
+        # exactly as a WhatsApp JID's digits are: the same digits, nothing added.
+        phone = "+" + phone
     return AccountRecord(
         PLATFORM,
         f"user{user['id']}",
-        phone=phone if isinstance(phone, str) and phone else None,  # the digits as Telegram holds them
+        phone=phone if isinstance(phone, str) and phone else None,
         username=username if isinstance(username, str) and username else None,
         display_name=names or None,
         locator=locator,

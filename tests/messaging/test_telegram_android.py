@@ -104,9 +104,10 @@ def test_accounts_chats_and_owner_are_keyed_like_the_desktop_export(tmp_path: Pa
     assert chats[chat_raw_id("public_supergroup", SUPERGROUP)].kind == "group"
     assert chats[chat_raw_id("public_channel", CHANNEL)].kind == "channel"
     assert chats[chat_raw_id("personal_chat", 1000002)].kind == "private"
-    # Phone numbers: the digits the user object holds, nothing added.
+    # Phone numbers: the digits the user object holds, in their international written form ("+" and
+    # exactly those digits, as Telegram itself shows them), so they normalise like a WhatsApp JID's.
     person = next(a for a in accounts if a.raw_id == "user1000002")
-    assert (person.phone, person.username, person.display_name) == ("34600000002", "person2", "Person2 Test")
+    assert (person.phone, person.username, person.display_name) == ("+34600000002", "person2", "Person2 Test")
 
 
 def test_without_preferences_the_owner_is_the_user_row_flagged_self(tmp_path: Path) -> None:

@@ -268,3 +268,21 @@ def test_cli_and_report_show_persons(
     html = (tmp_path / "r.html").read_text("utf-8")
     assert "Persons: one number, several platforms" in html
     assert all(evidence["written"][p] in html for p in evidence["shared"])
+
+
+def test_telegram_for_android_and_whatsapp_on_one_phone(case: CaseHandle, tmp_path: Path) -> None:
+    """Telegram for Android's user objects hold the international digits without a plus; they link to
+    the WhatsApp account of the same digits like a Telegram Desktop export's numbers do."""
+    from tessera.synth.cache4 import USERS, write_cache4
+
+    phone = tmp_path / "phone"
+    write_cache4(phone / "data/data/org.telegram.messenger/files/cache4.db")
+    digits = sorted(d for *_, d in USERS.values())[1:4]  # three of the people Telegram knows
+    jids = [d + "@s.whatsapp.net" for d in digits]
+    write_chatstorage(phone / "whatsapp", n_messages=20, n_groups=0, n_private=len(jids), people=jids)
+    ingest(case, phone, IngestOptions("P-09", kind="phone", workers=0))
+    with case.session() as s:
+        found = _person_of(persons(s))
+    assert sorted(found) == sorted("+" + d for d in digits)
+    for p in found.values():
+        assert sorted(a["platform"] for a in p["accounts"]) == ["telegram", "whatsapp"]

@@ -142,4 +142,8 @@ def end_session(session: Session, token: str | None) -> None:
 
 
 def csrf_ok(expected: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(expected, given or "")
+    # Compared as UTF-8 bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a
+    # 500), and a token typed by an attacker may hold anything.
+    if not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))

@@ -64,6 +64,8 @@ from tessera.evidence.directory import DirectorySource
 from tessera.records import LOCATOR_SEP, EvidenceItem, Opener
 
 _HEX_DIR = re.compile(r"\A[0-9a-f]{2}\Z")
+#: A data file's name in the folder: anything else (a hostile ``../x``) is never turned into a path.
+_FILE_ID = re.compile(r"\A[0-9a-f]{40}\Z")
 _SELECT = "SELECT fileID, domain, relativePath, flags, file FROM Files"
 #: Walk order, and the order occurrence numbers (``#2``) follow.
 _ORDER = " ORDER BY domain, relativePath, fileID"
@@ -252,7 +254,7 @@ class ITunesBackupSource:
     ) -> EvidenceItem | None:
         if flags == FLAG_DIR:
             return None  # folders are not items (as in every source)
-        domain, rel = str(domain or ""), str(rel or "")
+        fid, domain, rel = str(fid or ""), str(domain or ""), str(rel or "")
         locator, raw = names.locate(PARENT, f"{domain}/{rel}".encode(), device_path(domain, rel))
         errors: list[str] = []
         try:
@@ -335,6 +337,8 @@ def _data(
 ) -> tuple[int | None, Opener | None, str | None]:
     """Size, opener and problem of an entry's content (decrypted into memory or the scratch space
     when the backup is encrypted)."""
+    if not _FILE_ID.match(fid):
+        return None, None, f"fileID {fid!r} is not a backup data name (40 hex digits): not read"
     name = f"{fid[:2]}/{fid}"
     data = f"{root}/{name}"
     try:

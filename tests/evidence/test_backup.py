@@ -287,3 +287,26 @@ def test_linked_data_folder_is_not_followed(tmp_path: Path, limits: Limits) -> N
     assert entry.opener is None and entry.error and "missing" in entry.error
     link = items["/" + fid[:2]]
     assert link.is_symlink and link.link_target == str(elsewhere)
+
+
+def test_hostile_manifest_rows(tmp_path: Path, limits: Limits) -> None:
+    import sqlite3
+
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"outside the evidence")
+    written = write_backup(tmp_path / "b", [("HomeDomain", "a.txt", b"a")])
+    fid = written.files[("HomeDomain", "a.txt")][0]
+    db = sqlite3.connect(written.root / "Manifest.db")
+    rows = [
+        (f"{fid[:2]}/../../secret.txt", "HomeDomain", "escape.txt", 1, None),  # a path, not a name
+        ("0" * 40, None, None, None, b"not a plist"),  # NULL domain/path/flags, a broken record
+    ]
+    db.executemany("INSERT INTO Files VALUES (?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    items = _walk(written.root, limits)
+    escape = items["/Manifest.db!/private/var/mobile/escape.txt"]
+    assert escape.opener is None and "not a backup data name" in (escape.error or "")
+    broken = items["/Manifest.db!/"]
+    assert broken.opener is None and "file record is not a plist" in (broken.error or "")
+    assert _sha(items["/Manifest.db!/private/var/mobile/a.txt"]) == hashlib.sha256(b"a").hexdigest()

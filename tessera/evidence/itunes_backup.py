@@ -16,13 +16,22 @@ own files stay accounted for:
 
 Sibling files keep sibling locators (``ChatStorage.sqlite-wal`` beside ``ChatStorage.sqlite``), which
 is what messaging parsers and media linking rely on. A file the manifest lists but the folder lacks is
-an item with the error; an unreadable or undecryptable ``Manifest.db`` refuses the whole backup
-(:class:`EvidenceError`) before anything is stored. ``Manifest.db`` is read from a copy in the scratch
-space (decrypted there for an encrypted backup), never in place.
+an item with the error. ``Manifest.db`` is read from a copy in the scratch space (decrypted there for
+an encrypted backup), never in place.
+
+When the index cannot be opened (an encrypted backup with no password or a wrong one, an unusable
+keybag, a truncated or corrupt ``Manifest.db``, an unreadable ``Manifest.plist``) the backup is not
+refused: it is walked as a pre-iOS-10 backup is, every file of the folder under its own (hashed)
+name, nothing decrypted and nothing under a device path, and the index file that could not be read
+(``/Manifest.db``, or ``/Manifest.plist``) carries the named error. The ingest then ends "done, with
+errors" (exit 1) with the error listed in the case, rather than storing nothing; the device facts of
+``Info.plist``/``Manifest.plist``/``Status.plist`` (never encrypted) are still reported. The password
+never appears in an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -72,6 +81,18 @@ _ORDER = " ORDER BY domain, relativePath, fileID"
 PARENT = EvidenceItem("/" + MANIFEST_DB, b"/" + MANIFEST_DB.encode(), None, None)
 
 
+class Unopened(EvidenceError):
+    """The backup's index cannot be opened: why, and which of the backup's own files says so."""
+
+    def __init__(self, root: Path, reason: str, *, on: str = "/" + MANIFEST_DB, encrypted: bool = False):
+        super().__init__(f"{_kind(encrypted)} {root}: {reason}")
+        self.reason, self.on, self.encrypted = reason, on, encrypted
+
+
+def _kind(encrypted: bool) -> str:
+    return "encrypted iTunes/Finder backup" if encrypted else "iTunes/Finder backup"
+
+
 class _Index:
     """``Manifest.db`` copied (or decrypted) into the scratch space, with the keys to read files."""
 
@@ -86,7 +107,8 @@ class _Index:
         except FileNotFoundError:
             self.manifest = None
         except (OSError, ValueError) as exc:
-            raise EvidenceError(f"iTunes/Finder backup {root}: Manifest.plist unreadable: {exc}") from None
+            reason = f"Manifest.plist unreadable ({exc}); whether it is encrypted is unknown"
+            raise Unopened(root, reason, on="/Manifest.plist") from None
         self.encrypted = bool(self.manifest and self.manifest.get("IsEncrypted"))
         self.class_keys: dict[int, bytes] = {}
         if self.encrypted:
@@ -104,11 +126,15 @@ class _Index:
             if not found or found[0] != "ok":
                 raise sqlite3.DatabaseError(str(found[0] if found else "no answer"))
             self.conn.execute(_SELECT + " LIMIT 1").fetchall()
-        except (OSError, sqlite3.Error, bc.TruncatedCiphertext, bc.KeybagError) as exc:
+        except bc.KeybagError as exc:  # the ManifestKey is missing or does not unwrap
             self.close()
-            raise EvidenceError(
-                f"iTunes/Finder backup {root}: Manifest.db unreadable ({type(exc).__name__}: {exc}); "
-                "the backup is truncated or corrupt"
+            raise Unopened(root, f"keybag unusable ({exc})", encrypted=True) from None
+        except (OSError, sqlite3.Error, bc.TruncatedCiphertext) as exc:
+            self.close()
+            raise Unopened(
+                root,
+                f"Manifest.db unreadable ({type(exc).__name__}: {exc}); the backup is truncated or corrupt",
+                encrypted=self.encrypted,
             ) from None
 
     def _copy_manifest(self, db: str) -> None:
@@ -139,20 +165,44 @@ class _Index:
 
 
 def _unlock(root: Path, manifest: dict[str, Any], passwords: tuple[str, ...]) -> dict[int, bytes]:
+    # The reasons never name the password: the error is stored in the case and printed.
     if not passwords:
-        raise EvidenceError(f"{root}: encrypted backup: give --password")
+        raise Unopened(root, "no password given (--password)", encrypted=True)
     blob = manifest.get("BackupKeyBag")
     if not isinstance(blob, bytes):
-        raise EvidenceError(f"encrypted iTunes/Finder backup {root}: Manifest.plist has no BackupKeyBag")
+        raise Unopened(root, "keybag unusable (Manifest.plist has no BackupKeyBag)", encrypted=True)
     try:
         return bc.unlock(blob, passwords)
     except bc.WrongPassword:
-        raise EvidenceError(
-            f"encrypted iTunes/Finder backup {root}: wrong password (the --password given does not "
-            "unwrap its keys)"
+        raise Unopened(
+            root, "wrong password (the --password given does not unwrap its keys)", encrypted=True
         ) from None
     except bc.KeybagError as exc:
-        raise EvidenceError(f"encrypted iTunes/Finder backup {root}: keybag unusable: {exc}") from None
+        raise Unopened(root, f"keybag unusable ({exc})", encrypted=True) from None
+
+
+def _fallback_error(exc: Unopened, files: int) -> str:
+    """The error the unread index file carries: why, what was kept instead, what to do."""
+    kept = f"the backup's data files ({files:,}) are kept under their hashed names"
+    if exc.encrypted:
+        kept += ", not decrypted"
+    if exc.reason.startswith(("no password", "wrong password")):
+        todo = "ingest again with the right --password under a new device id"
+    elif exc.on != "/" + MANIFEST_DB:
+        todo = "Manifest.db is not read and nothing is stored under device paths"
+    else:
+        todo = "nothing is stored under device paths (the index that names them is unreadable)"
+    return f"{_kind(exc.encrypted)}: {exc.reason}: {kept}; {todo}"
+
+
+def _data_files(root: str) -> int:
+    """How many files the ``xx/`` data folders hold (from the listing: no stat per file)."""
+    count = 0
+    for e in os.scandir(root):
+        if _HEX_DIR.match(e.name) and e.is_dir(follow_symlinks=False):
+            with contextlib.suppress(OSError):  # the walk reports a folder it cannot list
+                count += sum(1 for f in os.scandir(e.path) if not f.is_dir(follow_symlinks=False))
+    return count
 
 
 def _is_backup(path: Path) -> bool:
@@ -170,9 +220,15 @@ class ITunesBackupSource:
         self.root = Path(os.path.abspath(root))
         self.root_text = str(self.root)
         self.limits = limits
-        # Opened here, not in walk(): a wrong password or a broken Manifest.db refuses the source at
-        # once, before the pipeline stores anything.
-        self.index = _Index(self.root, limits) if (self.root / MANIFEST_DB).is_file() else None
+        # Opened here, once, with the whole index checked. When it cannot be opened the backup is
+        # walked as a plain folder and the unread index file carries the error (see the module).
+        self.index: _Index | None = None
+        self.unopened: tuple[str, str] | None = None  # (locator of the unread file, its error)
+        if (self.root / MANIFEST_DB).is_file():
+            try:
+                self.index = _Index(self.root, limits)
+            except Unopened as exc:
+                self.unopened = (exc.on, _fallback_error(exc, _data_files(self.root_text)))
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
@@ -211,14 +267,24 @@ class ITunesBackupSource:
             for e in os.scandir(self.root)
             if _HEX_DIR.match(e.name) and e.is_dir(follow_symlinks=False)
         )
+        unread: dict[bytes, str] = {}
+        if self.index is None:
+            unread[b"/" + MANIFEST_MBDB.encode()] = (
+                "pre-iOS 10 backup index (Manifest.mbdb): not read; "
+                "the backup's files are kept under their hashed names"
+            )
+        if self.unopened is not None:
+            unread[self.unopened[0].encode()] = self.unopened[1]
         for item in folder._walk_from(b"", frozenset(b"/" + d.encode() for d in hexdirs)):
-            if item.raw_path == b"/" + MANIFEST_MBDB.encode() and self.index is None:
-                item = replace(
-                    item,
-                    error="pre-iOS 10 backup index (Manifest.mbdb): not read; "
-                    "the backup's files are kept under their hashed names",
-                )
+            problem = unread.pop(item.raw_path, None)
+            if problem is not None:
+                # the file is still stored and hashed as found; its own error (if any) kept first
+                item = replace(item, error="; ".join(e for e in (item.error, problem) if e))
             yield item
+        if self.unopened is not None and self.unopened[0].encode() in unread:
+            # the unread index is not a file of the walk (a folder in its place): the error still shows
+            loc = self.unopened[0]
+            yield EvidenceItem(loc, loc.encode(), None, None, error=self.unopened[1])
         for d in hexdirs:
             try:
                 names = sorted(e.name for e in os.scandir(os.path.join(self.root_text, d)))

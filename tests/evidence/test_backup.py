@@ -1,6 +1,8 @@
 """iTunes/Finder backups as an evidence source: synthetic backups (plain and encrypted) round-trip
 under their device paths, the real encrypted test vector opens with its password, and every broken
-backup is a named error or an item error, never a traceback; the evidence is never changed."""
+backup is a named error or an item error, never a traceback: a backup whose index cannot be opened
+(no password, a wrong one, a truncated ``Manifest.db``) keeps its files under their hashed names with
+the error on the index file; the evidence is never changed."""
 
 from __future__ import annotations
 
@@ -8,13 +10,14 @@ import hashlib
 import json
 import os
 import plistlib
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tessera.evidence import EvidenceError, Limits, iter_evidence, open_item, pick_source
+from tessera.evidence import Limits, iter_evidence, open_item, pick_source
 from tessera.evidence.backup_domains import candidates, device_path
 from tessera.evidence.backup_manifest import file_id
 from tessera.evidence.resolve import reopen
@@ -152,15 +155,67 @@ def test_resolver_reopens_every_locator(backup: tuple[Written, str | None], limi
     assert again.locator == "/backup" + loc and _sha(again) == _sha(items[loc])
 
 
+def _folder_files(root: Path) -> set[str]:
+    """Every file of the backup folder, as the locator it has when kept under its own name."""
+    return {"/" + os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root) for f in files}
+
+
+def _kept_hashed(root: Path, limits: Limits, on: str, *reasons: str) -> dict[str, EvidenceItem]:
+    """The walk of a backup whose index cannot be opened: the folder's own files under their own
+    (hashed) names, nothing under a device path, and the one named error on ``on``."""
+    before = _settled(root)
+    facts: list[tuple[str, str, str]] = []
+    items = _walk(root, replace(limits, on_fact=lambda *f: facts.append(f)))
+    assert not [loc for loc in items if "!" in loc], "nothing under a device path"
+    assert set(items) == _folder_files(root), "every file of the folder, under its own name"
+    failed = {loc: i.error for loc, i in items.items() if i.error}
+    assert set(failed) == {on}, failed
+    error = failed[on]
+    data = sum(1 for loc in items if re.match(r"/[0-9a-f]{2}/", loc))
+    assert f"the backup's data files ({data:,}) are kept under their hashed names" in error
+    for reason in reasons:
+        assert reason in error, error
+    for password in limits.volume_keys:
+        assert password not in error, "the password never shows"
+    for loc, item in items.items():
+        if item.opener is not None and loc != on:  # kept as found: the bytes of the folder's file
+            assert _sha(item) == before[os.fsencode(f"{root}{loc}")][6]  # the snapshot's digest
+    assert ("/Info.plist", "device_name", "Synthetic iPhone") in facts, "device facts still reported"
+    assert snapshot(root) == before, "the backup was changed"
+    assert os.listdir(limits.scratch_dir or "") == [], "scratch copies are cleaned up"
+    return items
+
+
 def test_wrong_and_missing_password(tmp_path: Path, limits: Limits) -> None:
     written = write_backup(tmp_path / "enc", FILES[:2], password="right")
-    with pytest.raises(EvidenceError, match="encrypted backup: give --password"):
-        iter_evidence(written.root, limits)
-    with pytest.raises(EvidenceError, match=r"encrypted iTunes/Finder backup .*wrong password"):
-        iter_evidence(written.root, replace(limits, volume_keys=("wrong",)))
+    missing = _kept_hashed(
+        written.root,
+        limits,
+        "/Manifest.db",
+        "encrypted iTunes/Finder backup: no password given (--password)",
+        "not decrypted; ingest again with the right --password under a new device id",
+    )
+    assert missing["/Manifest.db"].opener is not None, "the encrypted index is still stored as found"
+    wrong = _kept_hashed(
+        written.root,
+        replace(limits, volume_keys=("wrong-pw",)),
+        "/Manifest.db",
+        "encrypted iTunes/Finder backup: wrong password (the --password given does not unwrap its keys)",
+        "not decrypted",
+    )
+    assert set(wrong) == set(missing)
+    for fid, _content in written.files.values():
+        assert f"/{fid[:2]}/{fid}" in wrong  # each encrypted data file, under its hashed name
+    assert ("/Manifest.plist", "backup_encrypted", "true") in _facts(written.root, limits)
     # several keys given: the one that fits is used
     items = _walk(written.root, replace(limits, volume_keys=("wrong", "right")))
     assert sum(1 for loc in items if "!" in loc) == 2
+
+
+def _facts(root: Path, limits: Limits) -> list[tuple[str, str, str]]:
+    facts: list[tuple[str, str, str]] = []
+    list(iter_evidence(root, replace(limits, on_fact=lambda *f: facts.append(f))))
+    return facts
 
 
 @pytest.mark.parametrize("password", [None, "pw"])
@@ -170,9 +225,39 @@ def test_truncated_manifest_is_a_named_error(tmp_path: Path, limits: Limits, pas
     data = db.read_bytes()
     db.write_bytes(data[: len(data) // 2 + 7])  # cut inside a page (and inside an AES block)
     limits = replace(limits, volume_keys=(password,) if password else ())
-    with pytest.raises(EvidenceError, match="Manifest.db unreadable.*truncated or corrupt"):
-        iter_evidence(written.root, limits)
-    assert os.listdir(limits.scratch_dir or "") == []
+    kind = "encrypted iTunes/Finder backup" if password else "iTunes/Finder backup"
+    items = _kept_hashed(
+        written.root, limits, "/Manifest.db", f"{kind}: Manifest.db unreadable", "truncated or corrupt"
+    )
+    assert _sha(items["/Manifest.db"]) == hashlib.sha256(data[: len(data) // 2 + 7]).hexdigest()
+    assert ("not decrypted" in (items["/Manifest.db"].error or "")) == bool(password)
+
+
+def test_unusable_keybag_and_unreadable_manifest_plist(tmp_path: Path, limits: Limits) -> None:
+    written = write_backup(tmp_path / "b", FILES[:3], password="pw")
+    plist = written.root / "Manifest.plist"
+    manifest = plistlib.loads(plist.read_bytes())
+    del manifest["ManifestKey"]
+    plist.write_bytes(plistlib.dumps(manifest, fmt=plistlib.FMT_BINARY))
+    _kept_hashed(
+        written.root,
+        replace(limits, volume_keys=("pw",)),
+        "/Manifest.db",
+        "keybag unusable (Manifest.plist has no ManifestKey)",
+    )
+    # Manifest.plist unreadable: whether the backup is encrypted is unknown, the same fallback
+    plist.write_bytes(b"bplist00 cut short")
+    items = _kept_hashed(written.root, limits, "/Manifest.plist", "Manifest.plist unreadable")
+    assert "Manifest.db is not read" in (items["/Manifest.plist"].error or "")
+    # a folder where Manifest.plist should be: the error still has its item
+    plist.unlink()
+    (written.root / "Manifest.plist").mkdir()
+    (written.root / "Manifest.plist" / "x").write_bytes(b"x")
+    items = _walk(written.root, limits)
+    assert items["/Manifest.plist"].opener is None and "Manifest.plist unreadable" in (
+        items["/Manifest.plist"].error or ""
+    )
+    assert items["/Manifest.plist/x"].error is None and not [loc for loc in items if "!" in loc]
 
 
 @pytest.mark.parametrize("password", [None, "pw"])
@@ -265,8 +350,14 @@ def test_real_encrypted_vector(limits: Limits) -> None:
         "os_version",
         expected["manifest_plist"]["value"]["Lockdown.ProductVersion"],
     ) in facts
-    with pytest.raises(EvidenceError, match="wrong password"):
-        iter_evidence(VECTOR, replace(limits, volume_keys=("1234",)))
+    assert snapshot(VECTOR) == before
+    # a wrong password: the vector's own files under their own names, the error on /Manifest.db
+    items = _walk(VECTOR, replace(limits, volume_keys=("1234",)))
+    assert set(items) == _folder_files(VECTOR)
+    hashed = f"/{want['fileID'][:2]}/{want['fileID']}"
+    assert items[hashed].error is None and items[hashed].opener is not None
+    assert "wrong password" in (items["/Manifest.db"].error or "")
+    assert "1234" not in (items["/Manifest.db"].error or "")
     assert snapshot(VECTOR) == before
 
 

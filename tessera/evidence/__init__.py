@@ -4,9 +4,17 @@
 in place with chained locators (``/Download/backup.zip!/photos/a.png``). Evidence is only ever read.
 """
 
-import tessera.evidence.itunes_backup  # noqa: F401  (registers the iTunes/Finder backup source)
-from tessera.evidence import compressed, cpio, directory, disk, tar, zip  # noqa: F401  (register the built-in plugins)
-from tessera.evidence import ufdr  # noqa: F401  (Cellebrite UFDR: before zip)
+# Importing registers the built-in plugins; the order formats are tried in is their priority, not this.
+from tessera.evidence import (  # noqa: F401
+    compressed,
+    cpio,
+    directory,
+    disk,
+    itunes_backup,
+    tar,
+    ufdr,
+    zip,
+)
 from tessera.evidence.base import (
     CONTAINERS,
     SOURCES,

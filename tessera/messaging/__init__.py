@@ -5,9 +5,14 @@ package declares under the entry-point group ``tessera.messaging_parsers`` (name
 value = ``module:object``), as datasette loads its plugins: a new parser needs no edit here.
 """
 
-from tessera.messaging import telegram, whatsapp_db, whatsapp_export, whatsapp_ios  # noqa: F401  (register the parsers)
-from tessera.messaging import ufdr  # noqa: F401  (Cellebrite report.xml chats)
-from tessera.messaging import telegram_android  # noqa: F401  (Telegram for Android cache4.db)
+from tessera.messaging import (  # noqa: F401  (register the parsers)
+    telegram,
+    telegram_android,
+    ufdr,
+    whatsapp_db,
+    whatsapp_export,
+    whatsapp_ios,
+)
 from tessera.messaging.base import PARSERS, MessagingParser, ParseContext
 from tessera.messaging.records import ParseError
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -69,3 +71,32 @@ class MessagingParser(Protocol):
 
 
 PARSERS: Registry[MessagingParser] = Registry("messaging parser")
+
+
+def file_context(
+    path: str | Path,
+    *,
+    scratch: Path | None = None,
+    device_id: str | None = None,
+    options: dict[str, str] | None = None,
+    coverage: Coverage | None = None,
+) -> ParseContext:
+    """A context for a source on the examiner's own file system (tests, benchmarks, ad-hoc use; the
+    pipeline builds its own): companions are found beside it, scratch copies go to the system's
+    temporary folder, never beside the evidence."""
+    p = Path(path)
+
+    def sibling(rel: str) -> Opener | None:
+        # normpath, not resolve: ``../shared_prefs`` is a place in the evidence; links are not followed
+        q = os.path.normpath(p.parent / rel)
+        return Opener(path=q) if os.path.isfile(q) and not os.path.islink(q) else None
+
+    return ParseContext(
+        locator=str(p),
+        opener=Opener(path=str(p)),
+        scratch=scratch or Path(tempfile.gettempdir()) / "tessera-scratch",
+        sibling=sibling,
+        device_id=device_id,
+        options=dict(options or {}),
+        coverage=coverage if coverage is not None else Coverage(),
+    )

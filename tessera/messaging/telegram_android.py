@@ -57,14 +57,13 @@ import binascii
 import posixpath
 import re
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
 from tessera.evidence.base import open_item
 from tessera.messaging import tl_objects
-from tessera.messaging.base import PARSERS, ParseContext
+from tessera.messaging.base import PARSERS, ParseContext, file_context
 from tessera.messaging.coverage import Coverage
 from tessera.messaging.records import (
     AccountRecord,
@@ -76,7 +75,6 @@ from tessera.messaging.records import (
 from tessera.messaging.telegram_android_rows import Book, chat_of, memberships, message_record
 from tessera.messaging.tl import TLError
 from tessera.messaging.whatsapp_db_common import SQLITE_MAGIC, base_name, columns, open_evidence_db, tables
-from tessera.records import Opener
 
 __all__ = ["TelegramAndroidParser", "parse_file", "schema_of"]
 
@@ -416,19 +414,5 @@ def parse_file(
 ) -> Iterator[MessagingRecord]:
     """Parse a ``cache4.db`` on the examiner's file system (``-wal`` and ``shared_prefs`` found
     beside it). For tests and ad-hoc use; the pipeline builds its own context."""
-    p = Path(path)
-
-    def sibling(rel: str) -> Opener | None:
-        q = (p.parent / rel).resolve()
-        return Opener(path=str(q)) if q.is_file() else None
-
-    ctx = ParseContext(
-        locator=str(p),
-        opener=Opener(path=str(p)),
-        scratch=scratch or Path(tempfile.gettempdir()) / "tessera-scratch",  # never beside the evidence
-        sibling=sibling,
-        device_id=device_id,
-        options=dict(options or {}),
-        coverage=coverage if coverage is not None else Coverage(),
-    )
+    ctx = file_context(path, scratch=scratch, device_id=device_id, options=options, coverage=coverage)
     return TelegramAndroidParser().parse(ctx)

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
 from tessera.messaging import whatsapp_db_current as current
 from tessera.messaging import whatsapp_db_legacy as legacy
-from tessera.messaging.base import PARSERS, ParseContext
+from tessera.messaging.base import PARSERS, ParseContext, file_context
 from tessera.messaging.coverage import Coverage
 from tessera.messaging.records import MessagingRecord, ParseError
 from tessera.messaging.whatsapp_db_common import (
@@ -57,7 +56,6 @@ from tessera.messaging.whatsapp_db_common import (
 )
 from tessera.messaging.whatsapp_db_contacts import contact_records, load_contacts
 from tessera.messaging.whatsapp_db_ids import Chats, Members, People
-from tessera.records import Opener
 
 __all__ = [
     "BUSINESS_MEDIA_ROOTS",
@@ -240,17 +238,5 @@ def parse_file(
     if owner:
         opts[parser.app.owner_option] = owner  # the owner of the app this database is read as
 
-    def sibling(rel: str) -> Opener | None:
-        q = p.parent / rel
-        return Opener(path=str(q)) if q.is_file() else None
-
-    ctx = ParseContext(
-        locator=str(p),
-        opener=Opener(path=str(p)),
-        scratch=scratch or Path(tempfile.gettempdir()) / "tessera-scratch",  # never beside the evidence
-        sibling=sibling,
-        device_id=device_id,
-        options=opts,
-        coverage=coverage if coverage is not None else Coverage(),
-    )
+    ctx = file_context(path, scratch=scratch, device_id=device_id, options=opts, coverage=coverage)
     return parser.parse(ctx)

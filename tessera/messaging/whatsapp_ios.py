@@ -26,12 +26,11 @@ which bytes it hashes is not established, so it is kept in ``raw`` and never use
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from tessera.messaging.base import PARSERS, ParseContext
+from tessera.messaging.base import PARSERS, ParseContext, file_context
 from tessera.messaging.coverage import Coverage
 from tessera.messaging.records import MessagingRecord, ParseError
 from tessera.messaging.whatsapp_db_common import (
@@ -41,7 +40,6 @@ from tessera.messaging.whatsapp_db_common import (
     quick_check,
 )
 from tessera.messaging.whatsapp_ios_read import REQUIRED, read_chatstorage
-from tessera.records import Opener
 
 __all__ = ["MEDIA_ROOTS", "REQUIRED", "WhatsAppIOSParser", "parse_file"]
 
@@ -98,19 +96,6 @@ def parse_file(
 ) -> Iterator[MessagingRecord]:
     """Parse a ``ChatStorage.sqlite`` on the examiner's file system, with ``ContactsV2.sqlite`` and
     ``-wal`` files found in the same folder. For tests, benchmarks and ad-hoc use."""
-    p = Path(path)
-
-    def sibling(rel: str) -> Opener | None:
-        q = p.parent / rel
-        return Opener(path=str(q)) if q.is_file() else None
-
-    ctx = ParseContext(
-        locator=str(p),
-        opener=Opener(path=str(p)),
-        scratch=scratch or Path(tempfile.gettempdir()) / "tessera-scratch",  # never beside the evidence
-        sibling=sibling,
-        device_id=device_id,
-        options={"owner": owner} if owner else {},
-        coverage=coverage if coverage is not None else Coverage(),
-    )
+    options = {"owner": owner} if owner else {}
+    ctx = file_context(path, scratch=scratch, device_id=device_id, options=options, coverage=coverage)
     return WhatsAppIOSParser().parse(ctx)

@@ -12,6 +12,7 @@ from tessera.messaging import (  # noqa: F401  (register the parsers)
     whatsapp_db,
     whatsapp_export,
     whatsapp_ios,
+    whatsapp_ios_calls,
 )
 from tessera.messaging.base import PARSERS, MessagingParser, ParseContext
 from tessera.messaging.records import ParseError

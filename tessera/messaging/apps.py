@@ -51,10 +51,6 @@ _BUILTIN: dict[str, KnownApp] = {
     "telegram-desktop": KnownApp(
         "Telegram Desktop", "encrypted local data (tdata)", r"key_datas", r"/tdata/"
     ),
-    # ChatStorage.sqlite is parsed ("whatsapp-ios"); its call log beside it is not (yet).
-    # The name alone: an extraction's locator need not show the app-group folder (iOS's own call log
-    # is CallHistory.storedata).
-    "whatsapp-ios-calls": KnownApp("WhatsApp for iOS", "call history", r"callhistory\.sqlite"),
     "signal-android": KnownApp(
         "Signal for Android", "message database (SQLCipher)", r"signal\.db", r"securesms"
     ),
@@ -103,14 +99,14 @@ _DATA: list[tuple[str, str, tuple[str, ...], tuple[str, ...], str]] = [
         "whatsapp-ios-data",
         "WhatsApp for iOS",
         ("net.whatsapp.whatsapp", "group.net.whatsapp.whatsapp.shared"),
-        ("whatsapp-ios",),
+        ("whatsapp-ios", "whatsapp-ios-calls"),
         _NO_DB,
     ),
     (
         "whatsapp-business-ios-data",
         "WhatsApp Business for iOS",
         ("net.whatsapp.whatsappsmb", "group.net.whatsapp.whatsappsmb.shared"),
-        ("whatsapp-ios",),
+        ("whatsapp-ios", "whatsapp-ios-calls"),
         _NO_DB,
     ),
     (

@@ -71,7 +71,7 @@ class MessageRecord:
     chat: str  # chat raw id
     sender: str | None  # account raw id; None for system lines without an actor
     time: datetime  # timezone-aware UTC
-    kind: str = "text"  # text | image | video | audio | document | sticker | system | other
+    kind: str = "text"  # text | image | video | audio | document | sticker | system | call | other
     text: str | None = None
     forwarded: bool = False
     forwarded_from: str | None = None  # raw id or name of the original sender when the source says

@@ -2,8 +2,8 @@
 
 The database lives in WhatsApp's app-group container
 (``/private/var/mobile/Containers/Shared/AppGroup/<UUID>/ChatStorage.sqlite``), beside
-``ContactsV2.sqlite`` (the address book, read for names) and ``CallHistory.sqlite`` (calls: recorded as
-present, not parsed, by ``tessera.messaging.apps``); newer versions add ``LID.sqlite``, read to link
+``ContactsV2.sqlite`` (the address book, read for names) and ``CallHistory.sqlite`` (calls: a source
+of its own, read by ``whatsapp_ios_calls``); newer versions add ``LID.sqlite``, read to link
 ``@lid`` ids to phone JIDs. It is a Core Data store: tables ``Z<ENTITY>``,
 row ids ``Z_PK``, times in seconds since 2001-01-01 UTC (``+978307200`` to the Unix epoch).
 

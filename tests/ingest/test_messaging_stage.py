@@ -158,7 +158,6 @@ def test_known_apps_are_named_present_not_parsed(case: CaseHandle, tmp_path: Pat
     _sqlite(root / "data/data/com.viber.voip/databases/viber_messages", "messages")
     (root / "data/data/org.thoughtcrime.securesms/databases").mkdir(parents=True)
     (root / "data/data/org.thoughtcrime.securesms/databases/signal.db").write_bytes(b"\x8a" * 4096)
-    _sqlite(root / "private/var/mobile/Containers/Shared/AppGroup/X/CallHistory.sqlite", "ZWACDCALLEVENT")
     (root / "Documents").mkdir()
     (root / "Documents/signal.db").write_bytes(b"not Signal's: no securesms in the path")
     res = ingest(case, root, IngestOptions("P1", kind="phone", workers=0))
@@ -167,15 +166,11 @@ def test_known_apps_are_named_present_not_parsed(case: CaseHandle, tmp_path: Pat
         "/" + _TG_IOS: ("telegram-ios", "not parsed"),
         "/data/data/com.viber.voip/databases/viber_messages": ("viber-android", "not parsed"),
         "/data/data/org.thoughtcrime.securesms/databases/signal.db": ("signal-android", "not parsed"),
-        "/private/var/mobile/Containers/Shared/AppGroup/X/CallHistory.sqlite": (
-            "whatsapp-ios-calls",
-            "not parsed",
-        ),
     }
     assert res.errors == 0  # named, not a failure of this run
     assert all("present, not parsed" in (r.error or "") for r in res.messaging)
     again = ingest(case, root, IngestOptions("P1", kind="phone", workers=0))
-    assert again.messaging == [] and len(_sources(case)) == 4
+    assert again.messaging == [] and len(_sources(case)) == 3
 
 
 def test_recognise_needs_the_path_where_the_name_is_common() -> None:

@@ -179,13 +179,15 @@ def _stored(case: CaseHandle, device: str) -> dict[str, Any]:
             s.execute(
                 select(m.Chat.key, func.count(m.Message.id))
                 .join(m.Message, m.Message.chat_id == m.Chat.id)
-                .where(m.Message.device_id == device)
+                .where(m.Message.device_id == device, m.Message.kind != "call")  # calls: CallHistory's
                 .group_by(m.Chat.key)
             ).all()
         )
         titles = dict(s.execute(select(m.Chat.key, m.Chat.title)).all())
         times = s.execute(
-            select(func.min(m.Message.time), func.max(m.Message.time)).where(m.Message.device_id == device)
+            select(func.min(m.Message.time), func.max(m.Message.time)).where(
+                m.Message.device_id == device, m.Message.kind != "call"
+            )
         ).one()
         paths = sorted(
             p for p in s.scalars(select(m.Message.media_path).where(m.Message.device_id == device)) if p
@@ -193,7 +195,7 @@ def _stored(case: CaseHandle, device: str) -> dict[str, Any]:
         from_me = s.scalar(
             select(func.count(m.Message.id))
             .join(m.AccountAlias, m.AccountAlias.account_id == m.Message.sender_id)
-            .where(m.Message.device_id == device, m.AccountAlias.raw_id == OWNER)
+            .where(m.Message.device_id == device, m.AccountAlias.raw_id == OWNER, m.Message.kind != "call")
         )
         members = sorted(
             s.scalars(
@@ -233,7 +235,7 @@ def test_ingest_of_the_folder(case: CaseHandle) -> None:
     res = ingest(case, FOLDER, IngestOptions("J15", kind="phone", workers=0))
     got = _stored(case, "J15")
     _check_stored(got, "/ChatStorage.sqlite")
-    assert got["sources"]["/CallHistory.sqlite"] == ("whatsapp-ios-calls", "not parsed", 0)
+    assert got["sources"]["/CallHistory.sqlite"] == ("whatsapp-ios-calls", "complete", 4)
     assert len(got["sources"]) == 2  # ContactsV2 and the -wal/-shm files are companions, not sources
     for _pk, name, _number, wid in CV["rows"]:
         if wid:
@@ -261,7 +263,7 @@ def test_ingest_through_the_cellebrite_ffs_zips(case: CaseHandle, tmp_path: Path
     (loc,) = [k for k in got["sources"] if k.endswith("ChatStorage.sqlite")]
     _check_stored(got, loc)
     calls = [v for k, v in got["sources"].items() if k.endswith("CallHistory.sqlite")]
-    assert calls == [("whatsapp-ios-calls", "not parsed", 0)]
+    assert calls == [("whatsapp-ios-calls", "complete", 4)]
     for _pk, name, _number, wid in CV["rows"]:
         if wid:
             assert name in got["names"][wid]

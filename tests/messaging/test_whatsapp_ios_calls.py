@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from tessera.ingest.pipeline import IngestOptions, ingest
+from tessera.messaging.apps import app_of_source, recognise
 from tessera.messaging.coverage import Coverage
 from tessera.messaging.records import AccountRecord, ChatRecord, MessageRecord, ParseError
 from tessera.messaging.whatsapp_ios_calls import (
@@ -224,3 +225,12 @@ def test_detect_by_name_or_tables_only(tmp_path: Path) -> None:
     assert not p.detect("/x/other.sqlite", head)
     assert p.detect("/x/renamed.db", head + b"CREATE TABLE ZWAAGGREGATECALLEVENT ... ZWACDCALLEVENT")
     assert not p.detect("/x/CallHistory.sqlite", b"not sqlite")
+
+
+def test_the_inventory_attributes_the_call_log_to_whatsapp_for_ios() -> None:
+    assert recognise("/private/var/mobile/Containers/Shared/AppGroup/X/CallHistory.sqlite") is None
+    found = app_of_source("whatsapp-ios-calls", "/CallHistory.sqlite")
+    assert found is not None and found[1].title == "WhatsApp for iOS"
+    shared = "/f.zip!/filesystem2/mobile/Containers/Shared/AppGroup/group.net.whatsapp.WhatsAppSMB.shared/x"
+    found = app_of_source("whatsapp-ios-calls", shared + "/CallHistory.sqlite")
+    assert found is not None and found[1].title == "WhatsApp Business for iOS"

@@ -169,7 +169,7 @@ def test_cellebrite_ffs_zips_ingested(case: CaseHandle, folder: str) -> None:
         assert set(db["app_updates_bundle_ids_matching_whatsapp_telegram_signal"]) <= bundles
         assert res.errors == 0
     else:
-        # WhatsApp's ChatStorage is read; its call log beside it is named as present, not parsed.
+        # WhatsApp's ChatStorage is read; its call log beside it is named as parsed by whatsapp-ios-calls.
         assert apps["WhatsApp for iOS"]["status"] in ("parsed", "partial"), (apps, res.messaging)
 
 

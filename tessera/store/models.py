@@ -357,4 +357,4 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     # HMAC-SHA256 with the case's audit key (kept outside the database); null before a key existed.
     mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
-from tessera.store import models_device, models_person, models_review, models_video  # noqa: E402,F401
+from tessera.store import models_device, models_items, models_person, models_review, models_video  # noqa: E402,F401

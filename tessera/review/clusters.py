@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tessera.items.unionfind import UnionFind
 from tessera.matching.pdq import PdqIndex, hex_to_rows
 from tessera.store import models as m
 from tessera.store.models_review import MediaCluster
@@ -31,25 +32,6 @@ def _threshold(session: Session) -> int:
     case = session.scalar(select(m.Case).limit(1))
     settings: dict[str, Any] = (case.settings if case else None) or {}
     return int(settings.get("cluster_threshold", THRESHOLD))
-
-
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        root = x
-        while self.parent.setdefault(root, root) != root:
-            root = self.parent[root]
-        while self.parent[x] != root:  # path compression
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            lo, hi = sorted((ra, rb))
-            self.parent[hi] = lo  # smallest SHA-256 stays the root, so cluster ids are deterministic
 
 
 def update_clusters(session: Session, threshold: int | None = None) -> int:
@@ -65,7 +47,7 @@ def update_clusters(session: Session, threshold: int | None = None) -> int:
         )
     ).all()
     shas = [r[0] for r in hashed]
-    uf = _UnionFind()
+    uf: UnionFind[str] = UnionFind()
     new_set = set(new)
     queries = [i for i, s in enumerate(shas) if s in new_set]
     if queries:

@@ -1,0 +1,157 @@
+"""The spread graph of one item: who posted which copy where, and from which earlier post it came.
+
+Nodes are posts: one message as every seized device shows it (the same chat, sender, time and copy seen
+on three phones is one post with three sightings, each naming its device and locator). Edges run
+forward in time: a post comes from the latest earlier post of the item in a group its sender belongs to
+(membership as stored, or their own earlier message there), ``basis = "member"``; a post whose sender
+was seen in none of the groups holding an earlier post hangs off the earliest sighting with ``basis =
+"unexplained"`` rather than being guessed onto someone. The earliest post is marked ``first``.
+Attributes are plain strings and numbers (lists joined with ``;``) so GraphML keeps them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tessera.items.grouping import members_of
+from tessera.items.posts import Evidence, Post, load_posts
+from tessera.network.analysis import iso
+from tessera.store import models as m
+from tessera.store.models_items import Item
+
+FORMATS = ("json", "graphml")
+SPREAD_FORMAT = "tessera-spread"
+
+
+def _memberships(session: Session) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = defaultdict(set)
+    for key, chat_id in session.execute(
+        select(m.Account.key, m.Membership.chat_id).join(m.Account, m.Account.id == m.Membership.account_id)
+    ):
+        out[key].add(chat_id)
+    return out
+
+
+def build_spread(posts: list[Post], ev: Evidence, member: dict[str, set[int]]) -> nx.DiGraph:
+    """The graph of one item's posts (given in time order)."""
+    g: nx.DiGraph = nx.DiGraph()
+    nodes: dict[tuple[Any, ...], str] = {}
+    sightings: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    order: list[str] = []
+    for p in posts:
+        ident = (p.chat_id, p.account, p.time, p.sha256)
+        node = nodes.get(ident)
+        if node is None:
+            node = nodes[ident] = f"post:{p.id}"
+            order.append(node)
+            g.add_node(
+                node,
+                type="post",
+                time=iso(p.time) or "",
+                account=p.account or "",
+                group=p.group,
+                group_key=p.group_key,
+                chat_id=p.chat_id,
+                sha256=p.sha256,
+                forwarded=p.forwarded,
+            )
+        sightings[node].append(ev.post(p))
+    first = order[0] if order else None
+    posted_in: dict[str, set[int]] = defaultdict(set)  # account -> groups holding its earlier posts
+    earlier: list[str] = []
+    for node in order:
+        attrs = g.nodes[node]
+        sight = sightings[node]
+        attrs.update(
+            first=node == first,
+            via=sight[0]["via"] or "",
+            linked_to=sight[0]["linked_to"] or "",
+            distance=sight[0]["distance"] if sight[0]["distance"] is not None else -1,
+            devices=";".join(sorted({s["device"] for s in sight})),
+            sightings=";".join(f"{s['device']}:{s['locator']}:{s['link']}" for s in sight),
+            messages=";".join(str(s["message"]) for s in sight),
+            links=";".join(sorted({s["link"] for s in sight})),
+        )
+        acc = attrs["account"]
+        groups = member.get(acc, set()) | posted_in[acc]
+        src = next(
+            (
+                e
+                for e in reversed(earlier)
+                if g.nodes[e]["chat_id"] in groups and g.nodes[e]["time"] < attrs["time"]
+            ),
+            None,
+        )
+        if src is not None:
+            g.add_edge(src, node, type="forward", basis="member", group=g.nodes[src]["group"])
+        elif first is not None and node != first:
+            g.add_edge(first, node, type="forward", basis="unexplained", group=g.nodes[first]["group"])
+        earlier.append(node)
+        if acc:
+            posted_in[acc].add(attrs["chat_id"])
+    return g
+
+
+def item_graph(session: Session, item_id: int) -> nx.DiGraph:
+    posts = load_posts(session, item_id)
+    g = build_spread(posts, Evidence(session, posts), _memberships(session))
+    item = session.get(Item, item_id)
+    g.graph.update(item=item_id, key=item.key if item else "", kind=item.kind if item else "")
+    return g
+
+
+def all_graphs(session: Session) -> Iterator[tuple[int, nx.DiGraph]]:
+    """Every item's spread graph (one pass over the posts; for the report and the benchmark)."""
+    posts = load_posts(session)
+    ev = Evidence(session, posts)
+    member = _memberships(session)
+    per: dict[int, list[Post]] = defaultdict(list)
+    for p in posts:
+        if p.item is not None:
+            per[p.item].append(p)
+    for item_id in sorted(per):
+        yield item_id, build_spread(per[item_id], ev, member)
+
+
+def earliest(g: nx.DiGraph) -> dict[str, Any] | None:
+    return next(({"node": n, **a} for n, a in g.nodes(data=True) if a.get("first")), None)
+
+
+def as_json(session: Session, item_id: int, g: nx.DiGraph) -> dict[str, Any]:
+    data = nx.node_link_data(g, edges="links")
+    return {
+        "format": SPREAD_FORMAT,
+        "version": 1,
+        "item": {
+            "id": item_id,
+            "key": g.graph.get("key"),
+            "kind": g.graph.get("kind"),
+            "members": members_of(session, item_id),
+        },
+        "earliest": earliest(g),
+        "graph": data,
+    }
+
+
+def write(session: Session, item_id: int, fmt: str, out: Path | None) -> str:
+    """The item's graph as JSON or GraphML: written to ``out``, or returned as text."""
+    g = item_graph(session, item_id)
+    if fmt == "json":
+        text = json.dumps(as_json(session, item_id, g), indent=1, default=str)
+    elif fmt == "graphml":
+        h = g.copy()
+        h.graph = {k: v for k, v in g.graph.items() if isinstance(v, (str, int, float, bool))}
+        text = "\n".join(nx.generate_graphml(h))
+    else:
+        raise ValueError(f"unknown spread format {fmt!r} (use {', '.join(FORMATS)})")
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    return text

@@ -75,6 +75,8 @@ class ExifInfo:
     gps_lat: float | None = None
     gps_lon: float | None = None
     orientation: int | None = None
+    #: Producer-lead fields kept raw (lens, DNG serial, offset, GPS altitude/time): hashing.exif_fields.
+    fields: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

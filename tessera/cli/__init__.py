@@ -9,6 +9,7 @@ import typer
 from tessera.cli import (
     audit,
     batch,
+    cameras,
     case,
     export,
     hashset,
@@ -53,6 +54,7 @@ app.command("timeline")(network.timeline_cmd)
 app.command("bridges")(network.bridges_cmd)
 app.command("graph")(network.graph_cmd)
 app.command("referrals")(network.referrals_cmd)
+app.command("cameras")(cameras.command)
 
 
 @app.command("demo")

@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import Image
 
+from tessera.hashing.exif_fields import read_fields
 from tessera.records import ExifInfo
 
 TAG_MAKE = 0x010F
@@ -83,6 +84,7 @@ def read_exif(im: Image.Image) -> ExifInfo | None:
         lon = _degrees(gps.get(GPS_LON), gps.get(GPS_LON_REF), "E", "W", 180.0)
         if lat is not None and lon is not None:
             info.gps_lat, info.gps_lon = lat, lon
+    info.fields = read_fields(exif)  # the producer-lead fields, raw (issue 14)
     if info == ExifInfo():
         return None
     return info

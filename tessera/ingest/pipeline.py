@@ -51,6 +51,7 @@ from tessera.network.persons import link_persons
 from tessera.records import EvidenceItem, MediaRecord, Opener
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
+from tessera.store.models_producer import MediaExif, exif_row
 from tessera.store.models_video import VideoFrameRow
 from tessera.store.writes import (
     existing_locators,
@@ -233,6 +234,8 @@ class _Writer:
             frames = [row for h in sorted(new_sha) for row in frame_rows(recs[h])]
             for start in range(0, len(frames), 1000):
                 insert_ignore(s, VideoFrameRow, frames[start : start + 1000], ["sha256", "frame"])
+            exif = [row for h in sorted(new_sha) if (row := exif_row(recs[h])) is not None]
+            insert_ignore(s, MediaExif, exif, ["sha256"])  # producer-lead EXIF (issue 14)
             rows = []
             for item, rec, error in buf:
                 err = "; ".join(e for e in (item.error, error, rec.error if rec else None) if e) or None

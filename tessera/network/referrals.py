@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 import tessera
 from tessera.hashsets.vics_export import context_url, media_object
 from tessera.network.analysis import AccountSummary, accounts, iso, matched_sha256
+from tessera.series import series_map, vics_value
 from tessera.store import models as m
 
 REFERRAL_FORMAT = "tessera-referral"
@@ -118,6 +119,7 @@ def write_referrals(
 ) -> list[Package]:
     out_dir.mkdir(parents=True, exist_ok=True)
     summaries = accounts(session)
+    named = series_map(session)
     packages = []
     for cc, accs in sorted(_countries(session, summaries).items()):
         if only and cc != only:
@@ -126,6 +128,8 @@ def write_referrals(
         pkg.mkdir(exist_ok=True)
         posts = _posts(session, [a.id for a in accs])
         items = {p["sha256"]: _item_facts(session, p["sha256"]) for p in posts}
+        for sha, facts in items.items():  # issue 14: the series reviewers named travel with the item
+            facts["series"] = vics_value(named.get(sha))
         for p in posts:
             p["category"] = items[p["sha256"]]["category"]
             p["md5"], p["sha1"] = items[p["sha256"]]["md5"], items[p["sha256"]]["sha1"]

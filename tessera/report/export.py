@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tessera.hashsets.vics_export import write_vics
+from tessera.series import series_map, vics_value
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.models_video import VideoFrameRow
@@ -20,6 +21,7 @@ def _items(
     case: CaseHandle, scope: str, kinds: tuple[str, ...] = ("image", "video")
 ) -> Iterator[dict[str, Any]]:
     with case.session() as s:
+        named = series_map(s)  # series reviewers named (issue 14): the VICS "Series" field
         q = select(m.Media).where(m.Media.kind.in_(kinds)).order_by(m.Media.sha256)
         if scope == "new":
             q = q.where(new_material_filter())
@@ -45,6 +47,7 @@ def _items(
                 "sha1": media.sha1,
                 "sha256": media.sha256,
                 "category": decision if decision is not None else cat,
+                "series": vics_value(named.get(media.sha256)),
                 "media_size": media.size,
                 "pdq": media.pdq,
             }

@@ -11,7 +11,16 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from tessera.review import errors, routes_auth, routes_media, routes_network, routes_pages, routes_review
+from tessera.review import (
+    errors,
+    routes_auth,
+    routes_media,
+    routes_network,
+    routes_pages,
+    routes_review,
+    routes_series,
+    routes_wellbeing,
+)
 from tessera.review.deps import NotSignedIn
 from tessera.review.guards import Guards
 from tessera.review.signin import LOCK_AFTER, SigninGuard
@@ -56,6 +65,8 @@ def create_app(
     app.state.revealed = {}
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (routes_auth, routes_pages, routes_review, routes_media, routes_network):
+        app.include_router(module.router)
+    for module in (routes_series, routes_wellbeing):
         app.include_router(module.router)
 
     @app.exception_handler(NotSignedIn)

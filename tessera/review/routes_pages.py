@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
 from tessera.audit import AuditError, append, verify
-from tessera.review import charts, data
+from tessera.review import charts, data, exposure
 from tessera.review.deps import Examiner, User, render
 from tessera.store import models as m
 
@@ -30,7 +30,9 @@ def dashboard(request: Request, ctx: User) -> Response:
         "suspect_countries": charts.bars(d["suspects_by_country"]),
         "account_countries": charts.bars(d["accounts_by_country"]),
     }
-    return render(request, "dashboard.html", ctx, d=d, fig=figures)
+    # Issue 14: the share of pictures categorised without anyone looking (hash sets, cluster decisions).
+    unseen = exposure.never_shown(ctx.db)
+    return render(request, "dashboard.html", ctx, d=d, fig=figures, unseen=unseen)
 
 
 @router.get("/audit")

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from tessera.audit import append
-from tessera.review import clusters, data
+from tessera.review import clusters, data, exposure
 from tessera.review.auth import clamp_blur
 from tessera.review.deps import Examiner, User, Writer, render
 from tessera.store import models as m
@@ -59,6 +59,8 @@ def thumb(request: Request, ctx: User, sha256: str) -> Response:
     media = _media(ctx, sha256)
     # Clamped again here: a level stored before the minimum was raised must not be served lighter.
     path = request.app.state.thumbs.blurred(ctx.db, sha256, media.kind, clamp_blur(ctx.user.blur))
+    if exposure.note_seen(ctx.db, ctx.token, ctx.user.name, sha256):  # items seen per session
+        ctx.db.commit()
     # Never kept by the browser: a cached copy outlived sign-out (and a blur change); the case folder holds
     # the cache that matters, so serving it again is cheap.
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
@@ -82,6 +84,7 @@ class RevealIn(BaseModel):
 def reveal(request: Request, ctx: Writer, body: RevealIn) -> dict[str, str]:
     _media(ctx, body.sha256)
     append(ctx.db, ctx.user.name, "reveal", body.sha256, {"view": "thumbnail"})
+    exposure.note_reveal(ctx.db, ctx.token, ctx.user.name, body.sha256)  # metered (tessera.review.exposure)
     ctx.db.commit()
     _revealed(request, ctx).add(body.sha256)
     return {"url": f"/thumb/{body.sha256}/clear.png"}

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from tessera.evidence.base import Limits, discard_spool, open_item
 from tessera.evidence.resolve import ResolveError, reopen
+from tessera.review.contact import ContactError, contact_sheet
 from tessera.store import models as m
 
 THUMB_PX = 256
@@ -125,8 +126,12 @@ class ThumbCache:
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         if kind == "video":
-            # vPDQ / frame extraction is a later issue; a video never plays here, it is a labelled tile.
-            img = placeholder("video")
+            # A video never plays here: its thumbnail is a contact sheet of keyframes
+            # (tessera.review.contact), blurred and grayed by blurred() like any image.
+            try:
+                img = contact_sheet(media_bytes(session, sha256, self.scratch))
+            except (ThumbError, ContactError, OSError, ValueError):
+                img = placeholder("video")
         else:
             try:
                 img = _decode(media_bytes(session, sha256, self.scratch))

@@ -363,5 +363,6 @@ from tessera.store import (  # noqa: E402,F401
     models_person,
     models_producer,
     models_review,
+    models_series,
     models_video,
 )

@@ -21,6 +21,7 @@ from tessera.cli import (
     serve,
     sources,
     suspect,
+    timeline,
     user,
 )
 from tessera.cli.common import EXIT_USAGE, CliError, database_error, print_error
@@ -50,7 +51,8 @@ app.command("serve")(serve.command)
 app.command("accounts")(network.accounts_cmd)
 app.command("persons")(network.persons_cmd)
 app.command("groups")(network.groups_cmd)
-app.command("timeline")(network.timeline_cmd)
+app.command("timeline")(timeline.command)
+app.command("places")(timeline.places_cmd)
 app.command("bridges")(network.bridges_cmd)
 app.command("graph")(network.graph_cmd)
 app.command("referrals")(network.referrals_cmd)

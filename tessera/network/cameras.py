@@ -13,7 +13,9 @@ better rule applies to cases already ingested.
 **Taken on this phone.** A picture lying in a phone's camera folder (``DCIM/Camera`` or a DCF folder
 ``DCIM/NNNXXXXX`` such as ``100APPLE``, on the device path) whose EXIF model is the phone's own. The
 phone's own model is taken from the extraction's device facts (``model``, ``product_type``): the EXIF
-model must equal one of them or appear in it as a whole word ("SM-G991B" in "Galaxy S21 (SM-G991B)").
+model must equal one of them or, if it is a one-word model code, appear in it as a whole word
+("SM-G991B" in "Galaxy S21 (SM-G991B)"; "iPhone 13" never matches "iPhone 13 Pro Max"). The make is
+not compared: extractions state no manufacturer fact.
 Only where the extraction states no model does the most common camera of the camera folder stand in,
 and only when it is more than half of its pictures with a model; the flag names which basis applied.
 A flagged picture that a chat message also carries (the same SHA-256, or the same near-duplicate item
@@ -250,12 +252,16 @@ def _places(pics: dict[str, Picture]) -> list[dict[str, Any]]:
 
 
 def model_matches(exif_model: str | None, fact: str) -> bool:
-    """Does the EXIF model name the phone of ``fact``: equal, or a whole word of it (case-insensitive)?"""
+    """Does the EXIF model name the phone of ``fact`` (case- and space-insensitive)? Equal, or, for a
+    one-word model code ("SM-G991B"), a whole word of the fact ("Galaxy S21 5G (SM-G991B)"). A name of
+    several words must be equal: "iPhone 13" is a word prefix of "iPhone 13 Pro Max", another phone."""
     model, text = _norm(exif_model), _norm(fact)
     if not model or not text:
         return False
     if model == text:
         return True
+    if " " in model:
+        return False
     return re.search(rf"(?<![0-9a-z]){re.escape(model)}(?![0-9a-z])", text) is not None
 
 
@@ -387,6 +393,19 @@ def producer_leads(session: Session) -> Leads:
     )
 
 
+def report_section(session: Session) -> dict[str, Any] | None:
+    """The report's producer-leads section (whole case), or None when no picture carries producer EXIF."""
+    leads = producer_leads(session)
+    if not (leads.cameras or leads.unlinked or leads.places or leads.taken_here):
+        return None
+    return {
+        "cameras": leads.cameras,
+        "unlinked": len(leads.unlinked),
+        "places": leads.places,
+        "taken_here": leads.taken_here,
+    }
+
+
 __all__ = [
     "CAMERA_FOLDER",
     "Leads",
@@ -395,4 +414,5 @@ __all__ = [
     "in_camera_folder",
     "model_matches",
     "producer_leads",
+    "report_section",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 import tessera
 from tessera.messaging.inventory import inventory
-from tessera.network import analysis, persons
+from tessera.network import analysis, cameras, persons
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.models_video import ImageVerification
@@ -95,6 +95,8 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
             "totals": device_stats(s, device),
             "devices": devices,
             "network": network_section(s),
+            # Cameras across devices, capture places, pictures taken on a seized phone (issue 14).
+            "producer_leads": cameras.report_section(s),
         }
 
 

@@ -16,6 +16,7 @@ capture places and "taken on this phone" flags the analysis must find.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,6 +78,12 @@ def exif_block(shot: Shot) -> bytes:
     return exif.tobytes()
 
 
+def recompressed(data: bytes) -> bytes:
+    """``data`` as a messaging app re-sends a picture: decoded, re-encoded at lower quality, no EXIF."""
+    with Image.open(io.BytesIO(data)) as im:
+        return encode(im.convert("RGB"), "JPEG", quality=55)
+
+
 def picture(seed: int, shot: Shot) -> bytes:
     """A small abstract JPEG carrying ``shot``'s EXIF."""
     return encode(photo_image(seed, 96, 72), "JPEG", quality=85, exif=exif_block(shot))
@@ -106,6 +113,9 @@ class Truth:
     taken_here: dict[tuple[str, str], str] = field(default_factory=dict)
     #: (device, sha256) -> the chat it was posted in
     posted_in: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (device, sha256) of own pictures sent only as a re-encoded copy -> the copy's sha256: "taken here,
+    #: then posted" once items are grouped (the copy joins the picture's item), "taken here" before
+    via_item: dict[tuple[str, str], str] = field(default_factory=dict)
     #: pictures with make/model and no usable serial: never linked
     unlinked: set[str] = field(default_factory=set)
     #: sha256 -> the raw EXIF written (for "kept raw" checks)
@@ -163,7 +173,7 @@ Extra = list[tuple[str | None, dict[str, str], str]]
 
 
 def _phone(b: _Builder, device: str, model: str, dcim: str, wa: str, own: dict[str, str], owner: str,
-           extra: Extra, fact_model: bool = True) -> Phone:  # fmt: skip
+           extra: Extra, fact_model: bool = True, recompress: bool = False) -> Phone:  # fmt: skip
     """A phone with 3 own pictures in its camera folder (the 2nd posted to a chat), and ``extra``
     pictures (label, camera, device path) lying elsewhere or in its camera folder from other cameras."""
     me = Account("WhatsApp", f"{owner}@s.whatsapp.net", "Owner", owner=True)
@@ -188,6 +198,16 @@ def _phone(b: _Builder, device: str, model: str, dcim: str, wa: str, own: dict[s
             )
             flag = "taken here, then posted"
             b.truth.posted_in[(device, sha)] = friend.identifier
+        if i == 0 and recompress:  # sent two days later as the app sends it: re-encoded, EXIF stripped
+            sent = f"{wa}/Sent/IMG-20240403-WA{i:04d}.jpg"
+            t = _when(i + 2, 8)
+            copy = recompressed(data)
+            phone.files.append(PhoneFile(sent, copy, mtime=t))
+            chat.messages.append(
+                Message(me.identifier, t, attachment=sent, identifier=f"3EB0{device}R{i:09d}")
+            )
+            b.truth.via_item[(device, sha)] = hashlib.sha256(copy).hexdigest()
+            flag = "taken here, then posted"  # once grouped: the copy is in the picture's item
         b.truth.taken_here[(device, sha)] = flag
     chat.messages.append(Message(friend.identifier, _when(5, 1), body="ok", identifier=f"3EB0{device}X"))
     for n, (label, cam, path) in enumerate(extra):
@@ -209,7 +229,7 @@ def generate(root: Path) -> Generated:
         ("nimbus", NIMBUS, f"{WA_MEDIA}/1/01/IMG-20240411-WA0001.jpg"),  # received, from the DSLR
         ("kestrel", KESTREL, f"{IOS_DCIM}/IMG_0009.JPG"),  # another camera's picture in DCIM: not own
         (None, no_serial_nimbus, f"{WA_MEDIA}/1/02/IMG-20240413-WA0002.jpg"),
-    ])  # fmt: skip
+    ], recompress=True)  # fmt: skip
     galaxy_model = "Galaxy S21 5G (SM-G991B)"
     galaxy = _phone(b, "PH-AND", galaxy_model, ANDROID_DCIM, ANDROID_WA, GALAXY, "34600222002", [
         ("nimbus", NIMBUS, f"{ANDROID_WA}/IMG-20240421-WA0003.jpg"),

@@ -20,6 +20,7 @@ from tessera.cli import (
     report,
     serve,
     sources,
+    spread,
     suspect,
     timeline,
     user,
@@ -56,6 +57,7 @@ app.command("places")(timeline.places_cmd)
 app.command("bridges")(network.bridges_cmd)
 app.command("graph")(network.graph_cmd)
 app.command("referrals")(network.referrals_cmd)
+app.command("spread")(spread.command)
 app.command("cameras")(cameras.command)
 
 

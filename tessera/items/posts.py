@@ -97,6 +97,11 @@ class Evidence:
         if shas is not None:
             q = q.where(ItemMember.sha256.in_(sorted(shas)))
         self.member = {s: (v, lt, d) for s, v, lt, d in session.execute(q)}
+        pq = select(m.Media.sha256, m.Media.pdq).where(m.Media.pdq.is_not(None))
+        if shas is not None:
+            pq = pq.where(m.Media.sha256.in_(sorted(shas)))
+        #: PDQ of each copy, to tell which earlier copy a forward was most likely made from
+        self.pdq: dict[str, str] = {s: p for s, p in session.execute(pq)}
 
     def post(self, p: Post, first_id: int | None = None) -> dict[str, Any]:
         via, linked, dist = self.member.get(p.sha256, (None, None, None))

@@ -2,8 +2,11 @@
 
 Nodes are posts: one message as every seized device shows it (the same chat, sender, time and copy seen
 on three phones is one post with three sightings, each naming its device and locator). Edges run
-forward in time: a post comes from the latest earlier post of the item in a group its sender belongs to
-(membership as stored, or their own earlier message there), ``basis = "member"``; a post whose sender
+forward in time: a post comes from an earlier post of the item in a group its sender belongs to
+(membership as stored and joined before that post, or their own earlier message there), ``basis =
+"member"``; among several such posts, the one whose copy is nearest by PDQ (an app makes the new copy
+from the one received, so the nearest copy is the likeliest source), then the latest. ``pdq_distance``
+on the edge says how near (-1: no usable hash on one side). A post whose sender
 was seen in none of the groups holding an earlier post hangs off the earliest sighting with ``basis =
 "unexplained"`` rather than being guessed onto someone. The earliest post is marked ``first``.
 Attributes are plain strings and numbers (lists joined with ``;``) so GraphML keeps them.
@@ -31,16 +34,37 @@ FORMATS = ("json", "graphml")
 SPREAD_FORMAT = "tessera-spread"
 
 
-def _memberships(session: Session) -> dict[str, set[int]]:
-    out: dict[str, set[int]] = defaultdict(set)
-    for key, chat_id in session.execute(
-        select(m.Account.key, m.Membership.chat_id).join(m.Account, m.Account.id == m.Membership.account_id)
+def _memberships(session: Session) -> dict[str, dict[int, Any]]:
+    """account key -> chat id -> joined_at (None: joined at an unknown time)."""
+    out: dict[str, dict[int, Any]] = defaultdict(dict)
+    for key, chat_id, joined in session.execute(
+        select(m.Account.key, m.Membership.chat_id, m.Membership.joined_at).join(
+            m.Account, m.Account.id == m.Membership.account_id
+        )
     ):
-        out[key].add(chat_id)
+        out[key][chat_id] = iso(joined)
     return out
 
 
-def build_spread(posts: list[Post], ev: Evidence, member: dict[str, set[int]]) -> nx.DiGraph:
+def _could_see(other: dict[str, Any], post: dict[str, Any], joined: dict[int, Any], posted: set[int]) -> bool:
+    """Whether the sender of ``post`` was where ``other`` was posted, before it was posted."""
+    if other["time"] >= post["time"]:
+        return False
+    if other["chat_id"] in posted:
+        return True
+    if other["chat_id"] not in joined:
+        return False
+    since = joined[other["chat_id"]]
+    return since is None or since <= other["time"]
+
+
+def _bits(a: str | None, b: str | None) -> int:
+    if not a or not b:
+        return -1
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def build_spread(posts: list[Post], ev: Evidence, member: dict[str, dict[int, Any]]) -> nx.DiGraph:
     """The graph of one item's posts (given in time order)."""
     g: nx.DiGraph = nx.DiGraph()
     nodes: dict[tuple[Any, ...], str] = {}
@@ -81,19 +105,29 @@ def build_spread(posts: list[Post], ev: Evidence, member: dict[str, set[int]]) -
             links=";".join(sorted({s["link"] for s in sight})),
         )
         acc = attrs["account"]
-        groups = member.get(acc, set()) | posted_in[acc]
-        src = next(
-            (
-                e
-                for e in reversed(earlier)
-                if g.nodes[e]["chat_id"] in groups and g.nodes[e]["time"] < attrs["time"]
-            ),
-            None,
-        )
+        joined = member.get(acc, {})
+
+        seen = [
+            (i, e) for i, e in enumerate(earlier) if _could_see(g.nodes[e], attrs, joined, posted_in[acc])
+        ]
+        pdq = ev.pdq.get(attrs["sha256"])
+        near = {e: _bits(pdq, ev.pdq.get(g.nodes[e]["sha256"])) for _, e in seen}
+        # Nearest copy first (unknown distances last), then the latest post.
+        best = min(seen, key=lambda ie: (near[ie[1]] < 0, near[ie[1]], -ie[0]), default=None)
+        src = best[1] if best is not None else None
         if src is not None:
-            g.add_edge(src, node, type="forward", basis="member", group=g.nodes[src]["group"])
+            g.add_edge(
+                src, node, type="forward", basis="member", group=g.nodes[src]["group"], pdq_distance=near[src]
+            )
         elif first is not None and node != first:
-            g.add_edge(first, node, type="forward", basis="unexplained", group=g.nodes[first]["group"])
+            g.add_edge(
+                first,
+                node,
+                type="forward",
+                basis="unexplained",
+                group=g.nodes[first]["group"],
+                pdq_distance=_bits(ev.pdq.get(attrs["sha256"]), ev.pdq.get(g.nodes[first]["sha256"])),
+            )
         earlier.append(node)
         if acc:
             posted_in[acc].add(attrs["chat_id"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 from sqlalchemy import func, select
 
 from tessera.items.grouping import update_items
@@ -11,8 +12,6 @@ from tessera.items.links import Links, spanning_forest
 from tessera.store.case import CaseHandle
 from tessera.store.models_items import Item, ItemMember
 from tests.items.conftest import OP
-
-import numpy as np
 
 
 def test_generator_hops_are_within_1_to_30_bits() -> None:
@@ -28,8 +27,15 @@ def test_generator_hops_are_within_1_to_30_bits() -> None:
 
 def test_items_equal_the_pictures(hop_case: CaseHandle) -> None:
     with hop_case.session() as s:
-        rows = s.execute(select(ItemMember.sha256, ItemMember.item_id, ItemMember.via, ItemMember.linked_to,
-                                ItemMember.distance)).all()
+        rows = s.execute(
+            select(
+                ItemMember.sha256,
+                ItemMember.item_id,
+                ItemMember.via,
+                ItemMember.linked_to,
+                ItemMember.distance,
+            )
+        ).all()
         n_items = s.scalar(select(func.count()).select_from(Item))
     truth = {c.sha256: c.item for c in OP.copies.values()}
     by_item: dict[int, set[str]] = defaultdict(set)

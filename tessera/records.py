@@ -76,7 +76,8 @@ class ExifInfo:
     gps_lon: float | None = None
     orientation: int | None = None
     #: Producer-lead fields kept raw (lens, DNG serial, offset, GPS altitude/time): hashing.exif_fields.
-    fields: dict[str, Any] | None = None
+    #: Not compared: they are the same tags again, raw, and equality stays about the decoded values.
+    fields: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,6 @@ def read_exif(im: Image.Image) -> ExifInfo | None:
         if lat is not None and lon is not None:
             info.gps_lat, info.gps_lon = lat, lon
     info.fields = read_fields(exif)  # the producer-lead fields, raw (issue 14)
-    if info == ExifInfo():
+    if info == ExifInfo() and not info.fields:
         return None
     return info

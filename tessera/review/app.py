@@ -19,6 +19,7 @@ from tessera.review import (
     routes_pages,
     routes_review,
     routes_series,
+    routes_timeline,
     routes_wellbeing,
 )
 from tessera.review.deps import NotSignedIn
@@ -66,7 +67,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (routes_auth, routes_pages, routes_review, routes_media, routes_network):
         app.include_router(module.router)
-    for module in (routes_series, routes_wellbeing):
+    for module in (routes_series, routes_wellbeing, routes_timeline):
         app.include_router(module.router)
 
     @app.exception_handler(NotSignedIn)

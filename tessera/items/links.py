@@ -91,6 +91,13 @@ def spanning_forest(
         if uf.union(x, y):
             adj[x].append((y, dist, v))
             adj[y].append((x, dist, v))
+    # A self-join finds every pair twice (a->b and b->a): keep each pair once, at its shortest link.
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.lexsort((via, d, hi, lo))
+    lo, hi, d, via = lo[order], hi[order], d[order], via[order]
+    first = np.ones(len(lo), bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    a, b, d, via = lo[first], hi[first], d[first], via[first]
     order = np.lexsort((via, d))
     for x, y, dist, v in zip(
         a[order].tolist(), b[order].tolist(), d[order].tolist(), via[order].tolist(), strict=True

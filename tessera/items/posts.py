@@ -48,7 +48,8 @@ def _where_files(
         q = q.where(m.File.sha256.in_(sorted(shas)))
     held: set[tuple[str, str]] = set()
     where: dict[str, tuple[str, str]] = {}
-    for device, sha, locator in session.execute(q.order_by(m.File.device_id, m.File.locator)):
+    rows: Any = session.execute(q.order_by(m.File.device_id, m.File.locator))
+    for device, sha, locator in rows:
         held.add((device, sha))
         where.setdefault(sha, (device, locator))
     return held, where
@@ -80,7 +81,8 @@ def load_posts(session: Session, item_id: int | None = None) -> list[Post]:
     if item_id is not None:
         q = q.where(ItemMember.item_id == item_id)
     out = []
-    for mid, item, sha, time, account, chat_id, title, key, device, locator, fwd in session.execute(q):
+    rows: Any = session.execute(q)
+    for mid, item, sha, time, account, chat_id, title, key, device, locator, fwd in rows:
         out.append(
             Post(mid, item, sha, time, account, chat_id, title or key, key, device, locator, bool(fwd))
         )
@@ -101,7 +103,8 @@ class Evidence:
         if shas is not None:
             pq = pq.where(m.Media.sha256.in_(sorted(shas)))
         #: PDQ of each copy, to tell which earlier copy a forward was most likely made from
-        self.pdq: dict[str, str] = {s: p for s, p in session.execute(pq)}
+        found: Any = session.execute(pq)
+        self.pdq: dict[str, str] = {s: p for s, p in found}
 
     def post(self, p: Post, first_id: int | None = None) -> dict[str, Any]:
         via, linked, dist = self.member.get(p.sha256, (None, None, None))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import tessera
+from tessera.items.report import spread_section
 from tessera.messaging.inventory import inventory
 from tessera.network import analysis, cameras, persons
 from tessera.store import models as m
@@ -95,6 +96,8 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
             "totals": device_stats(s, device),
             "devices": devices,
             "network": network_section(s),
+            # Near-duplicate items and how each spread (issue 14, tessera.items).
+            "spread": spread_section(s),
             # Cameras across devices, capture places, pictures taken on a seized phone (issue 14).
             "producer_leads": cameras.report_section(s),
         }

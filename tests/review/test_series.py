@@ -18,7 +18,7 @@ from tessera.store.case import CaseHandle
 from tessera.store.models_items import Item, ItemMember
 from tessera.store.models_series import Series, SeriesMember
 from tests.review.conftest import sign_in
-from tests.review.helpers import Built
+from tests.review.helpers import Built, build_case
 
 H = "X-CSRF-Token"
 
@@ -136,3 +136,50 @@ def test_member_stands_for_its_item_and_travels_in_vics(
     assert {sha: entries[sha] for sha in members | {single}} == {
         sha: by_sha[sha] for sha in members | {single}
     }
+
+
+def test_series_travel_in_referral_packages(sqlite_case: CaseHandle, tmp_path: Path) -> None:
+    from tessera.network.referrals import write_referrals
+    from tessera.series import add, create
+
+    build_case(sqlite_case, tmp_path, n_series=1, n_single=1, network=True)
+
+    def vics_media(out: Path) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for doc in out.glob("*/cases.vics.json"):
+            for media in json.loads(doc.read_text())["value"][0]["Media"]:
+                for alt in media.get("AlternativeHashes", []):
+                    if alt["HashName"] == "SHA256":
+                        found[alt["HashValue"].lower()] = media.get("Series")
+        return found
+
+    with sqlite_case.session() as s:
+        write_referrals(s, tmp_path / "before", "Operation Test", "XX-TEST")
+    before = vics_media(tmp_path / "before")
+    assert before and not any(before.values())
+    chosen = sorted(before)[0]
+    with sqlite_case.session() as s:
+        add(s, "rita", create(s, "rita", "Garden scene", "abstract test data"), chosen)
+        s.commit()
+        write_referrals(s, tmp_path / "after", "Operation Test", "XX-TEST")
+    after = vics_media(tmp_path / "after")
+    assert after == {**before, chosen: "Garden scene"}
+
+
+def test_migration_0014_matches_the_models(case: CaseHandle) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tessera.store.models import Base
+
+    mine = {
+        "series",
+        "series_member",
+        "exposure_event",
+        "exposure_session",
+        "exposure_seen",
+        "exposure_break",
+    }
+    with case.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in diffs if any(f"'{t}'" in repr(d) or f"<{t}>" in repr(d) for t in mine)] == []

@@ -19,6 +19,7 @@ from tessera.review import (
     routes_pages,
     routes_review,
     routes_series,
+    routes_spread,
     routes_timeline,
     routes_wellbeing,
 )
@@ -69,6 +70,7 @@ def create_app(
         app.include_router(module.router)
     for module in (routes_series, routes_wellbeing, routes_timeline):
         app.include_router(module.router)
+    app.include_router(routes_spread.router)
 
     @app.exception_handler(NotSignedIn)
     async def _signin(request: Request, _exc: NotSignedIn) -> Response:

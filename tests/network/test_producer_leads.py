@@ -164,3 +164,14 @@ def test_cli_and_report(sqlite_case: CaseHandle, gen: Generated, tmp_path: Path)
     write_html(report, tmp_path / "report.html")
     html = (tmp_path / "report.html").read_text("utf-8")
     assert "Producer leads" in html and "NB7-004127" in html and "taken here, then posted" in html
+
+
+def test_migration_0012_matches_the_model(case: CaseHandle) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tessera.store.models import Base
+
+    with case.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in diffs if "'media_exif'" in repr(d) or "<media_exif>" in repr(d)] == []

@@ -147,7 +147,8 @@ def _batched(
     """Rows of ``make(after, limit)`` batch by batch; ``after`` is the keyset of the last row or None."""
     after = None
     while True:
-        rows = session.execute(make(after, batch)).all()
+        # Core rows straight from the connection: the ORM's row processing is a third of the cost here.
+        rows = session.connection().execute(make(after, batch)).all()
         yield from rows
         if len(rows) < batch:
             return
@@ -215,12 +216,13 @@ def _messages(session: Session, f: Filters, cur: Cursor | None, batch: int) -> I
     for row in _batched(session, make, lambda r: (r[1], r[0]), batch):
         mid, time, device, locator, kind, text, sha, fwd, account, title, ckey, item = row
         t = time if time.tzinfo else time.replace(tzinfo=UTC)
+        when = iso(t)
         is_post = sha is not None
         detail = ("forwarded " if fwd else "") + ("post" if is_post else kind)
         if text:
             detail += f": {text}"
         ev = {
-            "time": iso(t),
+            "time": when,
             "time_basis": "utc",
             "kind": "post" if is_post else "message",
             "device": device,
@@ -231,11 +233,11 @@ def _messages(session: Session, f: Filters, cur: Cursor | None, batch: int) -> I
             "source": "message",
             "locator": locator,
             "detail": detail,
-            "raw_time": iso(t),
+            "raw_time": when,
             "ref": f"message:{mid}",
         }
         # One stream, so one rank for both kinds (the merge needs each stream in key order).
-        yield t.timestamp(), rank_post, mid, t.isoformat(), ev
+        yield t.timestamp(), rank_post, mid, when, ev
 
 
 def _file_times(session: Session, f: Filters, cur: Cursor | None, kind: str, batch: int) -> Iterator[Keyed]:

@@ -146,42 +146,45 @@ def camera_id(key: CameraKey) -> str:
 
 
 def _pictures(session: Session) -> dict[str, Picture]:
-    """Every medium with producer EXIF (make, model, serial or GPS), with the files that hold it."""
-    q = (
-        select(
-            m.Media.sha256,
-            m.Media.exif_make,
-            m.Media.exif_model,
-            m.Media.exif_serial,
-            m.Media.exif_time,
-            m.Media.gps_lat,
-            m.Media.gps_lon,
-        )
-        .where(
-            or_(
-                m.Media.exif_make.is_not(None),
-                m.Media.exif_model.is_not(None),
-                m.Media.exif_serial.is_not(None),
-                m.Media.gps_lat.is_not(None),
-                m.Media.sha256.in_(select(MediaExif.sha256)),
-            )
-        )
-        .order_by(m.Media.sha256)
+    """Every medium with producer EXIF (make, model, serial or GPS), with the files that hold it.
+
+    Three whole-table scans (media, media_exif, files joined to media) rather than chunked IN lists:
+    the filter is the same for all, and one pass each is what keeps 100,000 pictures to seconds."""
+    has_exif = or_(
+        m.Media.exif_make.is_not(None),
+        m.Media.exif_model.is_not(None),
+        m.Media.exif_serial.is_not(None),
+        m.Media.gps_lat.is_not(None),
+        m.Media.sha256.in_(select(MediaExif.sha256)),
     )
-    pics = {row[0]: Picture(*row) for row in session.execute(q)}
-    cols = [c for c in MediaExif.__table__.columns if c.name != "sha256"]
-    shas = list(pics)
-    for part in chunks(shas):
-        for row in session.execute(select(MediaExif).where(MediaExif.sha256.in_(part))).scalars():
-            pics[row.sha256].exif = {c.name: getattr(row, c.name) for c in cols}
-        fq = (
-            select(m.File.sha256, m.File.device_id, m.File.locator, m.File.deleted)
-            .where(m.File.sha256.in_(part))
-            .order_by(m.File.device_id, m.File.locator)
-        )
-        for sha, dev, loc, deleted in session.execute(fq):
-            assert sha is not None  # selected by sha256 IN (...)
-            pics[sha].files.append(
+    cols = (
+        m.Media.sha256,
+        m.Media.exif_make,
+        m.Media.exif_model,
+        m.Media.exif_serial,
+        m.Media.exif_time,
+        m.Media.gps_lat,
+        m.Media.gps_lon,
+    )
+    pics = {
+        row[0]: Picture(*row)
+        for row in session.execute(select(*cols).where(has_exif).order_by(m.Media.sha256))
+    }
+    names = [c.name for c in MediaExif.__table__.columns]
+    for row in session.execute(select(*MediaExif.__table__.columns)):
+        pic = pics.get(row[0])
+        if pic is not None:
+            pic.exif = dict(zip(names[1:], row[1:], strict=True))
+    fq = (
+        select(m.File.sha256, m.File.device_id, m.File.locator, m.File.deleted)
+        .join(m.Media, m.Media.sha256 == m.File.sha256)
+        .where(has_exif)
+        .order_by(m.File.device_id, m.File.locator)
+    )
+    for sha, dev, loc, deleted in session.execute(fq):
+        pic = pics.get(sha or "")
+        if pic is not None:  # None only for media stored between the two reads
+            pic.files.append(
                 {"device": dev, "locator": loc, "device_path": device_path(loc), "deleted": bool(deleted)}
             )
     return pics

@@ -18,6 +18,7 @@ from tessera.cli import (
     matches,
     network,
     report,
+    series,
     serve,
     sources,
     spread,
@@ -59,6 +60,7 @@ app.command("graph")(network.graph_cmd)
 app.command("referrals")(network.referrals_cmd)
 app.command("spread")(spread.command)
 app.command("cameras")(cameras.command)
+app.add_typer(series.app, name="series")
 
 
 @app.command("demo")

@@ -183,3 +183,25 @@ def test_migration_0014_matches_the_models(case: CaseHandle) -> None:
     with case.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diffs if any(f"'{t}'" in repr(d) or f"<{t}>" in repr(d) for t in mine)] == []
+
+
+def test_cli_lists_series(case: CaseHandle, built: Built) -> None:
+    from tessera.series import add, create
+    from tests.review.test_cli import tessera
+
+    with case.session() as s:
+        row = create(s, "eva", "Hall scene", "tiles")
+        add(s, "eva", row, built.singles[0])
+        s.commit()
+    listed = tessera("series", "list", "--format", "json", case=case.directory)
+    assert listed.returncode == 0, listed.stderr
+    [entry] = json.loads(listed.stdout)
+    assert (entry["name"], entry["members"], entry["notes"], entry["created_by"]) == (
+        "Hall scene",
+        1,
+        "tiles",
+        "eva",
+    )
+    shown = tessera("series", "show", "Hall scene", "--format", "csv", case=case.directory)
+    assert shown.returncode == 0 and built.singles[0] in shown.stdout
+    assert tessera("series", "show", "Nope", case=case.directory).returncode != 0

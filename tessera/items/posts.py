@@ -185,3 +185,11 @@ def item_spread(session: Session) -> Iterator[dict[str, Any]]:
             "devices": len({p.device for p in ps}),
             "first": ev.post(ps[0], ps[0].id),
         }
+
+
+def known_by_item(session: Session, known: set[str]) -> set[str]:
+    """Every copy of an item that has a copy in ``known`` (matched a hash set), plus ``known`` itself."""
+    items = select(ItemMember.item_id).where(ItemMember.sha256.in_(sorted(known))).scalar_subquery()
+    if not known:
+        return set()
+    return known | set(session.scalars(select(ItemMember.sha256).where(ItemMember.item_id.in_(items))))

@@ -85,9 +85,15 @@ def _post(row: Any, first_id: int | None = None) -> dict[str, Any]:
     }
 
 
-def timeline(session: Session, sha256: str) -> list[dict[str, Any]]:
+def timeline(session: Session, sha256: str, by: str = "sha256") -> list[dict[str, Any]]:
     """Every post of one item in time order (the same post seen on several devices is listed once
-    per device, each with its locator); the earliest is marked ``first``."""
+    per device, each with its locator); the earliest is marked ``first``. ``by="item"``: every post of
+    every copy in the file's near-duplicate item (``tessera.items.posts``), each naming its copy."""
+    if by == "item":
+        from tessera.items import grouping, posts
+
+        item = grouping.item_of(session, sha256)
+        return posts.timeline(session, item) if item is not None else []
     rows = session.execute(
         _post_query().where(m.Message.media_sha256 == sha256).order_by(m.Message.time, m.Message.id)
     ).all()
@@ -95,8 +101,13 @@ def timeline(session: Session, sha256: str) -> list[dict[str, Any]]:
     return [_post(r, first) for r in rows]
 
 
-def first_posts(session: Session) -> dict[str, dict[str, Any]]:
-    """sha256 -> the earliest post of it across all devices (ties broken by storage order)."""
+def first_posts(session: Session, by: str = "sha256") -> dict[str, dict[str, Any]]:
+    """sha256 -> the earliest post of it across all devices (ties broken by storage order).
+    ``by="item"``: ``item:<id>`` -> the earliest post of any copy of the item (``tessera.items.posts``)."""
+    if by == "item":
+        from tessera.items import posts
+
+        return posts.first_posts(session)
     ranked = (
         select(
             m.Message.id.label("id"),
@@ -112,8 +123,14 @@ def first_posts(session: Session) -> dict[str, dict[str, Any]]:
     return {row[1]: _post(row, row[0]) for row in rows}
 
 
-def media_spread(session: Session) -> Iterator[dict[str, Any]]:
-    """Per item: first post, number of posts, groups, accounts and devices it reached, known or new."""
+def media_spread(session: Session, by: str = "sha256") -> Iterator[dict[str, Any]]:
+    """Per item: first post, number of posts, groups, accounts and devices it reached, known or new.
+    ``by="item"``: per near-duplicate item, all its copies together (``tessera.items.posts``)."""
+    if by == "item":
+        from tessera.items import posts
+
+        yield from posts.item_spread(session)
+        return
     known = matched_sha256(session)
     firsts = first_posts(session)
     q = (
@@ -187,12 +204,14 @@ def _group_names(session: Session) -> dict[int, str]:
     }
 
 
-def accounts(session: Session) -> list[AccountSummary]:
+def accounts(session: Session, by: str = "sha256") -> list[AccountSummary]:
     """Every account with its groups, devices, activity and role indicators, most active first.
 
     Roles (indicators, not verdicts; each with its count and the messages behind it):
     ``producer-candidate`` first posted new material (matching no hash set); ``distributor`` posted
     known material (matching a hash set) into groups; ``consumer`` is in groups but posted no media.
+    ``by="item"``: first posts are of near-duplicate items (a recompressed copy posted later is not a
+    first post) and a copy is known when any copy of its item matched a hash set.
     """
     groups = _group_names(session)
     out: dict[int, AccountSummary] = {}
@@ -237,7 +256,7 @@ def accounts(session: Session) -> list[AccountSummary]:
     for acc_id, person in account_persons(session).items():
         if acc_id in out:
             out[acc_id].person = person
-    _roles(session, out, groups)
+    _roles(session, out, groups, by)
     for a in out.values():
         a.devices.sort()
     return sorted(out.values(), key=lambda a: (-a.media_posts, -a.messages, a.account))
@@ -250,10 +269,15 @@ def _add(summary: AccountSummary, role: str, ev: Evidence) -> None:
         ind["evidence"].append(ev.as_dict())
 
 
-def _roles(session: Session, out: dict[int, AccountSummary], groups: dict[int, str]) -> None:
+def _roles(
+    session: Session, out: dict[int, AccountSummary], groups: dict[int, str], by: str = "sha256"
+) -> None:
     known = matched_sha256(session)
-    firsts = {p["sha256"]: p for p in first_posts(session).values()}
-    first_locators = {(p["device"], p["locator"]) for p in firsts.values()}
+    if by == "item":
+        from tessera.items.posts import known_by_item
+
+        known = known_by_item(session, known)
+    first_locators = {(p["device"], p["locator"]) for p in first_posts(session, by).values()}
     q = (
         select(
             m.Message.sender_id,

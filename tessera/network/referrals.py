@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 
 import tessera
 from tessera.hashsets.vics_export import context_url, media_object
+from tessera.items.posts import known_by_item
 from tessera.network.analysis import AccountSummary, accounts, iso, matched_sha256
 from tessera.series import series_map, vics_value
 from tessera.store import models as m
+from tessera.store.models_items import ItemMember
 
 REFERRAL_FORMAT = "tessera-referral"
 REFERRAL_VERSION = 1
@@ -52,7 +54,9 @@ def _countries(session: Session, summaries: list[AccountSummary]) -> dict[str, l
 
 
 def _posts(session: Session, account_ids: list[int]) -> list[dict[str, Any]]:
-    known = matched_sha256(session)
+    # Issue 14: a copy is known when any copy of its near-duplicate item matched; each post names its item.
+    known = known_by_item(session, matched_sha256(session))
+    item_of = dict(session.execute(select(ItemMember.sha256, ItemMember.item_id)).all())
     rows = session.execute(
         select(
             m.Account.key,
@@ -85,6 +89,7 @@ def _posts(session: Session, account_ids: list[int]) -> list[dict[str, Any]]:
                 "sha256": sha,
                 "forwarded": bool(forwarded),
                 "status": "known" if sha in known else "new",
+                "item": item_of.get(sha) if sha else None,
             }
         )
     return out
@@ -203,6 +208,7 @@ def _posts_csv(path: Path, posts: list[dict[str, Any]]) -> None:
         "category",
         "status",
         "forwarded",
+        "item",
     ]
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")

@@ -147,3 +147,28 @@ def test_cli_json_and_graphml(hop_case: CaseHandle, tmp_path: Path) -> None:  # 
     assert r.returncode == 2 and "no item 99999" in r.stderr
     with hop_case.session() as s:
         assert s.scalar(select(Item.id).where(Item.id == ids[item])) == ids[item]
+
+
+def test_roles_and_referrals_by_item(hop_case: CaseHandle, tmp_path: Path) -> None:  # noqa: F811
+    """Per item, only each picture's first poster is a producer candidate; per exact SHA-256 every
+    recompressed copy looked new, so every poster was one."""
+    from tessera.network.referrals import write_referrals
+
+    first_posters = {JID[OP.first_poster(i).sender] for i in {c.item for c in OP.copies.values()}}
+    all_posters = {JID[p.sender] for p in OP.posts}
+    with hop_case.session() as s:
+        by_item = {a.account for a in analysis.accounts(s, by="item") if "producer-candidate" in a.roles}
+        by_sha = {a.account for a in analysis.accounts(s) if "producer-candidate" in a.roles}
+        assert by_item == first_posters
+        assert by_sha == all_posters and by_item < by_sha
+        ids = _item_ids(hop_case)
+        line = analysis.timeline(s, OP.copies["M001.0"].sha256, by="item")
+        assert len(line) == sum(1 for z in OP.seizures for p in OP.visible(z) if p.item == "M001")
+        assert {r["item"] for r in line} == {ids["M001"]}
+        packages = write_referrals(s, tmp_path / "ref", "Op", "XX")
+    assert packages
+    import csv
+
+    rows = [r for p in packages for r in csv.DictReader((p.path / "posts.csv").open(encoding="utf-8"))]
+    truth = {c.sha256: ids[c.item] for c in OP.copies.values()}
+    assert rows and all(int(r["item"]) == truth[r["sha256"]] for r in rows)

@@ -4,7 +4,7 @@ Nodes are posts: one message as every seized device shows it (the same chat, sen
 on three phones is one post with three sightings, each naming its device and locator). Edges run
 forward in time: a post comes from an earlier post of the item in a group its sender belongs to
 (membership as stored and joined before that post, or their own earlier message there), ``basis =
-"member"``; among several such posts, the one whose copy is nearest by PDQ (an app makes the new copy
+"member"``; among several such posts (the latest 64 per group), the one whose copy is nearest by PDQ (an app makes the new copy
 from the one received, so the nearest copy is the likeliest source), then the latest. ``pdq_distance``
 on the edge says how near (-1: no usable hash on one side). A post whose sender
 was seen in none of the groups holding an earlier post hangs off the earliest sighting with ``basis =
@@ -31,6 +31,8 @@ from tessera.store import models as m
 from tessera.store.models_items import Item
 
 FORMATS = ("json", "graphml")
+#: Earlier posts per group considered as a post's source (the latest ones; see build_spread).
+CANDIDATES = 64
 SPREAD_FORMAT = "tessera-spread"
 
 
@@ -90,8 +92,10 @@ def build_spread(posts: list[Post], ev: Evidence, member: dict[str, dict[int, An
         sightings[node].append(ev.post(p))
     first = order[0] if order else None
     posted_in: dict[str, set[int]] = defaultdict(set)  # account -> groups holding its earlier posts
-    earlier: list[str] = []
-    for node in order:
+    # Earlier posts per group, as (position in time order, node): a sender's candidates are looked up
+    # in their groups only, and only the latest CANDIDATES of each (bounded work on viral items).
+    by_chat: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for pos, node in enumerate(order):
         attrs = g.nodes[node]
         sight = sightings[node]
         attrs.update(
@@ -107,8 +111,12 @@ def build_spread(posts: list[Post], ev: Evidence, member: dict[str, dict[int, An
         acc = attrs["account"]
         joined = member.get(acc, {})
 
+        chats = (joined.keys() | posted_in[acc]) & by_chat.keys()
         seen = [
-            (i, e) for i, e in enumerate(earlier) if _could_see(g.nodes[e], attrs, joined, posted_in[acc])
+            (i, e)
+            for c in chats
+            for i, e in by_chat[c][-CANDIDATES:]
+            if _could_see(g.nodes[e], attrs, joined, posted_in[acc])
         ]
         pdq = ev.pdq.get(attrs["sha256"])
         near = {e: _bits(pdq, ev.pdq.get(g.nodes[e]["sha256"])) for _, e in seen}
@@ -128,7 +136,7 @@ def build_spread(posts: list[Post], ev: Evidence, member: dict[str, dict[int, An
                 group=g.nodes[first]["group"],
                 pdq_distance=_bits(ev.pdq.get(attrs["sha256"]), ev.pdq.get(g.nodes[first]["sha256"])),
             )
-        earlier.append(node)
+        by_chat[attrs["chat_id"]].append((pos, node))
         if acc:
             posted_in[acc].add(attrs["chat_id"])
     return g

@@ -4,8 +4,9 @@ Nodes are posts: one message as every seized device shows it (the same chat, sen
 on three phones is one post with three sightings, each naming its device and locator). Edges run
 forward in time: a post comes from an earlier post of the item in a group its sender belongs to
 (membership as stored and joined before that post, or their own earlier message there), ``basis =
-"member"``; among several such posts (the latest 64 per group), the one whose copy is nearest by PDQ (an app makes the new copy
-from the one received, so the nearest copy is the likeliest source), then the latest. ``pdq_distance``
+"member"``; among several such posts (the latest 64 per group), the one whose copy is nearest by
+PDQ (an app makes the new copy from the one received, so the nearest copy is the likeliest source),
+then the latest. ``pdq_distance``
 on the edge says how near (-1: no usable hash on one side). A post whose sender
 was seen in none of the groups holding an earlier post hangs off the earliest sighting with ``basis =
 "unexplained"`` rather than being guessed onto someone. The earliest post is marked ``first``.

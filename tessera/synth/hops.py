@@ -95,7 +95,7 @@ def _transform(img: Image.Image, kind: str, rng: random.Random) -> bytes:
     if kind == "resize":
         scale = rng.uniform(0.55, 0.9)
         small = img.resize(
-            (max(64, int(img.width * scale)), max(64, int(img.height * scale))), Image.BILINEAR
+            (max(64, int(img.width * scale)), max(64, int(img.height * scale))), Image.Resampling.BILINEAR
         )
         return encode(small, "JPEG", quality=rng.randint(60, 90))
     return encode(img, "WEBP", quality=rng.randint(30, 75))
@@ -193,10 +193,10 @@ def load(session: Session, op: HopOperation) -> None:
         session.add(chat)
         chats[g.key] = chat
     session.flush()
-    for gkey, members in op.net.members.items():
-        for person, joined in members.items():
+    for gkey, joins in op.net.members.items():
+        for who, joined in joins.items():
             session.add(
-                m.Membership(chat_id=chats[gkey].id, account_id=accounts[person].id, joined_at=joined)
+                m.Membership(chat_id=chats[gkey].id, account_id=accounts[who].id, joined_at=joined)
             )
     for c in op.copies.values():
         session.add(

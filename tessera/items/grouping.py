@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tessera.hashing.video import FRAME_DISTANCE, MATCH_PERCENT
@@ -192,12 +192,15 @@ def _write(
     dropped -= {c["id"] for c in changed}
     if dropped:
         session.execute(delete(Item).where(Item.id.in_(sorted(dropped))))
+    # Core inserts: one executemany per chunk (the ORM's bulk path splits rows by which values are None).
+    item_t: Any = Item.__table__
+    member_t: Any = ItemMember.__table__
     for start in range(0, len(new_items), CHUNK):
-        session.execute(insert(Item), new_items[start : start + CHUNK])
+        session.execute(item_t.insert(), new_items[start : start + CHUNK])
     for c in changed:
         session.execute(update(Item).where(Item.id == c["id"]).values(kind=c["kind"], members=c["members"]))
     for start in range(0, len(members), CHUNK):
-        session.execute(insert(ItemMember), members[start : start + CHUNK])
+        session.execute(member_t.insert(), members[start : start + CHUNK])
     session.flush()
     return Grouped(sum(1 for s in shas if s not in old), len(dropped), len(new_items) + len(changed))
 

@@ -21,7 +21,7 @@ from tessera.store.models_items import ItemMember
 from tessera.store.models_series import Series, SeriesMember
 
 MAX_NAME = 200
-MAX_NOTES = 20_000
+MAX_NOTES = 8_000
 
 
 def _clean(name: str, notes: str) -> tuple[str, str]:

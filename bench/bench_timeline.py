@@ -44,16 +44,23 @@ def fill(case_dir: Path, n_msg: int, n_pic: int, db_url: str | None) -> None:
         s.add(m.Chat(id=1, platform="whatsapp", key="g1@g.us", title="Group 1"))
         s.add_all(m.Account(id=k + 1, platform="whatsapp", key=f"+3461{k:07d}") for k in range(1000))
         s.flush()
-        s.add(m.MessagingSource(id=1, device_id="D1", locator="/msgstore.db", parser="bench", status="complete"))
+        s.add(
+            m.MessagingSource(id=1, device_id="D1", locator="/msgstore.db", parser="bench", status="complete")
+        )
         s.flush()
         for a in range(0, n_pic, CHUNK):
             s.execute(
                 insert(m.Media),
                 [
                     {
-                        "sha256": shas[k], "md5": shas[k][:32], "sha1": shas[k][:40], "size": 1000,
+                        "sha256": shas[k],
+                        "md5": shas[k][:32],
+                        "sha1": shas[k][:40],
+                        "size": 1000,
                         "kind": "image",
-                        "exif_time": (t0 + timedelta(minutes=7 * k)).strftime("%Y:%m:%d %H:%M:%S") if k % 2 else None,
+                        "exif_time": (t0 + timedelta(minutes=7 * k)).strftime("%Y:%m:%d %H:%M:%S")
+                        if k % 2
+                        else None,
                         "gps_lat": (k % 160) - 80.0 if k % 10 == 1 else None,
                         "gps_lon": (k % 340) - 170.0 if k % 10 == 1 else None,
                     }
@@ -64,7 +71,10 @@ def fill(case_dir: Path, n_msg: int, n_pic: int, db_url: str | None) -> None:
                 insert(m.File),
                 [
                     {
-                        "device_id": "D1", "locator": f"/DCIM/{k}.jpg", "raw_path": b"x", "sha256": shas[k],
+                        "device_id": "D1",
+                        "locator": f"/DCIM/{k}.jpg",
+                        "raw_path": b"x",
+                        "sha256": shas[k],
                         "mtime": (t0 + timedelta(minutes=5 * k)).timestamp(),
                         "crtime": (t0 + timedelta(minutes=5 * k - 1)).timestamp(),
                     }
@@ -76,8 +86,13 @@ def fill(case_dir: Path, n_msg: int, n_pic: int, db_url: str | None) -> None:
                 insert(m.Message),
                 [
                     {
-                        "device_id": "D1", "source_id": 1, "locator": f"/msgstore.db#message/{k}", "chat_id": 1,
-                        "sender_id": k % 1000 + 1, "time": t0 + timedelta(seconds=30 * k), "kind": "text",
+                        "device_id": "D1",
+                        "source_id": 1,
+                        "locator": f"/msgstore.db#message/{k}",
+                        "chat_id": 1,
+                        "sender_id": k % 1000 + 1,
+                        "time": t0 + timedelta(seconds=30 * k),
+                        "kind": "text",
                         "text": None if k % 5 == 0 else f"message {k}",
                         "media_sha256": shas[k % n_pic] if k % 5 == 0 else None,
                     }
@@ -143,7 +158,9 @@ def main() -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     places_s = time.perf_counter() - t
-    lines.append(f"Case: {a.messages:,} messages, {a.pictures:,} pictures ({a.db}); filled in {fill_s:.0f} s.")
+    lines.append(
+        f"Case: {a.messages:,} messages, {a.pictures:,} pictures ({a.db}); filled in {fill_s:.0f} s."
+    )
     lines.append("")
     lines.append("| measure | value |")
     lines.append("|---|---|")

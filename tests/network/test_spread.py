@@ -47,11 +47,8 @@ def test_first_poster_and_full_spread_of_every_item(hop_case: CaseHandle) -> Non
         first = earliest(g)
         assert first is not None
         assert (first["account"], first["group"]) == (JID[truth.sender], TITLE[truth.group])
-        assert (
-            first["sha256"] == OP.copies[truth.copy].sha256
-            and first["via"] == "self"
-            or first["via"] == "pdq"
-        )
+        assert first["sha256"] == OP.copies[truth.copy].sha256
+        assert first["via"] in ("self", "pdq")
         fp = firsts[f"item:{item_id}"]
         assert (fp["account"], fp["group"], fp["first"]) == (JID[truth.sender], TITLE[truth.group], True)
         spread = {(a["group"], a["account"], a["time"], a["sha256"]) for _, a in g.nodes(data=True)}
@@ -65,8 +62,8 @@ def test_first_poster_and_full_spread_of_every_item(hop_case: CaseHandle) -> Non
 
 
 def test_forward_edges_follow_the_generated_hops(hop_case: CaseHandle) -> None:  # noqa: F811
-    """Where the generator's parent post is the only earlier post the sender could see, the graph
-    names it; overall most edges are the true hop."""
+    """Forwards are inferred (membership, then the nearest copy by PDQ): most are the generator's true
+    hop; the rest name another earlier post the sender could also have seen."""
     ids = _item_ids(hop_case)
     by_id = {p.id: p for p in OP.posts}
     agree = total = 0
@@ -82,7 +79,7 @@ def test_forward_edges_follow_the_generated_hops(hop_case: CaseHandle) -> None: 
                 src = node_of[(TITLE[par.group], JID[par.sender], analysis.iso(par.time))]
                 total += 1
                 agree += g.has_edge(src, dst)
-    assert total and agree / total >= 0.7, (agree, total)
+    assert total and agree / total >= 0.8, (agree, total)  # 30 of 36 on this operation
 
 
 def test_missing_file_message_reaches_its_item_by_the_app_hash(hop_case: CaseHandle) -> None:  # noqa: F811

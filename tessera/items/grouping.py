@@ -52,6 +52,10 @@ class Grouped:
 def update_items(session: Session, threshold: int | None = None) -> Grouped:
     """Give every medium without an item one; returns what changed (the caller commits)."""
     radius = case_threshold(session) if threshold is None else threshold
+    # Every member row names a stored medium: equal counts mean nothing is new (no need to load them).
+    n_media = session.scalar(select(func.count()).select_from(m.Media)) or 0
+    if n_media == (session.scalar(select(func.count()).select_from(ItemMember)) or 0):
+        return Grouped(0, 0, 0)
     media: Any = session.execute(
         select(m.Media.sha256, m.Media.kind, m.Media.pdq, m.Media.pdq_quality).order_by(m.Media.sha256)
     ).all()

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,20 +47,36 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _session_row(session: Session, key: str, user: str) -> ExposureSession:
-    row = session.get(ExposureSession, key)
-    if row is None:
-        row = ExposureSession(session_key=key, user=user, items_seen=0, reveals=0, revealed_seconds=0.0)
-        session.add(row)
-    row.last_at = datetime.now(UTC)
-    return row
+def _bump(
+    session: Session, key: str, user: str, seen: int = 0, reveals: int = 0, seconds: float = 0.0
+) -> None:
+    """Add to a session's counters in SQL (``x = x + n``): thumbnails of one page arrive in parallel, and
+    a read-modify-write in Python would lose counts between concurrent requests."""
+    if session.get(ExposureSession, key) is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    ExposureSession(session_key=key, user=user, items_seen=0, reveals=0, revealed_seconds=0.0)
+                )
+        except IntegrityError:  # another request of this session made it first
+            pass
+    S = ExposureSession
+    session.execute(
+        update(S)
+        .where(S.session_key == key)
+        .values(
+            items_seen=S.items_seen + seen,
+            reveals=S.reveals + reveals,
+            revealed_seconds=S.revealed_seconds + seconds,
+            last_at=datetime.now(UTC),
+        )
+    )
 
 
 def note_reveal(session: Session, token: str, user: str, sha256: str) -> ExposureEvent:
     """Called by the (audited) reveal: one event, counted in the session at once."""
     key = session_key(token)
-    row = _session_row(session, key, user)
-    row.reveals += 1
+    _bump(session, key, user, reveals=1)
     event = ExposureEvent(
         user=user, session_key=key, sha256=sha256, day=today(), seconds=0.0, reports=0, claimed=0.0
     )
@@ -79,7 +95,7 @@ def note_seen(session: Session, token: str, user: str, sha256: str) -> bool:
             session.add(ExposureSeen(session_key=key, sha256=sha256))
     except IntegrityError:  # the same thumbnail requested twice at once: counted by the other request
         return False
-    _session_row(session, key, user).items_seen += 1
+    _bump(session, key, user, seen=1)
     return True
 
 
@@ -91,6 +107,7 @@ def report_seconds(session: Session, token: str, sha256: str, seconds: float) ->
         .where(ExposureEvent.session_key == key, ExposureEvent.sha256 == sha256)
         .order_by(ExposureEvent.id.desc())
         .limit(1)
+        .with_for_update()  # a heartbeat and a pagehide report for one reveal must not both use its room
     )
     if event is None:
         return 0.0
@@ -101,7 +118,7 @@ def report_seconds(session: Session, token: str, sha256: str, seconds: float) ->
     event.seconds += counted
     event.reports += 1
     event.claimed += max(0.0, min(claimed, 1e9))
-    _session_row(session, key, event.user).revealed_seconds += counted
+    _bump(session, key, event.user, seconds=counted)
     return counted
 
 

@@ -203,3 +203,14 @@ def test_video_contact_sheet_blurred_and_grayscale(sqlite_case: CaseHandle, tmp_
         assert all(ImageStat.Stat(t.convert("L")).stddev[0] > 5 for t in tiles)  # nine frames, no empty cell
         sharp = sum(ImageStat.Stat(clear.convert("L").filter(ImageFilter.FIND_EDGES)).mean)
         assert sharp > 3 * edges  # the blur removed the detail the frames have
+
+
+def test_items_seen_exact_under_parallel_thumbnail_requests(client: TestClient, built: Built) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sign_in(client, "rita")
+    shas = sorted({s for members in built.clusters.values() for s in members} | set(built.singles))
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda sha: client.get(f"/thumb/{sha}.jpg").status_code, shas * 3))
+    assert set(codes) == {200}
+    assert client.get("/api/exposure/me").json()["session_items_seen"] == len(shas)

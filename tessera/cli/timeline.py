@@ -59,7 +59,9 @@ def command(
     since: Annotated[
         str | None, typer.Option("--since", help="ISO date/time, UTC unless a zone is given.")
     ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="ISO date/time (inclusive).")] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="ISO date/time, inclusive (a bare date: the whole day).")
+    ] = None,
     kind: Annotated[
         list[str] | None, typer.Option("--kind", help=f"Only these kinds: {', '.join(ev.KINDS)}.")
     ] = None,
@@ -98,7 +100,7 @@ def command(
                 sha256s=item_sha256s(s, item) if item else None,
                 group=group_id(s, group) if group else None,
                 since=_time(since, "--since"),
-                until=_time(until, "--until"),
+                until=_time(until, "--until") and ev.parse_until(until),
                 kinds=frozenset(kind) if kind else frozenset(ev.KINDS),
             )
         except UnknownFilter as exc:

@@ -38,7 +38,7 @@ def _filters(ctx: Any, q: dict[str, Any]) -> tuple[ev.Filters, list[str]]:
         errors.append(str(exc))
     for name in ("since", "until"):
         if q.get(name):
-            t = ev.parse_time(q[name])
+            t = (ev.parse_until if name == "until" else ev.parse_time)(q[name])
             if t is None:
                 errors.append(f"{name}: not an ISO date or date-time: {q[name]}")
             setattr(f, name, t)

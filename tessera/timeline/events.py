@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
@@ -78,6 +78,14 @@ def parse_time(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def parse_until(value: str | None) -> datetime | None:
+    """An inclusive upper bound: a bare date means the whole of that day."""
+    t = parse_time(value)
+    if t is not None and value is not None and len(value.strip()) <= 10:
+        t = t + timedelta(days=1, microseconds=-1)
+    return t
 
 
 @dataclass

@@ -111,6 +111,7 @@ def test_filters_keep_exactly_what_they_name(op: tuple[CaseHandle, Truth]) -> No
     ranged = _all(case, E.Filters(since=since, until=until))
     inside = [e for e in every if since <= E.parse_time(e["time"]) <= until]
     assert ranged == inside and ranged
+    assert E.parse_until("2024-03-05") == until.replace(microsecond=999999)  # a bare date: the whole day
     only = _all(case, E.Filters(kinds=frozenset({"capture"})))
     assert only == [e for e in every if e["kind"] == "capture"]
 

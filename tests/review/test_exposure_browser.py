@@ -10,20 +10,24 @@ assertion; reveal counts come from the server and are exact.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from PIL import Image, ImageFilter, ImageStat
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
+from tessera.ingest.pipeline import IngestOptions, ingest
 from tessera.review import create_app
 from tessera.review.auth import add_user
 from tessera.store import models as m
 from tessera.store.case import CaseHandle, init_case
 from tessera.store.models_series import ExposureEvent
+from tessera.synth.videos import VideoSpec, encode_video
 from tests.review.helpers import PASSWORD, build_case
 from tests.review.test_browser import ARGS, CHROMIUM, Server, _free_port
 
@@ -37,6 +41,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("exposure-browser")
     handle = init_case(root / "case", "Operation Exposure", "XX-TEST")
     built = build_case(handle, root)
+    vid = root / "evidence" / "V2"
+    vid.mkdir(parents=True)
+    (vid / "clip.mp4").write_bytes(encode_video(VideoSpec(seed=41, seconds=3.0)))
+    ingest(handle, vid, IngestOptions("V2", workers=0))
     with handle.session() as s:
         add_user(s, "rex", "reviewer", PASSWORD)
         add_user(s, "rae", "reviewer", PASSWORD)
@@ -219,4 +227,27 @@ def test_series_from_the_grid_and_the_media_page(browser: Browser, server: Serve
     pg.click("#series-of button.series-remove")
     pg.wait_for_selector("#series-status:has-text('removed from Red chair')")
     assert members() == [one]
+    pg.context.close()
+
+
+def test_video_tile_is_a_blurred_grayscale_contact_sheet(browser: Browser, server: Server) -> None:
+    pg = _page(browser, server, "rex")
+    pg.goto(server.url + "/review")
+    img = pg.locator('.item[data-kind="video"] .thumb img')
+    assert img.count() == 1
+    img.scroll_into_view_if_needed()
+    pg.wait_for_function(
+        "() => { const i = document.querySelector('.item[data-kind=\"video\"] .thumb img');"
+        " return i.complete && i.naturalWidth > 0; }"
+    )
+    assert pg.locator('.item[data-kind="video"] video').count() == 0  # never a player
+    src = img.get_attribute("src")
+    assert src and "clear" not in src
+    sheet = Image.open(io.BytesIO(pg.request.get(server.url + src).body())).convert("RGB")
+    r, g, b = sheet.split()
+    assert r.tobytes() == g.tobytes() == b.tobytes()
+    edges = sum(ImageStat.Stat(sheet.convert("L").filter(ImageFilter.FIND_EDGES)).mean)
+    assert edges < 3.0, edges
+    # Not the placeholder (blurred, its stddev is 0.5): the sheet keeps the frames' coarse variation.
+    assert ImageStat.Stat(sheet.convert("L")).stddev[0] > 3
     pg.context.close()

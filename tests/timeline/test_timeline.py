@@ -104,6 +104,12 @@ def test_filters_keep_exactly_what_they_name(op: tuple[CaseHandle, Truth]) -> No
     grp = _all(case, E.Filters(group=gid))
     assert grp and all(e["group"] == title and e["source"] == "message" for e in grp)
     assert len(grp) == len([e for e in every if e["group"] == title])
+    from tessera.timeline.resolve import item_sha256s
+
+    with case.session() as s:  # a SHA-256 stands for its item where it has one, else for itself
+        assert item_sha256s(s, truth.pictures["cam0"].sha256.upper()) == truth.item_members
+        assert item_sha256s(s, str(truth.item_id)) == truth.item_members
+        assert item_sha256s(s, truth.pictures["cam2"].sha256) == {truth.pictures["cam2"].sha256}
     item = _all(case, E.Filters(sha256s=truth.item_members))
     assert item and {e["sha256"] for e in item} == truth.item_members
     assert {e["item"] for e in item} == {truth.item_id}

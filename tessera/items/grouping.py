@@ -9,7 +9,7 @@ unreadable or flat images) are items of their own, so every stored file has exac
 Incremental like review clusters: media that already have an item are not searched again; only new media
 are searched against everything, and items that new links join are merged, keeping the item whose key
 (smallest member SHA-256) is the merged item's key, so item ids stay stable while nothing joins them.
-The stored links of existing items are kept as they are; new links are added shortest first.
+A touched item is re-oriented from its key over its stored links and the new ones.
 """
 
 from __future__ import annotations

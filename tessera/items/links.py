@@ -2,21 +2,19 @@
 
 Pure computation over integer node ids (no database), so it can be measured on a million hashes. A link
 is ``(a, b, distance, via)``; the items are the connected components of all links within the threshold.
-Each member records one link that joined it (``linked_to`` + ``distance``): the links kept by Kruskal's
-algorithm (shortest first) oriented away from the item's key, so every member has a chain of checkable
-links back to the key, each within the threshold.
+Each member records one link that joined it (``linked_to`` + ``distance``): a breadth-first spanning
+tree from the item's key (its smallest node), each member taking its shortest link to a member one step
+closer, so every member has a chain of checkable links back to the key, each within the threshold.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from tessera.items.unionfind import UnionFind
 from tessera.matching.pdq import PdqIndex
 
 VIA_ORDER = ("self", "pdq", "vpdq", "frame", "app-hash")
@@ -83,46 +81,63 @@ def spanning_forest(
     via: npt.NDArray[np.int64],
     nodes: npt.NDArray[np.int64] | None = None,
 ) -> Forest:
-    """Components of ``kept`` links (taken first, as they are: the stored trees of existing items) plus
-    the new links (shortest first), over nodes ``0..n-1``; only ``nodes`` (default all) are oriented."""
-    uf: UnionFind[int] = UnionFind()
-    adj: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-    for x, y, dist, v in kept:
-        if uf.union(x, y):
-            adj[x].append((y, dist, v))
-            adj[y].append((x, dist, v))
+    """Components and a spanning tree per component over nodes ``0..n-1``, from the ``kept`` links
+    (stored links of existing items) and the new ones. Vectorised (numpy), so a million nodes and a few
+    million links cost seconds and little memory beyond the link arrays. ``nodes`` is accepted for
+    callers that only need some components; every node is computed (it costs no more)."""
+    del nodes
+    if kept:
+        ka, kb, kd, kv = (np.asarray(col, np.int64) for col in zip(*kept, strict=True))
+        a, b, d, via = (np.concatenate(p) for p in ((a, ka), (b, kb), (d, kd), (via, kv)))
     # A self-join finds every pair twice (a->b and b->a): keep each pair once, at its shortest link.
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     order = np.lexsort((via, d, hi, lo))
     lo, hi, d, via = lo[order], hi[order], d[order], via[order]
     first = np.ones(len(lo), bool)
     first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    a, b, d, via = lo[first], hi[first], d[first], via[first]
-    order = np.lexsort((via, d))
-    for x, y, dist, v in zip(
-        a[order].tolist(), b[order].tolist(), d[order].tolist(), via[order].tolist(), strict=True
-    ):
-        if uf.union(x, y):
-            adj[x].append((y, dist, v))
-            adj[y].append((x, dist, v))
-    root = np.arange(n, dtype=np.int64)
+    lo, hi, d, via = lo[first], hi[first], d[first], via[first]
+    root = _components(n, lo, hi)
+    # Breadth first from each key (its smallest node), one level per pass: every node not yet reached
+    # with a link to a reached one takes its shortest such link (then the lower via, then the lower
+    # node), so its link points one step closer to the key.
     parent = np.full(n, -1, np.int64)
     distance = np.full(n, -1, np.int64)
     via_out = np.zeros(n, np.int64)
-    todo = range(n) if nodes is None else nodes.tolist()
-    seen: set[int] = set()
-    for start in todo:
-        top = uf.find(start) if start in uf.parent else start
-        if top in seen:
-            continue
-        seen.add(top)
-        # Breadth first from the key: each member's link points one step closer to it.
-        queue = deque([top])
-        while queue:
-            x = queue.popleft()
-            root[x] = top
-            for y, dist, v in adj.get(x, ()):
-                if y != top and parent[y] == -1:
-                    parent[y], distance[y], via_out[y] = x, dist, v
-                    queue.append(y)
+    reached = root == np.arange(n, dtype=np.int64)
+    src, dst = np.concatenate((lo, hi)), np.concatenate((hi, lo))
+    dd, vv = np.concatenate((d, d)), np.concatenate((via, via))
+    while True:
+        cand = reached[src] & ~reached[dst]
+        if not cand.any():
+            break
+        s, t, cd, cv = src[cand], dst[cand], dd[cand], vv[cand]
+        order = np.lexsort((s, cv, cd, t))
+        t_sorted = t[order]
+        pick = np.ones(len(order), bool)
+        pick[1:] = t_sorted[1:] != t_sorted[:-1]
+        sel = order[pick]
+        parent[t[sel]], distance[t[sel]], via_out[t[sel]] = s[sel], cd[sel], cv[sel]
+        reached[t[sel]] = True
+        keep = ~reached[dst]  # links into reached nodes are done with
+        src, dst, dd, vv = src[keep], dst[keep], dd[keep], vv[keep]
     return Forest(root, parent, distance, via_out)
+
+
+def _components(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per node, the smallest node of its connected component: hook each link's larger root under the
+    smaller, then jump pointers until every node points at its root; repeat until no link spans two."""
+    label = np.arange(n, dtype=np.int64)
+    while len(a):
+        la, lb = label[a], label[b]
+        low = np.minimum(la, lb)
+        spans = la != lb
+        if not spans.any():
+            break
+        np.minimum.at(label, la[spans], low[spans])
+        np.minimum.at(label, lb[spans], low[spans])
+        while True:
+            jumped = label[label]
+            if np.array_equal(jumped, label):
+                break
+            label = jumped
+    return label

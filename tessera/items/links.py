@@ -18,6 +18,7 @@ import numpy.typing as npt
 from tessera.matching.pdq import PdqIndex
 
 VIA_ORDER = ("self", "pdq", "vpdq", "frame", "app-hash")
+QUERY_SLICE = 100_000
 
 
 @dataclass
@@ -58,8 +59,12 @@ def pdq_links(
     """Search ``queries`` (hash rows of ``query_nodes``) in ``index`` (ids = node ids); add every pair."""
     if len(query_nodes) == 0 or len(index) == 0:
         return
-    q_idx, ids, dist = index.search(queries, radius)
-    links.add(query_nodes[q_idx], ids, dist, via)
+    # In slices: one search of a million queries holds all their intermediate results at once (3.6 GiB
+    # peak measured at 1M); slices of 100,000 keep the peak near the index's own size, and are faster.
+    for start in range(0, len(query_nodes), QUERY_SLICE):
+        stop = start + QUERY_SLICE
+        q_idx, ids, dist = index.search(queries[start:stop], radius)
+        links.add(query_nodes[start:stop][q_idx], ids, dist, via)
 
 
 @dataclass

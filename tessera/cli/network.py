@@ -1,4 +1,4 @@
-"""tessera accounts | groups | timeline | graph | referrals"""
+"""tessera accounts | groups | bridges | graph | referrals (the timeline is in tessera/cli/timeline.py)"""
 
 from __future__ import annotations
 
@@ -113,20 +113,6 @@ def groups_cmd(fmt: FormatOpt = "table", case: CaseOpt = None) -> None:
         ],
         "Groups",
     )
-
-
-def timeline_cmd(
-    media: Annotated[str, typer.Option("--media", help="SHA-256 of the item.")],
-    fmt: FormatOpt = "table",
-    case: CaseOpt = None,
-) -> None:
-    """Every post of one item in time order, first post marked."""
-    handle = load_case(case)
-    with handle.session() as s:
-        rows = analysis.timeline(s, media.lower())
-    if not rows and fmt == "table":
-        fail(f"no post of {media} in this case")
-    render(rows, fmt, ["time", "account", "group", "device", "locator", "forwarded", "first"], "Timeline")
 
 
 def bridges_cmd(fmt: FormatOpt = "table", case: CaseOpt = None) -> None:

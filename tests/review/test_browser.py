@@ -6,37 +6,20 @@ Screenshots of the dashboard, the review grid and the network go to tests/output
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageFilter, ImageStat
 from playwright.sync_api import Browser, Locator, Page
 from sqlalchemy import select
 
-from tessera.review import create_app
 from tessera.store import models as m
 from tessera.store.case import CaseHandle, init_case
-from tests.review.helpers import PASSWORD, Built, build_case
+from tests.review.browser import OUTPUT, needs_chromium, serving, signed_in
+from tests.review.helpers import Built, build_case
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-OUTPUT = Path(__file__).resolve().parents[1] / "output" / "review"
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="browser tests need Debian chromium at /usr/bin/chromium (make sysdeps)"
-)
+pytestmark = needs_chromium
 
 
 @dataclass
@@ -46,55 +29,21 @@ class Server:
     case: CaseHandle
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    import uvicorn
-
     root = tmp_path_factory.mktemp("review-browser")
     handle = init_case(root / "case", "Operation Browser", "XX-TEST")
     built = build_case(handle, root, network=True)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(handle), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield Server(f"http://127.0.0.1:{port}", built, handle)
-    srv.should_exit = True
-    thread.join(10)
+    with serving(handle) as url:
+        yield Server(url, built, handle)
     handle.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: Browser, server: Server) -> Iterator[Page]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = ctx.new_page()
-    pg.goto(server.url + "/")
-    assert pg.url.endswith("/login")
-    pg.fill("#name", "rita")
-    pg.fill("#password", PASSWORD)
-    pg.click("#signin")
-    pg.wait_for_selector("h1:has-text('Operation dashboard')")
+    pg, _ = signed_in(browser, server.url, "rita")
     yield pg
-    ctx.close()
+    pg.context.close()
 
 
 def tile(pg: Page, sha: str) -> Locator:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
 
@@ -22,22 +21,20 @@ from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
 from tessera.ingest.pipeline import IngestOptions, ingest
-from tessera.review import create_app
 from tessera.review.auth import add_user
 from tessera.store import models as m
 from tessera.store.case import CaseHandle, init_case
 from tessera.store.models_series import ExposureEvent
 from tessera.synth.videos import VideoSpec, encode_video
+from tests.review.browser import needs_chromium, serving, signed_in
 from tests.review.helpers import PASSWORD, build_case
-from tests.review.test_browser import ARGS, CHROMIUM, Server, _free_port
+from tests.review.test_browser import Server
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="browser tests need /usr/bin/chromium")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    import uvicorn
-
     root = tmp_path_factory.mktemp("exposure-browser")
     handle = init_case(root / "case", "Operation Exposure", "XX-TEST")
     built = build_case(handle, root)
@@ -49,39 +46,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         add_user(s, "rex", "reviewer", PASSWORD)
         add_user(s, "rae", "reviewer", PASSWORD)
         s.commit()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(handle), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started
-    yield Server(f"http://127.0.0.1:{port}", built, handle)
-    srv.should_exit = True
-    thread.join(10)
+    with serving(handle) as url:
+        yield Server(url, built, handle)
     handle.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
 def _page(browser: Browser, server: Server, user: str, height: int = 900) -> Page:
-    pg = browser.new_context(viewport={"width": 1200, "height": height}).new_page()
-    requests: list[str] = []
-    pg.on("request", lambda r: requests.append(r.url))
-    pg.goto(server.url + "/login")
-    pg.fill("#name", user)
-    pg.fill("#password", PASSWORD)
-    pg.click("#signin")
-    pg.wait_for_selector("h1:has-text('Operation dashboard')")
+    pg, requests = signed_in(browser, server.url, user, start="/login", width=1200, height=height)
     pg.requests = requests  # type: ignore[attr-defined]
     return pg
 

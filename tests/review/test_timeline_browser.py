@@ -4,31 +4,20 @@ add up to the case timeline, and the map draws the bundled basemap and every cap
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tessera.review import create_app
 from tessera.review.auth import add_user
 from tessera.store.case import CaseHandle, init_case
 from tessera.timeline import events as E
+from tests.review.browser import OUTPUT, needs_chromium, own_origin_only, serving, signed_in
 from tests.review.helpers import PASSWORD
 from tests.timeline.helpers import Truth, build
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]  # fmt: skip
-OUTPUT = Path(__file__).resolve().parents[1] / "output" / "review"
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="browser tests need Debian chromium at /usr/bin/chromium (make sysdeps)"
-)
+pytestmark = needs_chromium
 
 
 @dataclass
@@ -38,67 +27,25 @@ class Server:
     truth: Truth
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    import uvicorn
-
     root = tmp_path_factory.mktemp("timeline-browser")
     handle = init_case(root / "case", "Operation Timeline", "XX-TEST")
     truth = build(handle, root)
     with handle.session() as s:
         add_user(s, "rita", "reviewer", PASSWORD)
         s.commit()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(handle), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield Server(f"http://127.0.0.1:{port}", handle, truth)
-    srv.should_exit = True
-    thread.join(10)
+    with serving(handle) as url:
+        yield Server(url, handle, truth)
     handle.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: Browser, server: Server) -> Iterator[tuple[Page, list[str]]]:
     """A signed-in page whose every request URL is recorded (sign-in included)."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = ctx.new_page()
-    requests: list[str] = []
-    pg.on("request", lambda r: requests.append(r.url))
-    pg.goto(server.url + "/timeline")
-    assert pg.url.endswith("/login")  # signed-in users only
-    pg.fill("#name", "rita")
-    pg.fill("#password", PASSWORD)
-    pg.click("#signin")
-    pg.wait_for_selector("h1:has-text('Operation dashboard')")
+    pg, requests = signed_in(browser, server.url, "rita", start="/timeline")  # signed-in users only
     yield pg, requests
-    ctx.close()
-
-
-def _own_origin_only(requests: list[str], origin: str) -> None:
-    assert requests
-    foreign = [u for u in requests if not (u == origin or u.startswith(origin + "/"))]
-    assert not foreign, foreign
+    pg.context.close()
 
 
 def _all_events(case: CaseHandle, f: E.Filters | None = None) -> list[dict]:
@@ -152,7 +99,7 @@ def test_timeline_pages_filters_and_no_outbound_request(page: tuple[Page, list[s
     pg.fill("input[name=account]", "nobody-at-all")
     pg.click("#tl-apply")
     assert "no account" in pg.locator("p.error").inner_text()
-    _own_origin_only(requests, server.url)
+    own_origin_only(requests, server.url)
 
 
 def test_map_draws_basemap_and_places_with_no_outbound_request(
@@ -200,4 +147,4 @@ def test_map_draws_basemap_and_places_with_no_outbound_request(
     OUTPUT.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(OUTPUT / "map.png"), full_page=True)
     assert any(u.endswith("/static/basemap.geojson") for u in requests)
-    _own_origin_only(requests, server.url)
+    own_origin_only(requests, server.url)

@@ -56,12 +56,15 @@ def update_items(session: Session, threshold: int | None = None) -> Grouped:
     n_media = session.scalar(select(func.count()).select_from(m.Media)) or 0
     if n_media == (session.scalar(select(func.count()).select_from(ItemMember)) or 0):
         return Grouped(0, 0, 0)
-    media: Any = session.execute(
-        select(m.Media.sha256, m.Media.kind, m.Media.pdq, m.Media.pdq_quality).order_by(m.Media.sha256)
+    # Plain Core rows through the session's connection: no ORM row processing for a million media.
+    conn = session.connection()
+    mt: Any = m.Media.__table__
+    media: Any = conn.execute(
+        select(mt.c.sha256, mt.c.kind, mt.c.pdq, mt.c.pdq_quality).order_by(mt.c.sha256)
     ).all()
     old: dict[str, tuple[int, str, str | None, int | None]] = {
         sha: (item, via, linked, dist)
-        for sha, item, via, linked, dist in session.execute(
+        for sha, item, via, linked, dist in conn.execute(
             select(
                 ItemMember.sha256,
                 ItemMember.item_id,

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -72,3 +73,13 @@ def sqlite_case(tmp_path: Path) -> Iterator[CaseHandle]:
     handle = init_case(tmp_path / "case", "Operation Test", "XX-TEST")
     yield handle
     handle.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Real headless Chromium, one per test module (tests/review/browser.py: Debian's chromium,
+    driven by Playwright, never a download)."""
+    from tests.review.browser import chromium
+
+    with chromium() as b:
+        yield b

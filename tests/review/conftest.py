@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,9 +12,6 @@ from fastapi.testclient import TestClient
 from tessera.review import create_app
 from tessera.store.case import CaseHandle
 from tests.review.helpers import PASSWORD, Built, build_case
-
-if TYPE_CHECKING:
-    from playwright.sync_api import Browser
 
 
 @pytest.fixture
@@ -40,11 +36,3 @@ def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
     assert meta and meta.group(1)
     return meta.group(1)
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Real headless Chromium, one per test module (see tests/review/browser.py)."""
-    from tests.review.browser import chromium
-
-    with chromium() as b:
-        yield b

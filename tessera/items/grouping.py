@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from tessera.hashing.video import FRAME_DISTANCE, MATCH_PERCENT
@@ -34,6 +34,11 @@ THRESHOLD = 31
 MIN_QUALITY = 50
 #: Rows per bulk statement: bounded memory and parameter counts on SQLite and PostgreSQL.
 CHUNK = 20_000
+
+
+#: Advisory lock key of item grouping (PostgreSQL).
+_LOCK = 0x7E55_17E5
+_ADVANCE = "SELECT setval(pg_get_serial_sequence('item', 'id'), (SELECT MAX(id) FROM item))"
 
 
 def case_threshold(session: Session) -> int:
@@ -52,6 +57,10 @@ class Grouped:
 def update_items(session: Session, threshold: int | None = None) -> Grouped:
     """Give every medium without an item one; returns what changed (the caller commits)."""
     radius = case_threshold(session) if threshold is None else threshold
+    if session.get_bind().dialect.name == "postgresql":
+        # One grouping at a time per case (the workstation, a report and an ingest may each start one):
+        # ids are handed out as max + 1 below, and two writers would collide.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
     # Every member row names a stored medium: equal counts mean nothing is new (no need to load them).
     n_media = session.scalar(select(func.count()).select_from(m.Media)) or 0
     if n_media == (session.scalar(select(func.count()).select_from(ItemMember)) or 0):
@@ -208,6 +217,9 @@ def _write(
         session.execute(update(Item).where(Item.id == c["id"]).values(kind=c["kind"], members=c["members"]))
     for start in range(0, len(members), CHUNK):
         session.execute(member_t.insert(), members[start : start + CHUNK])
+    if new_items and session.get_bind().dialect.name == "postgresql":
+        # Explicit ids do not move PostgreSQL's sequence: move it, so any insert without an id is safe.
+        session.execute(text(_ADVANCE))
     session.flush()
     return Grouped(sum(1 for s in shas if s not in old), len(dropped), len(new_items) + len(changed))
 

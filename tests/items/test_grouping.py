@@ -89,3 +89,17 @@ def test_spanning_forest_orients_towards_the_smallest() -> None:
     assert f.root.tolist() == [0, 1, 1, 1, 1, 5]
     assert f.parent.tolist() == [-1, -1, 1, 1, 2, -1]
     assert np.all(f.distance[[2, 3, 4]] == [7, 5, 9])
+
+
+def test_an_item_inserted_without_an_id_after_grouping_does_not_collide(case: CaseHandle) -> None:
+    """Grouping hands out ids itself; on PostgreSQL the id sequence is moved past them."""
+    from tessera.synth.hops import load
+
+    with case.session() as s:
+        load(s, OP)
+        update_items(s)
+        s.commit()
+        top = s.scalar(select(func.max(Item.id)))
+        s.add(Item(key="f" * 64, kind="image", members=0))
+        s.commit()
+        assert s.scalar(select(func.max(Item.id))) == top + 1

@@ -6,12 +6,32 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from tessera.cli.common import CaseOpt, console, fail, load_case, out
 from tessera.cli.listing import FormatOpt, render
 from tessera.network import analysis, persons
 from tessera.network.graph import FORMATS, build_graph, write_graph
 from tessera.network.referrals import write_referrals
+
+ByOpt = Annotated[
+    str,
+    typer.Option(
+        "--by",
+        help="sha256: first posts of byte-identical copies; item: of near-duplicate items (a copy an app "
+        "recompressed is the same picture), grouping new media first.",
+    ),
+]
+
+
+def _group_if(s: Session, by: str) -> None:
+    if by not in ("sha256", "item"):
+        fail(f"--by must be sha256 or item, not {by!r}")
+    if by == "item":
+        from tessera.items.grouping import update_items
+
+        update_items(s)
+        s.commit()
 
 
 def accounts_cmd(
@@ -20,12 +40,14 @@ def accounts_cmd(
         str | None, typer.Option("--role", help="producer-candidate|distributor|consumer")
     ] = None,
     country: Annotated[str | None, typer.Option("--country", help="ISO country code, e.g. ES")] = None,
+    by: ByOpt = "sha256",
     case: CaseOpt = None,
 ) -> None:
     """Accounts with their groups, devices and role indicators (with the messages behind them)."""
     handle = load_case(case)
     with handle.session() as s:
-        rows = [a.as_dict() for a in analysis.accounts(s)]
+        _group_if(s, by)
+        rows = [a.as_dict() for a in analysis.accounts(s, by)]
     if role:
         rows = [r for r in rows if role in r["roles"]]
     if country:
@@ -141,13 +163,15 @@ def graph_cmd(
 def referrals_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the packages (one per country).")],
     country: Annotated[str | None, typer.Option("--country", help="Only this country.")] = None,
+    by: ByOpt = "sha256",
     case: CaseOpt = None,
 ) -> None:
     """One package per country: accounts, groups, hashes and categories of their posts. No media."""
     handle = load_case(case)
     with handle.session() as s:
+        _group_if(s, by)
         packages = write_referrals(
-            s, out_dir, handle.name, handle.agency, country.upper() if country else None
+            s, out_dir, handle.name, handle.agency, country.upper() if country else None, by=by
         )
     for p in packages:
         out.print(f"{p.country}: {p.accounts} accounts, {p.posts} posts, {p.items} items -> {p.path}")

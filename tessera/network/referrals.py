@@ -120,10 +120,17 @@ def _sha_file(path: Path) -> str:
 
 
 def write_referrals(
-    session: Session, out_dir: Path, case_name: str, agency: str, only: str | None = None
+    session: Session,
+    out_dir: Path,
+    case_name: str,
+    agency: str,
+    only: str | None = None,
+    by: str = "sha256",
 ) -> list[Package]:
+    """``by``: role indicators of byte-identical copies ("sha256") or of near-duplicate items ("item",
+    see :func:`tessera.network.analysis.accounts`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    summaries = accounts(session)
+    summaries = accounts(session, by)
     named = series_map(session)
     packages = []
     for cc, accs in sorted(_countries(session, summaries).items()):

@@ -124,9 +124,9 @@ def read_msgstore(
     schema = schema_of(conn, name)
     cur, leg = "current" in schema, "legacy" in schema
     if cur:
-        require(conn, "current", current.REQUIRED, name)
+        require(conn, current.REQUIRED, name, "a WhatsApp msgstore database (current schema)")
     if leg:
-        require(conn, "legacy", legacy.REQUIRED, name)
+        require(conn, legacy.REQUIRED, name, "a WhatsApp msgstore database (legacy schema)")
     have = tables(conn)
     cov = ctx.coverage
     both = cur and leg and current.has_messages(conn) and legacy.has_messages(conn)

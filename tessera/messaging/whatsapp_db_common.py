@@ -248,8 +248,9 @@ def tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
 
 
-def require(conn: sqlite3.Connection, schema: str, required: dict[str, tuple[str, ...]], name: str) -> None:
-    """Raise ParseError naming every required table or column the database lacks."""
+def require(conn: sqlite3.Connection, required: dict[str, tuple[str, ...]], name: str, what: str) -> None:
+    """Raise ParseError naming every required table or column the database lacks (``what`` says what
+    the file is not: "a WhatsApp msgstore database (current schema)")."""
     have = tables(conn)
     missing: list[str] = []
     for table, cols in required.items():
@@ -260,9 +261,7 @@ def require(conn: sqlite3.Connection, schema: str, required: dict[str, tuple[str
         if lacking:
             missing.append(", ".join(f"{table}.{c}" for c in lacking))
     if missing:
-        raise ParseError(
-            f"{name}: not a WhatsApp msgstore database ({schema} schema): missing {'; '.join(missing)}"
-        )
+        raise ParseError(f"{name}: not {what}: missing {'; '.join(missing)}")
 
 
 def col(have: set[str], alias: str, name: str, *alternatives: str) -> str:

@@ -58,6 +58,7 @@ from tessera.messaging.whatsapp_db_common import (
     owner_record,
     phone_of,
     quick_check,
+    require,
     tables,
 )
 from tessera.messaging.whatsapp_ios_read import core_time, store_version
@@ -81,18 +82,6 @@ def _link(have: set[str], suffix: str) -> str | None:
     model, so the column is found by its pattern rather than assumed to be ``Z1...``."""
     found = sorted(c for c in have if re.fullmatch(rf"Z\d+{suffix}", c))
     return found[0] if found else None
-
-
-def require(conn: sqlite3.Connection, name: str) -> None:
-    have = tables(conn)
-    missing: list[str] = []
-    for table, cols in REQUIRED.items():
-        if table not in have:
-            missing.append(f"table {table}")
-            continue
-        missing += [f"{table}.{c}" for c in cols if c not in columns(conn, table)]
-    if missing:
-        raise ParseError(f"{name}: not a WhatsApp for iOS CallHistory database: missing {'; '.join(missing)}")
 
 
 def find_owner(ctx: ParseContext, rows: list[dict[str, Any]]) -> tuple[Owner, str | None]:
@@ -195,7 +184,7 @@ def _aggregates(conn: sqlite3.Connection, ctx: ParseContext, used: set[int]) -> 
 
 
 def read_callhistory(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Iterator[MessagingRecord]:
-    require(conn, name)
+    require(conn, REQUIRED, name, "a WhatsApp for iOS CallHistory database")
     cov, loc = ctx.coverage, ctx.locator
     cov.note(store_version(conn))
     have = tables(conn)

@@ -23,7 +23,6 @@ from tessera.messaging.records import (
     MediaRef,
     MessageRecord,
     MessagingRecord,
-    ParseError,
 )
 from tessera.messaging.whatsapp_db_common import (
     PLATFORM,
@@ -35,6 +34,7 @@ from tessera.messaging.whatsapp_db_common import (
     lost_chat,
     owner_record,
     phone_of,
+    require,
     tables,
 )
 from tessera.messaging.whatsapp_db_ids import Members, People
@@ -80,21 +80,6 @@ def core_time(seconds: float | None) -> datetime | None:
         return None
 
 
-def require(conn: sqlite3.Connection, name: str) -> None:
-    """Raise ParseError naming every required table or column the database lacks."""
-    have = tables(conn)
-    missing: list[str] = []
-    for table, cols in REQUIRED.items():
-        if table not in have:
-            missing.append(f"table {table}")
-            continue
-        lacking = [c for c in cols if c not in columns(conn, table)]
-        if lacking:
-            missing.append(", ".join(f"{table}.{c}" for c in lacking))
-    if missing:
-        raise ParseError(f"{name}: not a WhatsApp for iOS ChatStorage database: missing {'; '.join(missing)}")
-
-
 def store_version(conn: sqlite3.Connection) -> str:
     """``Core Data model 2.12.14, user_version 0``: which WhatsApp data model wrote the store, from
     ``Z_METADATA.Z_PLIST`` (``NSStoreModelVersionIdentifiers``), for the examiner and for support."""
@@ -113,7 +98,7 @@ def store_version(conn: sqlite3.Connection) -> str:
 
 def read_chatstorage(conn: sqlite3.Connection, ctx: ParseContext, name: str) -> Iterator[MessagingRecord]:
     """Accounts, chats and memberships first (small lookups), then the messages, streamed."""
-    require(conn, name)
+    require(conn, REQUIRED, name, "a WhatsApp for iOS ChatStorage database")
     loc, cov = ctx.locator, ctx.coverage
     cov.note(store_version(conn))
     owner, note = find_owner(ctx, conn)

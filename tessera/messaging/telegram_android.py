@@ -57,9 +57,9 @@ import binascii
 import posixpath
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tessera.evidence.base import open_item
 from tessera.messaging import tl_objects
@@ -167,23 +167,33 @@ def _account(user: dict[str, object], locator: str) -> AccountRecord:
     )
 
 
-def _users(conn: sqlite3.Connection, ctx: ParseContext, book: Book) -> Iterator[AccountRecord]:
+def _decoded(
+    conn: sqlite3.Connection, ctx: ParseContext, table: str, decode: Callable[[bytes], dict[str, Any]]
+) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """``(uid, object, locator)`` of each row of ``users`` or ``chats`` whose TL blob decodes to the
+    row's own id; every other row counted as skipped with its reason."""
     cov = ctx.coverage
-    cov.holds("users", conn.execute("SELECT COUNT(*) FROM users").fetchone()[0])
-    for uid, data in conn.execute("SELECT uid, data FROM users ORDER BY uid"):
-        where = f"{ctx.locator}#users/{uid}"
+    cov.holds(table, conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+    for uid, data in conn.execute(f"SELECT uid, data FROM {table} ORDER BY uid"):
+        where = f"{ctx.locator}#{table}/{uid}"
         if not isinstance(data, bytes) or not data:
-            cov.skip("users", "no TL data", where)
+            cov.skip(table, "no TL data", where)
             continue
         try:
-            user = tl_objects.user(data)
+            obj = decode(data)
         except TLError as exc:
-            cov.skip("users", exc.reason, where)
+            cov.skip(table, exc.reason, where)
             continue
-        if user["id"] != uid:
-            cov.skip("users", "TL user id differs from the row's uid", where)
+        if obj["id"] != uid:
+            cov.skip(table, f"TL {table[:-1]} id differs from the row's uid", where)
             continue
-        cov.parsed("users")
+        cov.parsed(table)
+        yield uid, obj, where
+
+
+def _users(conn: sqlite3.Connection, ctx: ParseContext, book: Book) -> Iterator[AccountRecord]:
+    cov = ctx.coverage
+    for _uid, user, where in _decoded(conn, ctx, "users", tl_objects.user):
         rec = _account(user, where)
         if user.get("self") and book.owner is None:
             rec.is_device_owner = True
@@ -195,22 +205,7 @@ def _users(conn: sqlite3.Connection, ctx: ParseContext, book: Book) -> Iterator[
 
 
 def _chats(conn: sqlite3.Connection, ctx: ParseContext, book: Book) -> Iterator[ChatRecord]:
-    cov = ctx.coverage
-    cov.holds("chats", conn.execute("SELECT COUNT(*) FROM chats").fetchone()[0])
-    for uid, data in conn.execute("SELECT uid, data FROM chats ORDER BY uid"):
-        where = f"{ctx.locator}#chats/{uid}"
-        if not isinstance(data, bytes) or not data:
-            cov.skip("chats", "no TL data", where)
-            continue
-        try:
-            chat = tl_objects.chat(data)
-        except TLError as exc:
-            cov.skip("chats", exc.reason, where)
-            continue
-        if chat["id"] != uid:
-            cov.skip("chats", "TL chat id differs from the row's uid", where)
-            continue
-        cov.parsed("chats")
+    for uid, chat, where in _decoded(conn, ctx, "chats", tl_objects.chat):
         kind = "channel" if chat.get("broadcast") else "group"
         raw_id = f"{chat['kind']}{uid}"
         book.chat_kinds[uid] = chat["kind"]

@@ -144,3 +144,19 @@ def test_suspects_are_audited_and_referrals_carry_no_bytes(op: Path, tmp_path: P
             assert not any(b[:64] in content for b in blobs)
         cases = json.loads((pkg / "cases.vics.json").read_text())
         assert cases["@odata.context"].endswith("#Cases")
+
+
+def test_accounts_and_referrals_by_item(op: Path, tmp_path: Path) -> None:
+    """--by item groups the media first; first posts are then of items, so an account is a producer
+    candidate by item only if it is one by exact copy too (a later recompressed copy is no first post)."""
+    exact = json.loads(tessera("accounts", "--format", "json", "--case", str(op)).stdout)
+    r = tessera("accounts", "--format", "json", "--by", "item", "--case", str(op))
+    assert r.returncode == 0, r.stderr
+    producers = {x["account"] for x in json.loads(r.stdout) if "producer-candidate" in x["roles"]}
+    assert producers and producers <= {x["account"] for x in exact if "producer-candidate" in x["roles"]}
+    r = tessera("referrals", "--out", str(tmp_path / "ref"), "--by", "item", "--case", str(op))
+    assert r.returncode == 0, r.stderr
+    first = sorted((tmp_path / "ref").iterdir())[0]
+    assert "item" in (first / "posts.csv").read_text().splitlines()[0].split(",")
+    bad = tessera("accounts", "--by", "colour", "--case", str(op))
+    assert bad.returncode == 2 and "--by must be" in bad.stderr

@@ -96,5 +96,3 @@ def _walk_volume(
         yield from dfvfs_native.walk(fs_spec, prefix.encode(), parent, limits, counter)
     except DFVFS_ERRORS as exc:
         yield _problem(parent, label, f"{fs_spec.type_indicator} file system unreadable: {exc}")
-
-

@@ -46,6 +46,7 @@ __all__ = [
 
 HUB_KEY_ENV = "TESSERA_HUB_AUDIT_KEY"
 
+
 def hub_key(path: Path | None = None) -> AuditKey | None:
     """The hub's key (``path`` or $TESSERA_HUB_AUDIT_KEY); None when the hub has none."""
     if path is None:

@@ -211,4 +211,3 @@ def link_media(session: Session, device_id: str, source: str, media_roots: Seque
             update(t).where(t.c.id == bindparam("b_id")).values(media_sha256=bindparam("b_sha")), updates
         )
     return len(updates)
-

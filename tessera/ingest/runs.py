@@ -206,11 +206,12 @@ def record_facts(case: CaseHandle, device_id: str, run_id: int, facts: list[tupl
     """The device facts extractions stated; a fact already stored from the same file is kept as it was
     (a resumed or repeated run states it again)."""
     with case.session() as s:
-        have = set(
-            s.execute(
+        have = {
+            (name, source)
+            for name, source in s.execute(
                 select(DeviceFact.name, DeviceFact.source).where(DeviceFact.device_id == device_id)
-            ).tuples()
-        )
+            )
+        }
         for locator, name, value in facts:
             if (name, locator) in have:
                 continue
@@ -226,5 +227,5 @@ def device_facts(case: CaseHandle, device_id: str) -> list[tuple[str, str, str]]
             select(DeviceFact.name, DeviceFact.value, DeviceFact.source)
             .where(DeviceFact.device_id == device_id)
             .order_by(DeviceFact.name, DeviceFact.source)
-        ).tuples()
-        return list(rows)
+        )
+        return [(name, value, source) for name, value, source in rows]

@@ -396,16 +396,28 @@ def producer_leads(session: Session) -> Leads:
     )
 
 
-def report_section(session: Session) -> dict[str, Any] | None:
-    """The report's producer-leads section (whole case), or None when no picture carries producer EXIF."""
+def report_section(session: Session, device: str | None = None) -> dict[str, Any] | None:
+    """The report's producer-leads section, or None when no picture carries producer EXIF.
+
+    For one device's report: the cameras that took a picture this device holds (each still with every
+    device and file that links it: the link across devices is the lead), the capture places of its
+    pictures and its own "taken here" flags; ``scope`` says which."""
     leads = producer_leads(session)
-    if not (leads.cameras or leads.unlinked or leads.places or leads.taken_here):
+    cams, places, taken, unlinked = leads.cameras, leads.places, leads.taken_here, leads.unlinked
+    if device is not None:
+        cams = [c for c in cams if device in c["devices"]]
+        places = [p for p in places if any(f["device"] == device for f in p["files"])]
+        taken = [t for t in taken if t["device"] == device]
+        pics = _pictures(session)
+        unlinked = [u for u in unlinked if any(f["device"] == device for f in pics[u["sha256"]].files)]
+    if not (cams or unlinked or places or taken):
         return None
     return {
-        "cameras": leads.cameras,
-        "unlinked": len(leads.unlinked),
-        "places": leads.places,
-        "taken_here": leads.taken_here,
+        "scope": {"device": device},
+        "cameras": cams,
+        "unlinked": len(unlinked),
+        "places": places,
+        "taken_here": taken,
     }
 
 

@@ -97,9 +97,9 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
             "devices": devices,
             "network": network_section(s),
             # Near-duplicate items and how each spread (issue 14, tessera.items).
-            "spread": spread_section(s),
+            "spread": spread_section(s, device),
             # Cameras across devices, capture places, pictures taken on a seized phone (issue 14).
-            "producer_leads": cameras.report_section(s),
+            "producer_leads": cameras.report_section(s, device),
         }
 
 

@@ -357,6 +357,8 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     # HMAC-SHA256 with the case's audit key (kept outside the database); null before a key existed.
     mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 from tessera.store import (  # noqa: E402,F401
     models_device,
     models_items,

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from tessera.hashing.image import analyse_image
 from tessera.synth.images import encode, photo_image
-from tessera.synth.network import Network, make_network
+from tessera.synth.network import Item as NetItem
+from tessera.synth.network import Network, Post, Seizure, make_network
 
 MAX_HOP_DISTANCE = 30
 
@@ -89,6 +90,13 @@ class HopOperation:
         return {(p.group, p.sender, p.time, self.copies[p.copy].sha256) for p in self.posts if p.item == item}
 
 
+def _minute(t: datetime) -> datetime:
+    """Posts fall on whole minutes: a chat export states the minute only, and the same post read from a
+    phone's database and from a capture must be one sighting (rounded up, so never before a join)."""
+    up = t.replace(second=0, microsecond=0)
+    return up if up == t else up + timedelta(minutes=1)
+
+
 def _transform(img: Image.Image, kind: str, rng: random.Random) -> bytes:
     if kind == "recompress":
         return encode(img, "JPEG", quality=rng.randint(35, 80))
@@ -130,7 +138,7 @@ def make_hops(seed: int = 7, *, n_people: int = 30, n_groups: int = 5, n_items: 
         op.copies[origin.key] = origin
         g = rng.choice(groups)
         sender = rng.choice(list(net.members[g.key]))
-        t = max(net.members[g.key][sender], g.created) + timedelta(hours=rng.randint(1, 48))
+        t = _minute(max(net.members[g.key][sender], g.created) + timedelta(hours=rng.randint(1, 48)))
         post_id += 1
         first = HopPost(post_id, g.key, sender, t, item, origin.key, None)
         op.posts.append(first)
@@ -150,7 +158,9 @@ def make_hops(seed: int = 7, *, n_people: int = 30, n_groups: int = 5, n_items: 
                 if not carriers or rng.random() < 0.35:
                     continue
                 who = rng.choice(carriers)
-                when = max(src.time, net.members[other.key][who]) + timedelta(hours=rng.randint(1, 30))
+                when = _minute(
+                    max(src.time, net.members[other.key][who]) + timedelta(hours=rng.randint(1, 30))
+                )
                 copy = _hop(op.copies[src.copy], f"{item}.{len(reached)}", rng)
                 op.copies[copy.key] = copy
                 post_id += 1
@@ -169,6 +179,24 @@ def make_hops(seed: int = 7, *, n_people: int = 30, n_groups: int = 5, n_items: 
         if s.owner is not None:
             op.missing |= {(s.device, p.id) for p in op.visible(s) if rng.random() < 0.25}
     return op
+
+
+def as_network(op: HopOperation) -> Network:
+    """The operation as a ``Network`` whose every copy is an item of its own (the bytes each hop
+    carries), so ``tessera.synth.seizures.write_seizures`` renders it as real evidence: owners' phones
+    as Android extraction folders (msgstore.db with the app's hash of every image, some files deleted),
+    patrol captures as WhatsApp chat-export zips with their media."""
+    net = op.net
+    out = Network(net.seed, dict(net.people), dict(net.groups), {k: dict(v) for k, v in net.members.items()})
+    out.items = {c.key: NetItem(c.key, c.data, False) for c in op.copies.values()}
+    out.posts = [
+        Post(p.id, p.group, p.sender, p.time, "image", None, p.copy, forwarded=p.parent is not None)
+        for p in op.posts
+    ]
+    for s in op.seizures:
+        fmt = "msgstore-current" if s.owner else "wa-export-android"
+        out.seizures.append(Seizure(s.device, "phone" if s.owner else "capture", s.owner, fmt, s.groups))
+    return out
 
 
 def load(session: Session, op: HopOperation) -> None:
@@ -195,9 +223,7 @@ def load(session: Session, op: HopOperation) -> None:
     session.flush()
     for gkey, joins in op.net.members.items():
         for who, joined in joins.items():
-            session.add(
-                m.Membership(chat_id=chats[gkey].id, account_id=accounts[who].id, joined_at=joined)
-            )
+            session.add(m.Membership(chat_id=chats[gkey].id, account_id=accounts[who].id, joined_at=joined))
     for c in op.copies.values():
         session.add(
             m.Media(

@@ -31,3 +31,21 @@ def test_report_spread_section(hop_case: CaseHandle, tmp_path: Path) -> None:
     html = out.read_text(encoding="utf-8")
     assert '<h2 id="spread">' in html
     assert OP.net.groups[OP.first_poster("M001").group].title in html.split('<h2 id="spread">')[1]
+
+
+def test_one_device_report_lists_only_its_items_with_their_whole_spread(hop_case: CaseHandle) -> None:
+    whole = {r["item"]: r for r in build_report(hop_case)["spread"]}
+    # The seizure that holds the fewest pictures (a capture of one group, or a phone).
+    phone = min(OP.seizures, key=lambda z: (len({OP.copies[p.copy].item for p in OP.visible(z)}), z.device))
+    report = build_report(hop_case, phone.device)
+    rows = report["spread"]
+    held = {OP.copies[p.copy].item for p in OP.visible(phone)}
+    assert rows is not None and len(rows) == len(held) < len(whole)
+    for r in rows:
+        # Where else the item went stays in the row; how much of it this phone saw is counted.
+        assert {k: v for k, v in r.items() if k != "posts_on_device"} == {
+            k: v for k, v in whole[r["item"]].items() if k != "posts_on_device"
+        }
+        assert r["posts_on_device"] >= 1
+    assert sum(r["posts_on_device"] for r in rows) == len(OP.visible(phone))
+    assert all(r["posts_on_device"] is None for r in whole.values())

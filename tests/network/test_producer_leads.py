@@ -175,3 +175,25 @@ def test_migration_0012_matches_the_model(case: CaseHandle) -> None:
     with case.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diffs if "'media_exif'" in repr(d) or "<media_exif>" in repr(d)] == []
+
+
+def test_one_device_report_scopes_producer_leads(sqlite_case: CaseHandle, gen: Generated) -> None:
+    _ingest(sqlite_case, gen)
+    whole = build_report(sqlite_case)["producer_leads"]
+    devices = sorted({d for c in whole["cameras"] for d in c["devices"]})
+    assert len(devices) >= 2
+    for dev in devices:
+        leads = build_report(sqlite_case, dev)["producer_leads"]
+        assert leads["scope"] == {"device": dev}
+        assert [c["id"] for c in leads["cameras"]] == [
+            c["id"] for c in whole["cameras"] if dev in c["devices"]
+        ]
+        assert all(t["device"] == dev for t in leads["taken_here"])
+        assert {p["sha256"] for p in leads["places"]} == {
+            p["sha256"] for p in whole["places"] if any(f["device"] == dev for f in p["files"])
+        }
+    assert {
+        t["sha256"]
+        for dev in devices
+        for t in (build_report(sqlite_case, dev)["producer_leads"] or {}).get("taken_here", [])
+    } >= {t["sha256"] for t in whole["taken_here"]}

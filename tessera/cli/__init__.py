@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,6 +19,7 @@ from tessera.cli import (
     ingest,
     matches,
     network,
+    plugins,
     report,
     series,
     serve,
@@ -26,7 +29,15 @@ from tessera.cli import (
     timeline,
     user,
 )
-from tessera.cli.common import EXIT_USAGE, CliError, database_error, print_error
+from tessera.cli.common import (
+    EXIT_DATABASE,
+    EXIT_USAGE,
+    CliError,
+    DatabaseFault,
+    database_error,
+    fail,
+    print_error,
+)
 from tessera.evidence import EvidenceError
 from tessera.records import FormatError
 from tessera.store.db import StoreError
@@ -61,6 +72,32 @@ app.command("referrals")(network.referrals_cmd)
 app.command("spread")(spread.command)
 app.command("cameras")(cameras.command)
 app.add_typer(series.app, name="series")
+app.command("plugins")(plugins.command)
+
+
+@app.callback()
+def root(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="Log what runs on standard error: -v INFO, -vv DEBUG."
+        ),
+    ] = 0,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file",
+            help="Append the log as JSON lines (INFO, DEBUG with -vv) to this file; no secrets, no content.",
+        ),
+    ] = None,
+) -> None:
+    """Tessera: triage seized devices for known and new material; hashes and metadata only leave a case."""
+    from tessera.logs import configure
+
+    try:
+        configure(verbose, log_file)
+    except OSError as exc:
+        fail(f"cannot open --log-file {log_file}: {exc.strerror or exc}")
 
 
 @app.command("demo")
@@ -96,14 +133,17 @@ def main() -> None:
     ) as exc:
         print_error(str(exc))
         sys.exit(EXIT_USAGE)
+    except DatabaseFault as exc:
+        print_error(str(exc))
+        sys.exit(EXIT_DATABASE)
     except DatabaseError as exc:  # OperationalError too
         if isinstance(exc, (IntegrityError, ProgrammingError)):
             raise  # a bug of ours, not a database that cannot be used
-        # Exit 2, "unusable input": the case database is the input every command works on, and when it
-        # cannot be used nothing was done (1 would claim the command finished). A run cut short by it
-        # is resumed by running the command again.
+        # Its own exit code, not 2 "bad invocation": nothing the user typed was wrong, and a script
+        # should wait for the server (or free the locked file) and run the same command again, which
+        # resumes a run it cut short. Not 1 either: that would claim the command finished.
         print_error(database_error(exc))
-        sys.exit(EXIT_USAGE)
+        sys.exit(EXIT_DATABASE)
     except (typer.Abort, KeyboardInterrupt):
         print_error("interrupted; run the same command again to resume")
         sys.exit(130)

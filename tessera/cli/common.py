@@ -15,7 +15,10 @@ from tessera.store.db import env_case_dir
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True, highlight=False)
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+#: 0 done; 1 done, but some inputs could not be processed; 2 bad invocation or unusable input; 3 the
+#: case (or hub) database could not be used: a fault of the database, not of what the user typed, so
+#: scripts can tell "retry when the server is back" from "fix the command" (docs/triage.md).
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_DATABASE = 0, 1, 2, 3
 
 CaseOpt = Annotated[
     Path | None,
@@ -25,6 +28,10 @@ CaseOpt = Annotated[
 
 class CliError(Exception):
     """A problem the user can fix: printed as one line, exit code 2, no traceback."""
+
+
+class DatabaseFault(Exception):
+    """The case database cannot be used (server down, locked or damaged file): one line, exit code 3."""
 
 
 def fail(message: str) -> NoReturn:
@@ -44,7 +51,7 @@ def load_case(case_dir: Path | None) -> CaseHandle:
     try:
         handle = open_case(directory)
     except DatabaseError as exc:  # unreachable server, not a database, locked: nothing can be done
-        fail(f"the case database of {directory} could not be used: {_reason(exc)}")
+        raise DatabaseFault(f"the case database of {directory} could not be used: {_reason(exc)}") from exc
     _opened.append(_safe_url(handle.url))
     return handle
 

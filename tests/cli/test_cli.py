@@ -266,5 +266,5 @@ def test_a_case_database_that_cannot_be_used_is_one_line_naming_it(tmp_path: Pat
     (case / "case.db").unlink()
     (case / "case.db").mkdir()  # SQLite cannot open a folder: OperationalError
     r = tessera("matches", "--case", str(case))
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 3 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
     assert "case database" in r.stderr and "could not be used" in r.stderr and str(case) in r.stderr

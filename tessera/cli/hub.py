@@ -50,9 +50,12 @@ def _hub_session(db: str, create: bool = False) -> Iterator[tuple[Engine, Sessio
 
 def _client(hub: str, token_file: Path) -> HubClient:
     from tessera.hub.client import HubClientError, read_token
+    from tessera.logs import redact
 
     try:
-        return HubClient(hub, read_token(str(token_file)))
+        token = read_token(str(token_file))
+        redact(token)  # masked in every log line should one ever be formatted into a message
+        return HubClient(hub, token)
     except HubClientError as exc:
         fail(str(exc))
 

@@ -29,6 +29,7 @@ from tessera.ingest.executors import EXECUTORS, ExecutorError, open_executor
 from tessera.ingest.pipeline import HitReport, IngestOptions, IngestResult, ingest
 from tessera.ingest.runs import SourceConflict, check_claim
 from tessera.ingest.sources import incomplete_sources
+from tessera.logs import redact
 from tessera.messaging.coverage import COMPLETE, INCOMPLETE, NOT_PARSED
 from tessera.store.case import CaseHandle
 
@@ -221,6 +222,8 @@ def command(
         # shell's working directory.
         source = Path(os.path.abspath(source))
     keys = volume_keys([*(key or []), *(password or [])], key_file)
+    for secret in keys:  # masked in every log line should one ever be formatted into a message
+        redact(secret)
     handle = load_case(case)
     local_tz = zone(tz)
     try:

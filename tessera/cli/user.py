@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tessera.cli.common import CaseOpt, fail, load_case, out
 from tessera.cli.listing import FormatOpt, render
+from tessera.logs import redact
 
 app = typer.Typer(help="Local users of the review workstation.", no_args_is_help=True)
 
@@ -33,6 +34,7 @@ def add_cmd(
         password = lines[0] if lines else ""
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    redact(password)
     handle = load_case(case)
     with handle.session() as s:
         try:

@@ -8,12 +8,15 @@
 from __future__ import annotations
 
 import io
+import logging
 from typing import BinaryIO, cast
 
-from tessera.hashsets import delimited, plainlist, vics, vpdq  # noqa: F401  (registers the formats)
+from tessera.hashsets import delimited, nsrl, plainlist, vics, vpdq  # noqa: F401  (registers the formats)
 from tessera.hashsets._common import peek_head, strip_bom
 from tessera.hashsets.base import FORMATS, SNIFF_BYTES, HashSetFormat, HashSetReader
 from tessera.records import FormatError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["FORMATS", "HashSetFormat", "HashSetReader", "detect_format", "open_hashset"]
 
@@ -58,4 +61,5 @@ def open_hashset(
         fmt = detect_format(peek_head(stream, SNIFF_BYTES))
     elif fmt not in FORMATS:
         raise FormatError(f"unknown hash-set format {fmt!r} (known: auto, {', '.join(FORMATS.names())})")
+    log.info("reading a hash set as %s", fmt, extra={"format": fmt, "algorithm": algorithm})
     return FORMATS.get(fmt).open(stream, algorithm=algorithm, category=category)

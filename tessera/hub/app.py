@@ -122,6 +122,10 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
         details = {"method": request.method, "status": response.status_code, **request.state.audit}
 
         label = who.label if who else "anonymous"
+        # The path with its hash values masked, the token's label: never the token or the body.
+        log.debug(
+            "%s %s: %d for %s", request.method, redact_path(request.url.path), response.status_code, label
+        )
         refused = response.status_code in REFUSED
         if refused:  # counted in memory, written once a minute per client (see refusals)
             client = request.client.host if request.client else "unknown"

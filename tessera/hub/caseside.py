@@ -9,6 +9,7 @@ knowledge to it as if this agency had established it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,14 +18,18 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from tessera.hashing.algorithms import hex_names
 from tessera.hub.client import HubClient
 from tessera.ingest.matcher import CaseMatcher, case_default_threshold
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 
+log = logging.getLogger(__name__)
+
 _CHUNK = 1000
 HUB_PREFIX = "hub:"
-ALGORITHMS = ("md5", "sha1", "sha256", "pdq")
+#: The hashes a hub entry carries: the hex algorithms of hash-set files.
+ALGORITHMS = hex_names()
 
 
 def hub_set_name(url: str) -> str:
@@ -171,6 +176,7 @@ def pull(
             got, gone = apply_page(s, hs, page["entries"], int(page["cursor"]))
             s.commit()
         received, removed, cursor = received + got, removed + gone, int(page["cursor"])
+        log.debug("pulled a page into %s: %d entries, %d withdrawn, cursor %d", name, got, gone, cursor)
         if on_page:
             on_page(received, cursor)
         if not page["more"]:
@@ -189,4 +195,5 @@ def pull(
         hits = matcher.match_case_media(s, hs.id)
         s.commit()
         total = hs.entry_count
+    log.info("pull into %s: %d received, %d withdrawn, %d hits", name, received, removed, hits)
     return PullResult(name, received, removed, cursor, total, hits)

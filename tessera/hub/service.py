@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter as Tally
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from tessera.hub import bulk
 from tessera.hub import models as hm
 from tessera.hub.auth import Principal
 from tessera.hub.bulk import in_chunks
+
+log = logging.getLogger(__name__)
 
 #: Fields a contribution carries (all a push item may hold besides its digests).
 CONTRIBUTION_FIELDS = ("category", "profile", "series", "victim_identified", "first_seen")
@@ -314,6 +317,15 @@ def push(
         "changed": len(changed) + len(new),
         "duplicate_batch": False,
     }
+    log.info(
+        "push batch %s of agency %s: %d items, %d new entries, %d changed",
+        batch_id,
+        who.agency_id,
+        len(items),
+        len(new),
+        result["changed"],
+        extra={"agency_id": who.agency_id, "items": len(items), "new_entries": len(new)},
+    )
     with_pdq = [(eid, pdq) for eid, pdq in new if pdq]
     delta = IndexDelta(before, counter.value, [e for e, _ in with_pdq], [p for _, p in with_pdq])
     return result, delta

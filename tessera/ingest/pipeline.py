@@ -9,6 +9,7 @@ hashes the rest: nothing is duplicated (natural keys + insert-or-ignore) and not
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import threading
@@ -66,6 +67,8 @@ BATCH = 32  # items per worker task: amortises inter-process overhead on small f
 BATCH_BYTES = 2 << 20  # ... while big files (photos, videos) go one or two at a time, to every worker
 FLUSH_FILES = 1000  # commit at least this often ...
 FLUSH_SECONDS = 1.0  # ... or this often, so hits reach the examiner quickly
+
+log = logging.getLogger(__name__)
 
 
 class IngestProgress(Protocol):
@@ -246,6 +249,7 @@ class _Writer:
                         self.result.problems.append((item.locator, err))
             insert_ignore(s, m.File, rows, ["device_id", "locator"])
             hits = self.matcher.match_records(s, [recs[h] for h in sorted(new_sha)])
+            log.debug("stored %d files: %d new media, %d hits", len(buf), len(new_sha), len(hits))
             # Content already in the case was matched when first stored; its new locations are
             # reported as hits too so the examiner sees every occurrence on this device.
             old = [h for h in recs if h not in new_sha]
@@ -341,6 +345,7 @@ def ingest(
         limits = replace(limits, volume_keys=opts.volume_keys)
     # iter_evidence checks the source at once: an unusable one is refused before anything is written.
     walker = iter_evidence(source, limits)
+    log.info("ingest of %s from %s started (%s executor)", opts.device_id, source, opts.executor)
     owned = opts.pool is None
     executor = _executor(opts) if owned else opts.pool
     if owned and executor is not None and executor.slots != opts.workers:
@@ -357,7 +362,13 @@ def ingest(
         record_facts(case, opts.device_id, result.run_id, facts)
     result.stored_file_errors = stored_file_errors(case, opts.device_id)
     result.elapsed = time.monotonic() - t0
+    counts = {k: getattr(result, k) for k in ("files_new", "files_skipped", "media_new", "hits", "errors")}
+    log.info("ingest of %s done in %.1fs: %s", opts.device_id, result.elapsed, _said(counts), extra=counts)
     return result
+
+
+def _said(counts: dict[str, int]) -> str:
+    return ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
 
 
 def _run(

@@ -31,10 +31,16 @@ from tessera.hashsets._common import (
     strip_bom,
 )
 from tessera.hashsets.base import FORMATS
+from tessera.hashsets.vics_export import vics_name
 from tessera.records import FormatError, HashEntryRecord, HashSetInfo
 
 _ODATA_KEYS = ("odata.metadata", "@odata.context")
 _VERSION_TEXT = re.compile(r"DataModels/(\d+(?:\.\d+)*)\.xml", re.IGNORECASE)
+#: The 2.0 category scheme in the context URL (``.../2.0.xml/UK/$metadata#Media``).
+_VARIANT_TEXT = re.compile(r"\.xml/([^/$#]+)/\$metadata", re.IGNORECASE)
+#: 2.0 scheme -> the category profile its numbers belong to; other schemes (``Default``, agency
+#: names) are read as the US scheme, as before 2.0 named any.
+_VARIANT_PROFILES = {"us": "vics-us", "uk": "vics-uk"}
 #: Media fields holding booleans other than VictimIdentified (which has a column of its own).
 _FLAGS = frozenset(
     {
@@ -162,8 +168,16 @@ def _clean(obj: dict[str, Any]) -> dict[str, Any]:
         if role == "flag":
             with suppress(FormatError):  # a nested flag is informative only: kept as written
                 val = flag(val, key, "")
-        _put(out, name or snake(key), val)
+        _named(out, name or snake(key), key, val)
     return out
+
+
+def _named(target: dict[str, Any], name: str, key: str, value: Any) -> None:
+    """``_put``, remembering the file's spelling of ``key`` when the exporter would spell it otherwise
+    (``Case_No`` is stored as ``case_no``), so a re-export writes the name it was given."""
+    _put(target, name, value)
+    if name in target and vics_name(name) != key:
+        target.setdefault("vics_names", {})[name] = key
 
 
 def _series(value: Any) -> str | None:
@@ -232,8 +246,10 @@ def media_records(
             victim = flag(val, key, where)
         elif role == "series":
             series = _series(val)
+            if not isinstance(val, str) and val is not None:
+                extra["series_value"] = val  # a list or object: written back as it came
         elif role == "flag":
-            _put(extra, name, flag(val, key, where))
+            _named(extra, name, key, flag(val, key, where))
         elif role == "alternatives" and isinstance(val, list):
             others = []
             for alt in val:
@@ -250,7 +266,9 @@ def media_records(
         elif role == "exif" and val:
             extra["exif"] = _exif(val)  # property names are EXIF's own: not re-spelled
         elif role != "skip":
-            _put(extra, name or snake(key), val)
+            _named(extra, name or snake(key), key, val)
+    if media_id not in (None, ""):
+        extra["media_id"] = media_id  # as written (number or text), for a re-export
     # Occurrences repeat the media's own hashes; they only add one the media object lacks.
     for occurrence in files:
         if isinstance(occurrence, dict):
@@ -311,8 +329,13 @@ class VicsReader:
         entity = url.rsplit("#", 1)[1].strip().lower() if "#" in url else ""
         if entity not in ("media", "cases"):
             raise FormatError(f"unsupported VICS entity set {url!r} (expected #Media or #Cases)")
+        variant_match = _VARIANT_TEXT.search(url) if odata_key == "odata_context" else None
+        profile = "vics-us"
+        if variant_match:
+            metadata["vics_variant"] = variant_match.group(1)
+            profile = _VARIANT_PROFILES.get(variant_match.group(1).lower(), profile)
         self.info = HashSetInfo(
-            format="vics", profile="vics-us", version=version, kind=entity, metadata=metadata
+            format="vics", profile=profile, version=version, kind=entity, metadata=metadata
         )
 
     def __iter__(self) -> Iterator[HashEntryRecord]:

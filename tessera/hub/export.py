@@ -13,7 +13,6 @@ holding several profiles must be exported once per profile.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,24 +20,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tessera.hashsets.icse_export import ICSE_COLUMNS, write_icse
 from tessera.hashsets.vics_export import write_vics
 from tessera.hub import models as hm
 from tessera.hub.db import HubError
 
-ICSE_COLUMNS = [
-    "MD5",
-    "SHA1",
-    "PhotoDNA",
-    "Image ID",
-    "Is distributed",
-    "Victim identified",
-    "Offender identified",
-    "Series name",
-    "Number of submissions",
-    "File Available",
-    "Media Type",
-    "Baseline",
-]
+__all__ = ["ICSE_COLUMNS", "export_icse", "export_vics", "profiles", "vics_items", "vics_variant"]
+
 #: Category profile -> the VICS 2.0 category scheme naming it (1.x files are US only).
 VICS_VARIANTS = {"vics-us": "US", "vics-uk": "UK", "uk-caid": "UK", "caid": "UK"}
 
@@ -99,33 +87,23 @@ def export_vics(s: Session, out: Path, version: str = "2.0", profile: str | None
         return write_vics(fh, vics_items(s, profile), version=version, variant=variant)
 
 
+def icse_items(s: Session) -> Iterator[dict[str, Any]]:
+    for e in _entries(s):
+        if not (e.md5 or e.sha1):
+            continue  # ICSE identifies media by MD5/SHA-1; an entry with neither cannot be listed
+        # PhotoDNA, distribution, offender, submissions and baseline: the hub does not hold them
+        # (or may not tell: submissions), so they stay empty. Files never leave: "No".
+        yield {
+            "md5": e.md5,
+            "sha1": e.sha1,
+            "media_id": e.sha256[:32],
+            "victim_identified": e.victim_identified,
+            "series": e.series,
+            "file_available": False,
+            "media_type": "Image" if e.pdq else None,  # PDQ is an image hash; otherwise not known here
+        }
+
+
 def export_icse(s: Session, out: Path) -> int:
-    n = 0
     with out.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, delimiter=";", lineterminator="\r\n")
-        w.writerow(ICSE_COLUMNS)
-        for e in _entries(s):
-            if not (e.md5 or e.sha1):
-                continue  # ICSE identifies media by MD5/SHA-1; an entry with neither cannot be listed
-            victim = "" if e.victim_identified is None else ("Yes" if e.victim_identified else "No")
-            media_type = "Image" if e.pdq else ""  # PDQ is an image hash; otherwise not known here
-            # PhotoDNA, distribution, offender, submissions and baseline: the hub does not hold
-            # them (or may not tell: submissions), so they stay empty. Files never leave: "No".
-            w.writerow(
-                [
-                    (e.md5 or "").upper(),
-                    (e.sha1 or "").upper(),
-                    "",
-                    e.sha256[:32],
-                    "",
-                    victim,
-                    "",
-                    e.series or "",
-                    "",
-                    "No",
-                    media_type,
-                    "",
-                ]
-            )
-            n += 1
-    return n
+        return write_icse(fh, icse_items(s))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.report.case_uco import export_case
 from tessera.report.dfxml import DeviceNotFound, export_dfxml
 from tessera.report.export import export_vics, export_vpdq
 
@@ -60,3 +61,23 @@ def dfxml(
     except OSError as exc:
         fail(f"cannot write {out_file}: {exc.strerror or exc}")
     out.print(f"wrote {n:,} file object(s) of device {device} to {out_file}")
+
+
+@app.command("case")
+def case_uco(
+    out_file: Annotated[Path, typer.Option("--out", help="CASE/UCO JSON-LD file to write.")],
+    case: CaseOpt = None,
+) -> None:
+    """Write the whole case as CASE/UCO JSON-LD (docs/case-uco.md): metadata and hashes, never content."""
+    handle = load_case(case)
+    try:
+        st = export_case(handle, out_file)
+    except OSError as exc:
+        fail(f"cannot write {out_file}: {exc.strerror or exc}")
+    out.print(
+        f"wrote {st.nodes:,} node(s) to {out_file}: {st.devices} device(s), {st.files:,} file(s), "
+        f"{st.messages:,} message(s), {st.accounts:,} account(s), {st.threads:,} group(s), "
+        f"{st.matches:,} match(es), {st.decisions:,} decision(s)"
+    )
+    for why, n in st.left_out.items():
+        out.print(f"[yellow]left out {n:,}: {why}[/]")

@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 	@$(PY) -c 'import ensurepip' 2>/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	@$(MAKE) --no-print-directory videodeps  # `all` holds vpdq, built against the ffmpeg libraries
+	$(BIN)/python -m pip install -q -e '.[all,test,bench]'
 	touch $(STAMP)
 
 $(VIDEO_STAMP): $(STAMP) pyproject.toml

@@ -130,6 +130,10 @@ class DiskImageFormat:
         head = read_head(opener)
         if not _image_magic(head) and not _structure(head) and not _deep_structure(opener):
             return  # only the name looked like an image: an ordinary file, hashed as such
+        missing = _bindings_missing()
+        if missing:
+            yield container_note(parent, f"{name}: {missing}")
+            return
         with _image_file(opener, name, limits) as path:
             if head.startswith(disk_ewf.EWF1_MAGIC):
                 missing = disk_ewf.missing_segment(path)
@@ -142,6 +146,17 @@ class DiskImageFormat:
             from tessera.evidence.disk_walk import walk_image
 
             yield from walk_image(path, name, parent, limits)
+
+
+def _bindings_missing() -> str | None:
+    """Why disk images cannot be read here: a core install (``tessera[hub]``) has no dfVFS or TSK."""
+    try:
+        import dfvfs  # noqa: F401
+        import pyewf  # noqa: F401
+        import pytsk3  # noqa: F401
+    except ImportError as exc:
+        return f"disk image not read: {exc.name or exc} is not installed (pip install 'tessera[evidence]')"
+    return None
 
 
 def _verify(path: Path, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:

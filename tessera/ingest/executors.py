@@ -149,7 +149,10 @@ class DaskExecutor:
     def connect(cls, target: str | Client | LocalCluster, timeout: float = CONNECT_TIMEOUT) -> DaskExecutor:
         """``target``: a scheduler address (``tcp://host:8786``), a ``LocalCluster`` or an open
         ``Client``. A client opened here is closed by :meth:`close`; one passed in is left open."""
-        from distributed import Client
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ExecutorError("--executor dask needs Dask (pip install 'tessera[dask]')") from None
 
         if isinstance(target, Client):
             return cls(target, owns_client=False)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from tessera.cli.common import CaseOpt, fail, load_case, out
-from tessera.report.build import build_report
+from tessera.report.build import open_report
 from tessera.report.render import WRITERS
 
 
@@ -22,9 +23,11 @@ def command(
     if fmt not in WRITERS:
         fail("--format must be html, json or csv")
     handle = load_case(case)
-    try:
-        report = build_report(handle, device)
-    except KeyError as exc:
-        fail(str(exc.args[0]))
-    WRITERS[fmt](report, out_file)
+    with ExitStack() as stack:
+        try:
+            report = stack.enter_context(open_report(handle, device))
+        except KeyError as exc:
+            fail(str(exc.args[0]))
+        # Streamed: each device's hits are read while they are written, whatever their number.
+        WRITERS[fmt](report, out_file)
     out.print(f"wrote {fmt} report to {out_file}")

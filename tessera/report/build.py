@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import select
@@ -12,17 +14,30 @@ import tessera
 from tessera.items.report import spread_section
 from tessera.messaging.inventory import inventory
 from tessera.network import analysis, cameras, persons
+from tessera.report.stream import hit_rows, materialise, problem_rows
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.models_video import ImageVerification
-from tessera.store.queries import device_ids, device_stats, iter_matches, iter_problems, messaging_sources
+from tessera.store.queries import device_ids, device_stats, messaging_sources
 
 REPORT_FORMAT = "tessera-report"
 REPORT_VERSION = 1
 
 
-def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
+@contextmanager
+def open_report(case: CaseHandle, device: str | None = None) -> Iterator[dict[str, Any]]:
+    """The report for writers that stream (``tessera.report.render``): each device's hits and
+    problems are read from the open session while they are written, never held whole."""
     with case.session() as s:
+        yield build_report(case, device, session=s)
+
+
+def build_report(
+    case: CaseHandle, device: str | None = None, *, session: Session | None = None
+) -> dict[str, Any]:
+    """The report as a dict; with ``session`` (see :func:`open_report`), hits and problems are
+    :class:`tessera.report.stream.Rows` read from it, else lists."""
+    with nullcontext(session) if session is not None else case.session() as s:
         ids = [device] if device else device_ids(s)
         devices = []
         for dev_id in ids:
@@ -65,8 +80,8 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
                         for r in runs
                     ],
                     "stats": device_stats(s, dev_id),
-                    "hits": list(iter_matches(s, dev_id)),
-                    "problems": [{"locator": loc, "error": err} for _, loc, err in iter_problems(s, dev_id)],
+                    "hits": hit_rows(s, dev_id),
+                    "problems": problem_rows(s, dev_id),
                     # Every messaging source with its reconciliation, and known apps' data not parsed.
                     "messaging_sources": messaging_sources(s, dev_id),
                     # The app inventory: each known messaging app found, parsed or not, once.
@@ -85,7 +100,7 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
             }
             for h in s.scalars(select(m.HashSet).order_by(m.HashSet.id))
         ]
-        return {
+        report = {
             "format": REPORT_FORMAT,
             "version": REPORT_VERSION,
             "generated_at": m.utcnow().isoformat(timespec="seconds"),
@@ -101,6 +116,7 @@ def build_report(case: CaseHandle, device: str | None = None) -> dict[str, Any]:
             # Cameras across devices, capture places, pictures taken on a seized phone (issue 14).
             "producer_leads": cameras.report_section(s, device),
         }
+        return report if session is not None else materialise(report)
 
 
 def network_section(s: Session) -> dict[str, Any] | None:

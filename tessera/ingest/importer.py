@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from tessera.hashsets import open_hashset
+from tessera.hashsets import FORMATS, open_hashset
+from tessera.ingest.known import import_known, known_counts
 from tessera.ingest.matcher import CaseMatcher, case_default_threshold
 from tessera.records import FormatError
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.db import StoreError
+from tessera.store.models_known import DISPOSITIONS, KNOWN_BAD, KNOWN_GOOD, disposition
 
 _BATCH = 5000
 
@@ -29,6 +32,7 @@ class ImportResult:
     entries: int
     by_algorithm: dict[str, int]
     hits: int = 0
+    disposition: str = KNOWN_BAD
 
 
 def file_sha256(path: Path) -> str:
@@ -49,36 +53,46 @@ def import_hashset(
     category: int | None = None,
     pdq_threshold: int | None = None,
     on_entries: Callable[[int], None] | None = None,
+    disposition: str | None = None,
 ) -> ImportResult:
-    """Import ``path`` as a new hash set in one transaction; a malformed file leaves nothing behind."""
+    """Import ``path`` as a new hash set in one transaction; a malformed file leaves nothing behind.
+
+    ``disposition`` is ``known-bad`` (entries are matched as hits) or ``known-good`` (files holding
+    them are excluded from review, new material and counts); the default is the format's own
+    (``known-good`` for NSRL RDS v3, ``known-bad`` for every other format)."""
+    if disposition is not None and disposition not in DISPOSITIONS:
+        raise StoreError(f"disposition must be one of {', '.join(DISPOSITIONS)}")
+    want = disposition
     if not path.is_file():
         raise StoreError(f"no such hash-set file: {path}")
     set_name = name or path.stem
-    source_hash = file_sha256(path)
     counts: dict[str, int] = {}
-    with case.session() as s:
+    with case.session() as s, ThreadPoolExecutor(1) as pool:
         if s.scalar(select(m.HashSet.id).where(m.HashSet.name == set_name)) is not None:
             raise StoreError(f"a hash set named {set_name!r} already exists (use --name)")
-        dup = s.scalar(select(m.HashSet.name).where(m.HashSet.source_sha256 == source_hash))
+        # The file's own hash is read beside the import (hashlib releases the GIL): a 1 GB RDS
+        # costs seconds to hash, which would otherwise come before the first row is written.
+        hashing = pool.submit(file_sha256, path)
         with path.open("rb") as fh:
             reader = open_hashset(fh, fmt, algorithm=algorithm, category=category)
+            disp = str(want or getattr(FORMATS.get(reader.info.format), "default_disposition", KNOWN_BAD))
             hs = m.HashSet(
                 name=set_name,
                 format=reader.info.format,
                 profile=reader.info.profile,
                 source_file=str(path.resolve()),
-                source_sha256=source_hash,
+                source_sha256=None,
                 pdq_threshold=pdq_threshold,
-                meta=dict(reader.info.metadata),
+                meta={**reader.info.metadata, "disposition": disp},
             )
-            if dup:
-                hs.meta["same_file_as"] = dup
             s.add(hs)
             s.flush()
             rows: list[dict[str, Any]] = []
             total = 0
             try:
-                for e in reader:
+                if disp == KNOWN_GOOD:
+                    total, counts = import_known(s, hs, reader, on_entries)
+                for e in [] if disp == KNOWN_GOOD else reader:
                     rows.append(
                         {
                             "hashset_id": hs.id,
@@ -107,10 +121,22 @@ def import_hashset(
             # The header may only be complete once the stream is read (VICS puts it first, but
             # readers fill in what they learn), so it is copied after the entries.
             hs.version = reader.info.version
-            hs.meta = {**hs.meta, **reader.info.metadata, "kind": reader.info.kind}
+            hs.meta = {**hs.meta, **reader.info.metadata, "kind": reader.info.kind, "disposition": disp}
+            hs.source_sha256 = hashing.result()
+            dup = s.scalar(
+                select(m.HashSet.name).where(
+                    m.HashSet.source_sha256 == hs.source_sha256, m.HashSet.id != hs.id
+                )
+            )
+            if dup:
+                hs.meta["same_file_as"] = dup
+            if disp == KNOWN_GOOD:
+                hs.meta["by_algorithm"] = counts
             hs.entry_count = total
             s.commit()
-            result = ImportResult(hs.id, set_name, hs.format, hs.version, total, counts)
+            result = ImportResult(hs.id, set_name, hs.format, hs.version, total, counts, disposition=disp)
+    if disp == KNOWN_GOOD:
+        return result  # known-good digests are never hits: nothing to match
     # Matching the new set against media already in the case happens after the import committed,
     # so a large set is never half imported because matching was interrupted.
     with case.session() as s:
@@ -131,12 +157,16 @@ def hashset_summary(case: CaseHandle) -> list[dict[str, Any]]:
         )
         out = []
         for hs in s.scalars(select(m.HashSet).order_by(m.HashSet.id)):
-            by_alg = dict(
-                s.execute(
-                    select(m.HashEntry.algorithm, func.count())
-                    .where(m.HashEntry.hashset_id == hs.id)
-                    .group_by(m.HashEntry.algorithm)
-                ).all()
+            by_alg = (
+                known_counts(hs)
+                if disposition(hs) == KNOWN_GOOD
+                else dict(
+                    s.execute(
+                        select(m.HashEntry.algorithm, func.count())
+                        .where(m.HashEntry.hashset_id == hs.id)
+                        .group_by(m.HashEntry.algorithm)
+                    ).all()
+                )
             )
             out.append(
                 {
@@ -151,6 +181,7 @@ def hashset_summary(case: CaseHandle) -> list[dict[str, Any]]:
                     "source_sha256": hs.source_sha256,
                     "pdq_threshold": hs.pdq_threshold,
                     "matched_media": matched.get(hs.id, 0),
+                    "disposition": disposition(hs),
                 }
             )
         return out

@@ -16,6 +16,7 @@ from tessera.audit import append
 from tessera.messaging.inventory import inventory
 from tessera.review import clusters
 from tessera.store import models as m
+from tessera.store.models_known import known_good_media
 from tessera.store.queries import new_material_filter
 
 CATEGORIES = {
@@ -96,6 +97,11 @@ def dashboard(session: Session) -> dict[str, Any]:
         "hits_by_category": dict(sorted(by_cat.items())),
         "new_material": session.scalar(select(func.count()).select_from(m.Media).where(new_material_filter()))
         or 0,
+        # Kept in the case, out of the queue and the counts above (NSRL, the local benign set).
+        "known_good_excluded": session.scalar(
+            select(func.count()).select_from(m.Media).where(known_good_media())
+        )
+        or 0,
         "decided": decided,
         "suspects_by_status": suspects,
         "suspects_by_country": dict(sorted(countries.items())),
@@ -126,11 +132,13 @@ def _categorised_by_hashset() -> Any:
 
 
 def queue_filter() -> Any:
-    """Uncategorised: images and videos no reviewer decided and no hash set gave a category."""
+    """Uncategorised: images and videos no reviewer decided, no hash set gave a category and no
+    known-good set (NSRL, the local benign set) lists."""
     return and_(
         m.Media.kind.in_(("image", "video")),
         ~m.Media.sha256.in_(select(m.Decision.sha256)),
         ~_categorised_by_hashset(),
+        ~known_good_media(),
     )
 
 

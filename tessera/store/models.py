@@ -147,7 +147,7 @@ class HashSet(Base):
     source_sha256: Mapped[str | None] = mapped_column(String(64))
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
-    #: Per-set PDQ Hamming threshold; None means the case default (31).
+    #: Per-set PDQ Hamming threshold; None means the case default (the PDQ algorithm's, unless changed).
     pdq_threshold: Mapped[int | None] = mapped_column(Integer)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
 
@@ -362,6 +362,7 @@ class AuditEntry(Base):
 from tessera.store import (  # noqa: E402,F401
     models_device,
     models_items,
+    models_known,
     models_person,
     models_producer,
     models_review,

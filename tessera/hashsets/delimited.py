@@ -69,6 +69,11 @@ def _icse_name(column: str) -> str:
     return _SPACES.sub(" ", column.strip()).lower()
 
 
+def icse_role(column: str) -> Role | None:
+    """What one of the 12 ICSE columns becomes; None for a column beyond them (kept in ``extra``)."""
+    return _ICSE.get(_icse_name(column))
+
+
 def _split(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter), [])
 

@@ -314,3 +314,132 @@ def headed_csv(
             )
 
     return _emit(_lines(rows(), bom), out)
+
+
+#: The media fields :func:`vics_full` fills on every item: each one VICS writers emit and Tessera
+#: exports back (besides ``MediaID`` and ``Category``), so a round trip can be checked field by field.
+FULL_MEDIA_FIELDS = (
+    "MD5",
+    "SHA1",
+    "PhotoDNA",
+    "AlternativeHashes",
+    "VictimIdentified",
+    "OffenderIdentified",
+    "IsDistributed",
+    "IsPrecategorized",
+    "PrecategorizationSource",
+    "IsSuspected",
+    "SelfGenerated",
+    "Series",
+    "Comments",
+    "Tags",
+    "MediaSize",
+    "MimeType",
+    "RelativeFilePath",
+    "DateUpdated",
+    "Exifs",
+    "MediaFiles",
+    "Agency_Ref",  # a vendor field spelled the way no VICS field is: kept under its own name
+)
+#: The fields of each ``MediaFiles`` occurrence :func:`vics_full` writes.
+FULL_FILE_FIELDS = (
+    "MD5",
+    "FileName",
+    "FilePath",
+    "Created",
+    "Written",
+    "Accessed",
+    "Unallocated",
+    "Deleted",
+    "SourceID",
+    "PhysicalLocation",
+)
+
+
+def _full_object(e: Entry, i: int, version: str, sparse: bool) -> dict[str, Any]:
+    md5 = _hex(e["md5"], True)
+    if sparse:
+        return {"MediaID": e.get("media_id", i + 1), "Category": None, "MD5": md5}
+
+    def flag(value: bool) -> Any:
+        return value if version == "2.0" else ("true" if value else "false")
+
+    def when(minutes: int) -> str:
+        return _date(i * 10 + minutes, version, version != "2.0")
+
+    alternatives = [
+        {"HashName": "SHA256", "HashValue": _hex(e["sha256"], True)},
+        {"HashName": "PDQ", "HashValue": _hex(e["pdq"], True)},
+        {"HashName": "VendorHash", "HashValue": f"{i:08x}"},
+    ]
+    photodna = e.get("photodna") or base64.b64encode(bytes([i % 256]) * 144).decode("ascii")
+    obj: dict[str, Any] = {"MediaID": e.get("media_id", i + 1), "Category": e.get("category"), "MD5": md5}
+    obj["SHA1"] = _hex(e["sha1"], True)
+    if version == "2.0":
+        alternatives.append({"HashName": "PhotoDNA", "HashValue": photodna})
+    else:
+        obj["PhotoDNA"] = photodna
+    obj["AlternativeHashes"] = alternatives
+    obj |= {
+        "VictimIdentified": flag(i % 2 == 0),
+        "OffenderIdentified": flag(i % 3 == 0),
+        "IsDistributed": flag(i % 2 == 1),
+        "IsPrecategorized": flag(True),
+        "PrecategorizationSource": "synthetic precategoriser",
+        "IsSuspected": flag(i % 4 == 0),
+        "SelfGenerated": flag(False),
+        "Series": e.get("series") or f"Series {i % 50:03d}",
+        "Comments": f"invented comment {i}",
+        "Tags": "tag-a|tag-b",
+        "MediaSize": 2048 + i if version == "2.0" else str(2048 + i),
+        "MimeType": "image/jpeg",
+        "RelativeFilePath": f"synthetic\\dir{i % 7}\\file_{i:06d}.jpg",
+        "DateUpdated": when(0),
+        "Exifs": [
+            {"PropertyName": "Make", "PropertyValue": "Synthetic Camera Co"},
+            {"PropertyName": "Model", "PropertyValue": f"Model {i % 3}"},
+        ],
+        "MediaFiles": [
+            {
+                "MD5": md5,
+                "FileName": f"file_{i:06d}{suffix}.jpg",
+                "FilePath": f"synthetic\\dir{i % 7}",
+                "Created": when(1),
+                "Written": when(2),
+                "Accessed": when(3),
+                "Unallocated": flag(n == 1),
+                "Deleted": flag(n == 1),
+                "SourceID": f"SRC-{n}",
+                "PhysicalLocation": 4096 * (i + 1) + n,
+            }
+            for n, suffix in enumerate(("", "_copy"))
+        ],
+        "Agency_Ref": f"SYN-{i:04d}",
+    }
+    return obj
+
+
+def vics_full(
+    entries: Iterable[Entry],
+    version: str = "2.0",
+    *,
+    sparse: bool = False,
+    variant: str = "US",
+    out: Out = None,
+) -> bytes:
+    """A VICS ``#Media`` file whose items carry every field in ``FULL_MEDIA_FIELDS`` (``sparse``: only
+    ``MediaID``, a null ``Category`` and ``MD5``); ``variant`` names the 2.0 category scheme."""
+
+    def chunks() -> Iterator[bytes]:
+        if version == "2.0":
+            url = f"http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/{variant}/$metadata#Media"
+            head = b'"@odata.context":' + json.dumps(url).encode()
+        else:
+            head = _context(version, "Media")
+        yield BOM + b"{" + head + b',"value":['
+        for n, e in enumerate(entries):
+            obj = _full_object(e, n, version, sparse)
+            yield (b"\n" if n == 0 else b",\n") + json.dumps(obj, ensure_ascii=False).encode()
+        yield b"\n]}\n"
+
+    return _emit(chunks(), out)

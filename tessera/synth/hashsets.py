@@ -234,15 +234,28 @@ def _lines(rows: Iterable[str], bom: bool) -> Iterator[bytes]:
         yield (row + "\n").encode()
 
 
-def icse_csv(entries: Iterable[Entry], *, bom: bool = False, upper: bool = True, out: Out = None) -> bytes:
-    """An Interpol ICSE export (``;``-separated, Yes/No flags, no category column)."""
+def icse_csv(
+    entries: Iterable[Entry],
+    *,
+    bom: bool = False,
+    upper: bool = True,
+    sparse: bool = False,
+    extra_columns: Mapping[str, str] | None = None,
+    out: Out = None,
+) -> bytes:
+    """An Interpol ICSE export (``;``-separated, Yes/No flags, no category column). ``sparse``: only
+    the MD5 cell filled; ``extra_columns`` (name -> text) follow the 12, as some exports add."""
+    extras = dict(extra_columns or {})
 
     def yes_no(value: bool | None) -> str:
         return "" if value is None else ("Yes" if value else "No")
 
     def rows() -> Iterator[str]:
-        yield ICSE_HEADER
+        yield ";".join([ICSE_HEADER, *extras])
         for i, e in enumerate(entries):
+            if sparse:
+                yield ";".join([_hex(e.get("md5"), upper) or "", *[""] * (11 + len(extras))])
+                continue
             yield ";".join(
                 [
                     _hex(e.get("md5"), upper) or "",
@@ -257,6 +270,7 @@ def icse_csv(entries: Iterable[Entry], *, bom: bool = False, upper: bool = True,
                     yes_no(True),
                     "Image",
                     yes_no(i % 4 == 0),
+                    *extras.values(),
                 ]
             )
 

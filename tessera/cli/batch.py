@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -22,12 +22,16 @@ from tessera.cli.ingest import (
     RegionOpt,
     RichIngestProgress,
     SchedulerOpt,
+    SummaryFormatOpt,
     TzOpt,
     VideoSamplingOpt,
     check_executor,
+    check_summary_format,
     ingest_bar,
+    result_summary,
     zone,
 )
+from tessera.cli.listing import emit_json
 from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH
 from tessera.ingest.batch import DeviceOutcome, ManifestError, ManifestRow, read_manifest, run_batch
 from tessera.ingest.executors import ExecutorError, open_executor
@@ -69,6 +73,7 @@ def command(
     tz: TzOpt = None,
     video_sampling: VideoSamplingOpt = DEFAULT_SECONDS_PER_HASH,
     no_video_frames: NoVideoFramesOpt = False,
+    fmt: SummaryFormatOpt = "text",
     case: CaseOpt = None,
 ) -> None:
     """Ingest every device of a seizure list, several at a time; run it again to resume.
@@ -78,6 +83,7 @@ def command(
     Exit code 1 when a device failed or some of its files could not be processed."""
     if parallel < 1:
         fail("--parallel must be at least 1")
+    check_summary_format(fmt)
     if video_sampling < 0:
         fail("--video-sampling must be 0 (every frame) or a positive number of seconds")
     check_executor(executor, scheduler)
@@ -115,9 +121,19 @@ def command(
         finally:
             if pool is not None:
                 pool.close()
-    _report(outcomes)
+    if fmt == "json":
+        emit_json([_outcome_json(o) for o in outcomes])
+    else:
+        _report(outcomes)
     if any(o.status in ("failed", "errors") for o in outcomes):
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _outcome_json(o: DeviceOutcome) -> dict[str, Any]:
+    body: dict[str, Any] = {"device": o.row.device, "suspect": o.row.suspect, "kind": o.row.kind}
+    if o.result is not None:
+        body |= result_summary(o.row.device, o.result)
+    return body | {"status": o.status, "error": o.error, "elapsed_s": round(o.elapsed, 3)}
 
 
 def _report(outcomes: list[DeviceOutcome]) -> None:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from tessera.audit import AuditKeyError, create_key
 from tessera.audit.keys import KEY_HINT, default_path
-from tessera.cli.common import fail, out
+from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.cli.listing import emit_json
 from tessera.store import models as m
 from tessera.store.case import init_case
 from tessera.store.db import CASE_CONFIG
@@ -60,3 +61,42 @@ def init(
         "move it and set TESSERA_AUDIT_KEY to its path."
     )
     handle.close()
+
+
+@app.command("info")
+def info(
+    fmt: Annotated[str, typer.Option("--format", help="text|json")] = "text",
+    case: CaseOpt = None,
+) -> None:
+    """What the case holds: its name and agency, database, devices, files, media, hash sets, matches."""
+    from sqlalchemy import func
+
+    if fmt not in ("text", "json"):
+        fail("--format must be text or json")
+    handle = load_case(case)
+    counted = {
+        "devices": m.Device,
+        "files": m.File,
+        "media": m.Media,
+        "hash_sets": m.HashSet,
+        "matches": m.Match,
+        "messaging_sources": m.MessagingSource,
+        "messages": m.Message,
+    }
+    with handle.session() as s:
+        counts = {k: s.scalar(select(func.count()).select_from(table)) or 0 for k, table in counted.items()}
+        row = s.scalar(select(m.Case).limit(1))
+    body = {
+        "name": handle.name,
+        "agency": handle.agency,
+        "directory": str(handle.directory),
+        "database": handle.engine.dialect.name,
+        "created_at": row.created_at.isoformat() if row is not None else None,
+        **counts,
+    }
+    handle.close()
+    if fmt == "json":
+        emit_json(body)
+        return
+    out.print(f"case {body['name']!r} ({body['agency']}) at {body['directory']} ({body['database']})")
+    out.print(", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items()))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -79,3 +83,35 @@ def database_error(exc: BaseException) -> str:
 def print_error(message: str) -> None:
     # One line, so scripts and examiners can read it; the full text is kept on a single line.
     print(f"tessera: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def is_stdout(target: Path | str | None) -> bool:
+    """``--out -``: the data goes to standard output."""
+    return target is not None and str(target) == "-"
+
+
+def say(target: Path | str | None) -> Console:
+    """Where a command's closing line goes: standard error when standard output carries the data."""
+    return console if is_stdout(target) else out
+
+
+@contextmanager
+def output_file(target: Path, suffix: str = "") -> Iterator[Path]:
+    """The path a writer should write to: ``target`` itself, or for ``--out -`` a temporary file that
+    is copied to standard output once the writer is done.
+
+    A temporary file rather than ``/dev/stdout``: writers write next to the target and rename it in
+    place (a half-written file never has the final name), and some reopen it; the copy is streamed,
+    so memory stays bounded whatever the size. Nothing reaches standard output if the writer fails.
+    """
+    if not is_stdout(target):
+        yield target
+        return
+    with tempfile.TemporaryDirectory(prefix="tessera-out-") as folder:
+        path = Path(folder) / f"out{suffix}"
+        yield path
+        if path.exists():
+            with path.open("rb") as fh:
+                sys.stdout.flush()
+                shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
+            sys.stdout.flush()

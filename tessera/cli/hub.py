@@ -14,7 +14,8 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.cli.common import CaseOpt, fail, is_stdout, load_case, out, output_file, say
+from tessera.cli.listing import emit_json, render
 from tessera.cli.transport import AllowedHostOpt, CertOpt, InsecureOpt, KeyfileOpt, check_transport
 from tessera.hub.client import HubClient
 
@@ -29,6 +30,13 @@ app.add_typer(audit_app, name="audit")
 DbOpt = Annotated[str, typer.Option("--db", help="Hub database URL (postgresql://... or sqlite:///hub.db).")]
 HubUrlOpt = Annotated[str, typer.Option("--hub", help="Hub URL, e.g. https://hub.example.org")]
 TokenFileOpt = Annotated[Path, typer.Option("--token-file", help="File holding this agency's API token.")]
+TextFormatOpt = Annotated[str, typer.Option("--format", help="text (tab-separated)|json|csv")]
+SummaryOpt = Annotated[str, typer.Option("--format", help="text|json: the summary on standard output")]
+
+
+def _check(fmt: str, allowed: tuple[str, ...]) -> None:
+    if fmt not in allowed:
+        fail(f"--format must be {', '.join(allowed[:-1])} or {allowed[-1]}")
 
 
 @contextmanager
@@ -128,12 +136,16 @@ def agency_add(code: str, name: str, db: DbOpt) -> None:
 
 
 @agency_app.command("list")
-def agency_list(db: DbOpt) -> None:
+def agency_list(db: DbOpt, fmt: TextFormatOpt = "text") -> None:
     """List agencies with their number of unrevoked tokens (tab-separated)."""
     from tessera.hub.auth import list_agencies
 
+    _check(fmt, ("text", "json", "csv"))
     with _hub_session(db) as (_, s):
         rows = list_agencies(s)
+    if fmt != "text":
+        render(rows, fmt, ("code", "name", "active_tokens"))
+        return
     for a in rows:
         typer.echo(f"{a['code']}\t{a['name']}\t{a['active_tokens']} active token(s)")
 
@@ -143,12 +155,17 @@ def token_list(
     db: DbOpt,
     agency: Annotated[str | None, typer.Option("--agency", help="Only this agency's tokens.")] = None,
     active: Annotated[bool, typer.Option("--active", help="Leave out revoked tokens.")] = False,
+    fmt: TextFormatOpt = "text",
 ) -> None:
     """List tokens, tab-separated: id, agency, first characters, scopes, state, label (never the token)."""
     from tessera.hub.auth import list_tokens
 
+    _check(fmt, ("text", "json", "csv"))
     with _hub_session(db) as (_, s):
         rows = list_tokens(s, agency, revoked=not active)
+    if fmt != "text":
+        render(rows, fmt, ("id", "agency", "prefix", "scopes", "created_at", "revoked_at", "label"))
+        return
     for t in rows:
         state = f"revoked {t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "active"
         label = t["label"] or ""
@@ -289,7 +306,7 @@ def audit_verify(
 @app.command("export")
 def export_cmd(
     db: DbOpt,
-    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write, or - for standard output.")],
     fmt: Annotated[str, typer.Option("--format", help="vics (VICS 2.0 JSON) or icse (ICSE CSV).")] = "vics",
     profile: Annotated[
         str | None,
@@ -304,31 +321,38 @@ def export_cmd(
 
     if fmt not in ("vics", "icse"):
         fail("--format must be vics or icse")
-    with _hub_session(db) as (_, s):
+    with _hub_session(db) as (_, s), output_file(out_file) as path:
         details: dict[str, Any] = {"format": fmt}
         if fmt == "vics":
             details["profile"], _ = vics_variant(s, profile, "2.0")  # refused before the file exists
-            n = export_vics(s, out_file, profile=details["profile"])
+            n = export_vics(s, path, profile=details["profile"])
         else:
-            n = export_icse(s, out_file)
+            n = export_icse(s, path)
         # Exports leave the hub for other agencies: who took what, and how much, is on the record.
-        audit.append(s, "operator", "export", out_file.name[:300], details | {"entries": n})
+        name = "(standard output)" if is_stdout(out_file) else out_file.name[:300]
+        audit.append(s, "operator", "export", name, details | {"entries": n})
         s.commit()
-    out.print(f"exported {n:,} entries to {out_file}")
+    say(out_file).print(f"exported {n:,} entries to {'standard output' if is_stdout(out_file) else out_file}")
 
 
 @app.command("push")
-def push_cmd(hub: HubUrlOpt, token_file: TokenFileOpt, case: CaseOpt = None) -> None:
+def push_cmd(
+    hub: HubUrlOpt, token_file: TokenFileOpt, fmt: SummaryOpt = "text", case: CaseOpt = None
+) -> None:
     """Contribute the case's categorised and matched media (hashes and metadata only); safe to re-run."""
     from tessera.hub.caseside import contributions
     from tessera.hub.client import HubClientError
 
+    _check(fmt, ("text", "json"))
     handle = load_case(case)
     with _client(hub, token_file) as client:
         try:
             totals = client.push(contributions(handle))
         except HubClientError as exc:
             fail(str(exc))
+    if fmt == "json":
+        emit_json(totals)
+        return
     new = (
         "" if totals["new_hidden"] else f"{totals['new_entries']:,} new to the hub, "
     )  # a contribute-only token is not told which hashes the hub already had
@@ -340,17 +364,25 @@ def push_cmd(hub: HubUrlOpt, token_file: TokenFileOpt, case: CaseOpt = None) -> 
 
 
 @app.command("pull")
-def pull_cmd(hub: HubUrlOpt, token_file: TokenFileOpt, case: CaseOpt = None) -> None:
+def pull_cmd(
+    hub: HubUrlOpt, token_file: TokenFileOpt, fmt: SummaryOpt = "text", case: CaseOpt = None
+) -> None:
     """Fetch hub changes since the last pull into the case's hub hash set and match the case against it."""
+    from dataclasses import asdict
+
     from tessera.hub.caseside import pull
     from tessera.hub.client import HubClientError
 
+    _check(fmt, ("text", "json"))
     handle = load_case(case)
     with _client(hub, token_file) as client:
         try:
             res = pull(handle, client)
         except HubClientError as exc:
             fail(f"{exc} (the pull resumes from the last completed page when run again)")
+    if fmt == "json":
+        emit_json(asdict(res))
+        return
     out.print(
         f"{res.hashset}: {res.received:,} entries received, {res.removed:,} withdrawn; {res.entries:,} "
         f"in the set (cursor {res.cursor}); {res.hits:,} matches in the case"

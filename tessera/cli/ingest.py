@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import tzinfo
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.text import Text
 
 from tessera.cli.common import EXIT_PARTIAL, CaseOpt, console, fail, load_case, out
+from tessera.cli.listing import emit_json
 from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH
 from tessera.ingest.batch import DEVICE_KINDS
 from tessera.ingest.executors import EXECUTORS, ExecutorError, open_executor
@@ -109,6 +110,43 @@ VideoSamplingOpt = Annotated[
 NoVideoFramesOpt = Annotated[
     bool, typer.Option("--no-video-frames", help="Video: digests, size and duration only; no frame hashes.")
 ]
+SummaryFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format", help="text|json: the summary on standard output (progress and hits go to standard error)."
+    ),
+]
+
+
+def check_summary_format(fmt: str) -> None:
+    if fmt not in ("text", "json"):
+        fail("--format must be text or json")
+
+
+def result_summary(device: str, res: IngestResult) -> dict[str, Any]:
+    """What ``--format json`` prints for one device: the counts, each messaging source, the first problems."""
+    return {
+        "device": device,
+        "files_new": res.files_new,
+        "files_skipped": res.files_skipped,
+        "media_new": res.media_new,
+        "hits": res.hits,
+        "errors": res.errors,
+        "stored_file_errors": res.stored_file_errors,
+        "elapsed_s": round(res.elapsed, 3),
+        "messaging": [
+            {
+                "locator": r.locator,
+                "parser": r.parser,
+                "status": r.status,
+                "messages": r.messages,
+                "coverage": r.coverage.summary() if r.coverage is not None and r.coverage.units else None,
+                "error": r.error,
+            }
+            for r in res.messaging
+        ],
+        "problems": [{"locator": loc, "error": err} for loc, err in res.problems],
+    }
 
 
 def ingest_bar() -> Progress:
@@ -204,6 +242,7 @@ def command(
             "logged). --key-file works for backups too.",
         ),
     ] = None,
+    fmt: SummaryFormatOpt = "text",
     case: CaseOpt = None,
 ) -> None:
     """Walk, hash and match one evidence source; run it again to resume a stopped run.
@@ -212,6 +251,7 @@ def command(
     The evidence and the case must be on storage the workers share, at the same paths."""
     if kind not in KINDS:
         fail(f"--kind must be one of {', '.join(KINDS)}")
+    check_summary_format(fmt)
     if video_sampling < 0:
         fail("--video-sampling must be 0 (every frame) or a positive number of seconds")
     if not source.exists():
@@ -258,15 +298,26 @@ def command(
     finally:
         if pool is not None:
             pool.close()
-    if first_hit:
-        state = "first hit found: stopped early" if res.hits else "no hit on the whole device"
-        out.print(f"{device}: {state}; run without --first-hit to finish (already stored files are skipped)")
-    out.print(
-        f"{device}: {res.files_new:,} files stored, {res.files_skipped:,} already stored (resumed), "
-        f"{res.media_new:,} new media, {res.hits:,} hits, {res.errors:,} errors in {res.elapsed:.1f}s"
-    )
-    print_messaging(device, res)
     incomplete = incomplete_sources(handle, device)
+    if fmt == "json":
+        summary = result_summary(device, res)
+        summary["incomplete_sources"] = [
+            {"locator": loc, "status": status, "error": err} for loc, status, err in incomplete
+        ]
+        if first_hit:
+            summary["stopped_at_first_hit"] = bool(res.hits)
+        emit_json(summary)
+    else:
+        if first_hit:
+            state = "first hit found: stopped early" if res.hits else "no hit on the whole device"
+            out.print(
+                f"{device}: {state}; run without --first-hit to finish (already stored files are skipped)"
+            )
+        out.print(
+            f"{device}: {res.files_new:,} files stored, {res.files_skipped:,} already stored (resumed), "
+            f"{res.media_new:,} new media, {res.hits:,} hits, {res.errors:,} errors in {res.elapsed:.1f}s"
+        )
+        print_messaging(device, res)
     file_errors = res.errors - sum(1 for r in res.messaging if r.status in INCOMPLETE)
     if file_errors:
         for loc, err in [p for p in res.problems if not p[1].startswith(("partial:", "failed:"))][:10]:

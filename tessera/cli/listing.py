@@ -6,6 +6,8 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import PurePath
 from typing import Annotated, Any
 
 import typer
@@ -16,9 +18,28 @@ from tessera.cli.common import fail, out
 FormatOpt = Annotated[str, typer.Option("--format", help="table|json|csv")]
 
 
+def _plain(value: Any) -> Any:
+    """JSON for what rows hold besides JSON's own types: times in ISO 8601, paths, sets."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def emit_json(value: Any) -> None:
+    """``value`` as JSON on standard output, alone: progress, notes and logs go to standard error."""
+    sys.stdout.write(json.dumps(value, indent=1, ensure_ascii=False, default=_plain) + "\n")
+    sys.stdout.flush()
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     if isinstance(value, list | tuple):
         return "; ".join(_cell(v) for v in value)
     if isinstance(value, dict):
@@ -31,7 +52,7 @@ def render(
 ) -> None:
     """JSON carries every field; table and CSV show ``columns`` (lists joined with '; ')."""
     if fmt == "json":
-        sys.stdout.write(json.dumps(list(rows), indent=1, ensure_ascii=False) + "\n")
+        emit_json(list(rows))
     elif fmt == "csv":
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from tessera.cli.common import CaseOpt, console, fail, load_case, out
+from tessera.cli.common import CaseOpt, console, fail, is_stdout, load_case, out, output_file, say
 from tessera.cli.listing import FormatOpt, render
 from tessera.network import analysis, persons
 from tessera.network.graph import FORMATS, build_graph, write_graph
@@ -147,7 +147,7 @@ def bridges_cmd(fmt: FormatOpt = "table", case: CaseOpt = None) -> None:
 
 def graph_cmd(
     fmt: Annotated[str, typer.Option("--format", help="graphml|gexf|json")],
-    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write, or - for standard output.")],
     case: CaseOpt = None,
 ) -> None:
     """Write the account-group-media graph (opens in Gephi)."""
@@ -156,8 +156,10 @@ def graph_cmd(
     handle = load_case(case)
     with handle.session() as s:
         g = build_graph(s)
-    write_graph(g, fmt, out_file)
-    out.print(f"wrote {g.number_of_nodes():,} nodes and {g.number_of_edges():,} edges to {out_file}")
+    with output_file(out_file, f".{fmt}") as path:
+        write_graph(g, fmt, path)
+    where = "standard output" if is_stdout(out_file) else out_file
+    say(out_file).print(f"wrote {g.number_of_nodes():,} nodes and {g.number_of_edges():,} edges to {where}")
 
 
 def referrals_cmd(

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tessera.hashing.algorithms import hamming_matrix, pdq_hex_to_array
+from tessera.hashing.algorithms import ALGORITHMS, hamming_matrix
 from tessera.records import VideoFrame
 
-MIN_QUALITY = 50
-FRAME_DISTANCE = 31
+#: The frame distance and minimum frame quality are the vPDQ algorithm's (per frame, as for PDQ).
+_VPDQ = ALGORITHMS.get("vpdq")
 #: vPDQ's README: a match needs compared% >= 80 (P_c) and query% >= 0 (P_q).
 MATCH_PERCENT = 80.0
 QUERY_PERCENT = 0.0
@@ -134,14 +134,14 @@ class VideoMatch:
 
 def _usable(frames: Sequence[VideoFrame], min_quality: int) -> np.ndarray:
     distinct = sorted({f.pdq for f in frames if f.quality >= min_quality})
-    return pdq_hex_to_array(distinct) if distinct else np.zeros((0, 32), np.uint8)
+    return ALGORITHMS.get("pdq").to_bits(distinct)
 
 
 def match_videos(
     query: Sequence[VideoFrame],
     compared: Sequence[VideoFrame],
-    distance: int = FRAME_DISTANCE,
-    min_quality: int = MIN_QUALITY,
+    distance: int = _VPDQ.default_threshold,
+    min_quality: int = _VPDQ.min_quality,
 ) -> VideoMatch:
     """vPDQ's comparison of two videos (distinct usable frames on each side)."""
     q, c = _usable(query, min_quality), _usable(compared, min_quality)

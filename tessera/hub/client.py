@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from tessera.hashing.algorithms import ALGORITHMS
+
 PUSH_BATCH = 5000
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -175,8 +177,10 @@ class HubClient:
         result: dict[str, Any] = self.request("GET", "/v1/changes", params={"since": since, "limit": limit})
         return result
 
-    def query(self, hashes: dict[str, list[str]], pdq_radius: int = 31) -> list[dict[str, Any]]:
-        """``hashes``: algorithm (md5, sha1, sha256, pdq) -> hex values."""
+    def query(self, hashes: dict[str, list[str]], pdq_radius: int | None = None) -> list[dict[str, Any]]:
+        """``hashes``: algorithm (md5, sha1, sha256, pdq) -> hex values; radius: PDQ's threshold if None."""
+        if pdq_radius is None:
+            pdq_radius = ALGORITHMS.get("pdq").default_threshold
         result = self.request("POST", "/v1/query", json={**hashes, "pdq_radius": pdq_radius})
         return list(result["results"])
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from tessera.hashing.algorithms import ALGORITHMS, exact_names
 from tessera.hub import models as hm
 from tessera.hub.auth import Principal
 from tessera.hub.bulk import in_chunks
@@ -49,7 +50,7 @@ def changes(s: Session, since: int, limit: int) -> dict[str, Any]:
 
 
 #: Entries whose PDQ hashes are at most this far apart are near-duplicates of each other.
-NEAR_DUPLICATE_RADIUS = 31
+NEAR_DUPLICATE_RADIUS = ALGORITHMS.get("pdq").default_threshold
 
 
 def get_entry(s: Session, who: Principal, sha256: str, policy: Policy, index: HubIndex) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def conflicts(s: Session, limit: int = 1000) -> list[dict[str, Any]]:
     return [entry_view(e) | {"contributors": contributors(s, e.sha256)} for e in entries]
 
 
-_DIGESTS = ("md5", "sha1", "sha256")
+_DIGESTS = exact_names()
 
 
 def query(s: Session, index: HubIndex, hashes: dict[str, list[str]], radius: int) -> list[dict[str, Any]]:

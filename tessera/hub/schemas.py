@@ -11,9 +11,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Hex32 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")]
-Hex40 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{40}$")]
-Hex64 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+from tessera.hashing.algorithms import ALGORITHMS
+
+_PDQ = ALGORITHMS.get("pdq")
+
+
+def _hex(algorithm: str) -> str:
+    """The pattern of one algorithm's values, any case (the hub stores them lower-case)."""
+    return rf"^[0-9a-fA-F]{{{ALGORITHMS.get(algorithm).hex_length}}}$"
+
+
+Md5Hex = Annotated[str, Field(pattern=_hex("md5"))]
+Sha1Hex = Annotated[str, Field(pattern=_hex("sha1"))]
+Sha256Hex = Annotated[str, Field(pattern=_hex("sha256"))]
+PdqHex = Annotated[str, Field(pattern=_hex("pdq"))]
 
 
 def storable(value: str) -> bool:
@@ -54,10 +65,10 @@ class ContributionFields(Strict):
 
 
 class PushItem(ContributionFields):
-    sha256: Hex64
-    md5: Hex32 | None = None
-    sha1: Hex40 | None = None
-    pdq: Hex64 | None = None
+    sha256: Sha256Hex
+    md5: Md5Hex | None = None
+    sha1: Sha1Hex | None = None
+    pdq: PdqHex | None = None
     pdq_quality: Annotated[int, Field(ge=0, le=100)] | None = None
 
     def stored(self) -> dict[str, Any]:
@@ -85,11 +96,12 @@ class PushResult(BaseModel):
 
 
 class QueryRequest(Strict):
-    md5: list[Hex32] = []
-    sha1: list[Hex40] = []
-    sha256: list[Hex64] = []
-    pdq: list[Hex64] = []
-    pdq_radius: Annotated[int, Field(ge=0, le=31)] = 31
+    md5: list[Md5Hex] = []
+    sha1: list[Sha1Hex] = []
+    sha256: list[Sha256Hex] = []
+    pdq: list[PdqHex] = []
+    # No wider than the match threshold: a wider search costs far more and finds mostly unrelated images.
+    pdq_radius: Annotated[int, Field(ge=0, le=_PDQ.default_threshold)] = _PDQ.default_threshold
 
 
 class EntryView(BaseModel):

@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tessera.hashing.algorithms import ALGORITHMS
 from tessera.matching.exact import exact_matches, exact_matches_for_set
 from tessera.matching.pdq import PdqIndex
 from tessera.matching.video import VideoIndex
@@ -18,8 +19,7 @@ from tessera.store import models as m
 from tessera.store.models_video import VideoFrameRow
 from tessera.store.writes import insert_ignore
 
-DEFAULT_PDQ_THRESHOLD = 31
-MIN_PDQ_QUALITY = 50
+_PDQ = ALGORITHMS.get("pdq")
 _CHUNK = 20_000
 
 
@@ -34,21 +34,18 @@ class Hit:
     detail: dict[str, Any] | None = field(default=None, compare=False)
 
 
-def _pdq_rows(hexes: Sequence[str]) -> np.ndarray:
-    return np.frombuffer(b"".join(bytes.fromhex(h) for h in hexes), dtype=np.uint8).reshape(-1, 32)
-
-
 class CaseMatcher:
     """Holds the PDQ entries of all hash sets in one index; exact matching is left to the database."""
 
-    def __init__(self, default_threshold: int = DEFAULT_PDQ_THRESHOLD, min_quality: int = MIN_PDQ_QUALITY):
-        self.default_threshold = default_threshold
-        self.min_quality = min_quality
+    def __init__(self, default_threshold: int | None = None, min_quality: int | None = None):
+        """Threshold and minimum quality default to PDQ's (a case's threshold: ``case_default_threshold``)."""
+        self.default_threshold = _PDQ.threshold(default_threshold)
+        self.min_quality = _PDQ.min_quality if min_quality is None else min_quality
         self.index = PdqIndex()
         self._entry_ids = np.zeros(0, np.int64)
         self._set_ids = np.zeros(0, np.int64)
         self._thresholds: dict[int, int] = {}
-        self.videos = VideoIndex(min_quality)
+        self.videos = VideoIndex(self.min_quality)
         self._video_entries: list[tuple[int, int]] = []  # (entry id, set id) by VideoIndex id
 
     def load(self, session: Session, hashset_id: int | None = None) -> CaseMatcher:
@@ -67,7 +64,9 @@ class CaseMatcher:
             ids = np.array([r[0] for r in part], np.int64)
             entry_parts.append(ids)
             set_parts.append(np.array([r[1] for r in part], np.int64))
-            self.index.add(np.arange(base, base + len(part), dtype=np.int64), _pdq_rows([r[2] for r in part]))
+            self.index.add(
+                np.arange(base, base + len(part), dtype=np.int64), _PDQ.to_bits([r[2] for r in part])
+            )
             base += len(part)
         if entry_parts:
             self._entry_ids = np.concatenate(entry_parts)
@@ -91,7 +90,7 @@ class CaseMatcher:
         if not items or not len(self._entry_ids):
             return
         radius = max(self._thresholds.values(), default=self.default_threshold)
-        q_idx, pos, dist = self.index.search(_pdq_rows([h for _, h in items]), radius=radius)
+        q_idx, pos, dist = self.index.search(_PDQ.to_bits([h for _, h in items]), radius=radius)
         for qi, p, d in zip(q_idx.tolist(), pos.tolist(), dist.tolist(), strict=True):
             set_id = int(self._set_ids[p])
             if d <= self._thresholds.get(set_id, self.default_threshold):
@@ -219,5 +218,5 @@ def store_hits(session: Session, hits: Iterable[Hit]) -> None:
 def case_default_threshold(s: Session) -> int:
     case = s.scalar(select(m.Case).limit(1))
     if case and isinstance(case.settings, dict):
-        return int(case.settings.get("pdq_threshold", DEFAULT_PDQ_THRESHOLD))
-    return DEFAULT_PDQ_THRESHOLD
+        return int(case.settings.get("pdq_threshold", _PDQ.default_threshold))
+    return _PDQ.default_threshold

@@ -22,7 +22,8 @@ import numpy as np
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from tessera.hashing.video import FRAME_DISTANCE, MATCH_PERCENT
+from tessera.hashing.algorithms import ALGORITHMS
+from tessera.hashing.video import MATCH_PERCENT
 from tessera.items.links import VIA_ORDER, Links, pdq_links, spanning_forest
 from tessera.matching.pdq import PdqIndex, hex_to_rows
 from tessera.matching.video import VideoIndex
@@ -30,8 +31,9 @@ from tessera.store import models as m
 from tessera.store.models_items import Item, ItemMember
 from tessera.store.models_video import VideoFrameRow
 
-THRESHOLD = 31
-MIN_QUALITY = 50
+#: Images link by PDQ and videos by vPDQ, at the thresholds and minimum qualities those algorithms define.
+_PDQ = ALGORITHMS.get("pdq")
+_VPDQ = ALGORITHMS.get("vpdq")
 #: Rows per bulk statement: bounded memory and parameter counts on SQLite and PostgreSQL.
 CHUNK = 20_000
 
@@ -44,7 +46,7 @@ _ADVANCE = "SELECT setval(pg_get_serial_sequence('item', 'id'), (SELECT MAX(id) 
 def case_threshold(session: Session) -> int:
     case = session.scalar(select(m.Case).limit(1))
     settings: dict[str, Any] = (case.settings if case else None) or {}
-    return int(settings.get("item_threshold", THRESHOLD))
+    return int(settings.get("item_threshold", _PDQ.default_threshold))
 
 
 @dataclass
@@ -92,7 +94,7 @@ def update_items(session: Session, threshold: int | None = None) -> Grouped:
     links = Links()
 
     # Images: every usable hash in one index; only new ones are searched.
-    img = [i for i, r in enumerate(media) if r[1] != "video" and r[2] and (r[3] or 0) >= MIN_QUALITY]
+    img = [i for i, r in enumerate(media) if r[1] != "video" and r[2] and _PDQ.usable(r[3])]
     img_nodes = np.asarray(img, np.int64)
     img_rows = hex_to_rows(str(media[i][2]) for i in img)
     image_index = PdqIndex(len(img))
@@ -104,7 +106,7 @@ def update_items(session: Session, threshold: int | None = None) -> Grouped:
     frames: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
     for sha, frame, quality, pdq in session.execute(
         select(VideoFrameRow.sha256, VideoFrameRow.frame, VideoFrameRow.quality, VideoFrameRow.pdq).where(
-            VideoFrameRow.quality >= MIN_QUALITY
+            VideoFrameRow.quality >= _VPDQ.min_quality
         )
     ):
         if sha in node:
@@ -143,7 +145,7 @@ def _video_links(
     for v, fr in frames.items():
         if not is_new[v]:
             continue
-        for hit in videos.search(fr, FRAME_DISTANCE, 0.0, 0.0):
+        for hit in videos.search(fr, _VPDQ.default_threshold, 0.0, 0.0):
             best = max(hit.compared_percent, hit.query_percent)
             if hit.entry != v and best >= MATCH_PERCENT:
                 links.add([v], [hit.entry], [100 - int(best)], "vpdq")

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from math import comb
 
+from tessera.hashing.algorithms import ALGORITHMS
+
+#: Layouts are chosen for searches at the PDQ match threshold unless told otherwise.
+_DEFAULT_RADIUS = ALGORITHMS.get("pdq").default_threshold
+
 BITS = 256
 
 #: Seconds per probed bucket (key generation, one random read of the bucket span, bookkeeping).
@@ -97,7 +102,7 @@ def probe_plan(layout: Layout | None, n: int, radius: int, compact: bool = False
     return best
 
 
-def choose_layout(n: int, radius: int = 31, compact: bool = False) -> Layout | None:
+def choose_layout(n: int, radius: int = _DEFAULT_RADIUS, compact: bool = False) -> Layout | None:
     """Table layout minimising search cost at ``radius`` for ``n`` references; ``None`` if brute force wins.
 
     Wider chunks mean smaller buckets but many more probes per chunk; the offsets table (``2**b`` entries)

@@ -27,10 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from tessera.hashing.algorithms import ALGORITHMS, PDQ_BYTES
 from tessera.matching import _mih, _plan
 
-HASH_BYTES = 32
-DEFAULT_RADIUS = 31
+_PDQ = ALGORITHMS.get("pdq")
+HASH_BYTES = PDQ_BYTES
+#: The PDQ match threshold, unless a caller asks for another radius.
+DEFAULT_RADIUS = _PDQ.default_threshold
 MAX_RADIUS = 255
 
 #: Queries per probing batch: big enough to amortise numpy call overhead ...
@@ -55,11 +58,8 @@ def _as_hashes(hashes: npt.ArrayLike) -> _mih.U8:
 
 
 def hex_to_rows(hexes: Iterable[str]) -> _mih.U8:
-    """Hex PDQ strings to an (n, 32) uint8 matrix (same byte order as the string)."""
-    data = b"".join(bytes.fromhex(h) for h in hexes)
-    if len(data) % HASH_BYTES:
-        raise ValueError("every PDQ hash must be 64 hex digits")
-    return np.frombuffer(data, dtype=np.uint8).reshape(-1, HASH_BYTES).copy()
+    """Hex PDQ strings to an (n, 32) uint8 matrix (same byte order as the string): the axis' bit form."""
+    return _PDQ.to_bits(hexes)
 
 
 @dataclass(eq=False)

@@ -19,8 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tessera.hashing.video import FRAME_DISTANCE, MATCH_PERCENT, MIN_QUALITY, QUERY_PERCENT
+from tessera.hashing.algorithms import ALGORITHMS
+from tessera.hashing.video import MATCH_PERCENT, QUERY_PERCENT
 from tessera.matching.pdq import PdqIndex, hex_to_rows
+
+_VPDQ = ALGORITHMS.get("vpdq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +34,7 @@ class VideoHit:
     frames_matched: int
 
 
-def usable_distinct(frames: Iterable[Sequence[object]], min_quality: int = MIN_QUALITY) -> list[str]:
+def usable_distinct(frames: Iterable[Sequence[object]], min_quality: int = _VPDQ.min_quality) -> list[str]:
     """Distinct PDQ hex of frames given as (frame, quality, pdq, seconds), quality >= min_quality."""
     return sorted({str(f[2]) for f in frames if int(f[1]) >= min_quality})  # type: ignore[call-overload]
 
@@ -39,7 +42,7 @@ def usable_distinct(frames: Iterable[Sequence[object]], min_quality: int = MIN_Q
 class VideoIndex:
     """Known videos' distinct usable frames in one exact PDQ index."""
 
-    def __init__(self, min_quality: int = MIN_QUALITY) -> None:
+    def __init__(self, min_quality: int = _VPDQ.min_quality) -> None:
         self.min_quality = min_quality
         self._index = PdqIndex()
         self._frame_video: list[np.ndarray] = []
@@ -70,7 +73,7 @@ class VideoIndex:
     def search(
         self,
         frames: Iterable[Sequence[object]],
-        distance: int = FRAME_DISTANCE,
+        distance: int = _VPDQ.default_threshold,
         compared_threshold: float = MATCH_PERCENT,
         query_threshold: float = QUERY_PERCENT,
     ) -> list[VideoHit]:

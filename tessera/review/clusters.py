@@ -1,6 +1,6 @@
 """Near-duplicate clusters of media by PDQ distance, kept in ``media_cluster``.
 
-Two images are linked when their PDQ hashes are within ``THRESHOLD`` bits; clusters are the connected
+Two images are linked when their PDQ hashes are within the threshold; clusters are the connected
 components (union-find). The threshold is the matching default (31, SPEC "Hashing and matching"), so an
 item and the near-duplicates a hash set would match against it fall in one cluster; a case can lower it
 with the ``cluster_threshold`` setting where chaining joins unrelated items. Only images with a usable
@@ -19,19 +19,19 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tessera.hashing.algorithms import ALGORITHMS
 from tessera.items.unionfind import UnionFind
 from tessera.matching.pdq import PdqIndex, hex_to_rows
 from tessera.store import models as m
 from tessera.store.models_review import MediaCluster
 
-THRESHOLD = 31
-MIN_QUALITY = 50
+_PDQ = ALGORITHMS.get("pdq")
 
 
 def _threshold(session: Session) -> int:
     case = session.scalar(select(m.Case).limit(1))
     settings: dict[str, Any] = (case.settings if case else None) or {}
-    return int(settings.get("cluster_threshold", THRESHOLD))
+    return int(settings.get("cluster_threshold", _PDQ.default_threshold))
 
 
 def update_clusters(session: Session, threshold: int | None = None) -> int:
@@ -43,7 +43,7 @@ def update_clusters(session: Session, threshold: int | None = None) -> int:
         return 0
     hashed = session.execute(
         select(m.Media.sha256, m.Media.pdq).where(
-            m.Media.pdq.is_not(None), m.Media.pdq_quality >= MIN_QUALITY
+            m.Media.pdq.is_not(None), m.Media.pdq_quality >= _PDQ.min_quality
         )
     ).all()
     shas = [r[0] for r in hashed]

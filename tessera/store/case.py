@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tessera.hashing.algorithms import ALGORITHMS
 from tessera.store import models as m
 from tessera.store.db import CASE_CONFIG, StoreError, make_engine, session_factory, sqlite_url, upgrade
 
@@ -59,7 +60,9 @@ def init_case(directory: Path, name: str, agency: str, db_url: str | None = None
     with session_factory(engine)() as s:
         if s.scalar(select(m.Case).limit(1)) is not None:
             raise StoreError("the database already holds a case; use a fresh database for a new case")
-        s.add(m.Case(name=name, agency=agency, settings={"pdq_threshold": 31, "pdq_min_quality": 50}))
+        pdq = ALGORITHMS.get("pdq")
+        settings = {"pdq_threshold": pdq.default_threshold, "pdq_min_quality": pdq.min_quality}
+        s.add(m.Case(name=name, agency=agency, settings=settings))
         s.commit()
     # The URL is kept as given (without a password if the user kept it out of the URL); the SQLite
     # default is stored as null so a case directory can be moved or copied whole.

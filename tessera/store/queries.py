@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from tessera.hashing.algorithms import ALGORITHMS
 from tessera.store import models as m
 from tessera.store.models_known import known_good_media, known_good_sha256
 
@@ -66,7 +67,7 @@ def _is_matched() -> Any:
     return exists().where(m.Match.sha256 == m.Media.sha256)
 
 
-def _unmatched_usable(min_quality: int = 50) -> Any:
+def _unmatched_usable(min_quality: int = ALGORITHMS.get("pdq").min_quality) -> Any:
     return and_(
         m.Media.kind.in_(("image", "video")),
         or_(m.Media.kind == "video", m.Media.pdq_quality >= min_quality),
@@ -74,7 +75,7 @@ def _unmatched_usable(min_quality: int = 50) -> Any:
     )
 
 
-def new_material_filter(min_quality: int = 50) -> Any:
+def new_material_filter(min_quality: int = ALGORITHMS.get("pdq").min_quality) -> Any:
     """Image or video of usable quality that matches no hash set and is in no known-good set."""
     return and_(_unmatched_usable(min_quality), ~known_good_media())
 

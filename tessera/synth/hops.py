@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from PIL import Image
 from sqlalchemy.orm import Session
 
+from tessera.hashing.algorithms import ALGORITHMS
 from tessera.hashing.image import analyse_image
 from tessera.synth.images import encode, photo_image
 from tessera.synth.network import Item as NetItem
@@ -115,7 +116,7 @@ def _hop(parent: Copy, key: str, rng: random.Random) -> Copy:
         kind = rng.choice(("recompress", "resize", "reencode"))
         data = _transform(img, kind, rng)
         facts = analyse_image(data, fast_decode=False)
-        if facts.pdq is None or (facts.pdq_quality or 0) < 50:
+        if facts.pdq is None or not ALGORITHMS.get("pdq").usable(facts.pdq_quality):
             continue
         d = bin(int(facts.pdq, 16) ^ int(parent.pdq, 16)).count("1")
         if 1 <= d <= MAX_HOP_DISTANCE:

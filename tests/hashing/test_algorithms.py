@@ -17,12 +17,14 @@ from tessera.hashing import (
 
 
 def test_permanent_names_and_shapes() -> None:
-    assert ALGORITHMS.names() == ["md5", "pdq", "sha1", "sha256"]
+    assert ALGORITHMS.names() == ["md5", "pdq", "photodna", "sha1", "sha256", "vpdq"]
     assert [(ALGORITHMS.get(n).hex_length, ALGORITHMS.get(n).perceptual) for n in ALGORITHMS.names()] == [
         (32, False),
         (64, True),
+        (None, True),
         (40, False),
         (64, False),
+        (64, True),
     ]
     assert ALGORITHMS.get("pdq").default_threshold == 31
     assert ALGORITHMS.get("sha256").default_threshold == 0

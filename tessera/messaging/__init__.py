@@ -1,8 +1,8 @@
 """Messaging intelligence: parsers for WhatsApp and Telegram sources, returning records.
 
-Importing this package registers the built-in parsers in :data:`PARSERS`, then any parser another
-package declares under the entry-point group ``tessera.messaging_parsers`` (name = registry name,
-value = ``module:object``), as datasette loads its plugins: a new parser needs no edit here.
+Importing this package registers the built-in parsers in :data:`PARSERS`. Another package adds a
+parser through the entry-point group ``tessera.plugins`` (docs/plugins.md), loaded by
+:mod:`tessera.plugins` at the first read of a registry: a new parser needs no edit here.
 """
 
 from tessera.messaging import (  # noqa: F401  (register the parsers)
@@ -18,14 +18,3 @@ from tessera.messaging.base import PARSERS, MessagingParser, ParseContext
 from tessera.messaging.records import ParseError
 
 __all__ = ["PARSERS", "MessagingParser", "ParseContext", "ParseError"]
-
-
-def _load_entry_points() -> None:
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="tessera.messaging_parsers"):
-        if ep.name not in PARSERS:
-            PARSERS.register(ep.name)(ep.load())
-
-
-_load_entry_points()

@@ -61,12 +61,18 @@ class HashAlgorithm:
     min_quality: int = 0
     matching: Matching = "exact"
     #: Exchange format -> column (or field) name: "vics" (a media field), "vics_alternative" (a
-    #: ``HashName`` in ``AlternativeHashes``), "icse" and "csv" (header names).
+    #: ``HashName`` in ``AlternativeHashes``), "icse" and "csv" (header names), "case_uco" (UCO's
+    #: HashNameVocab: only names in it pass case_validate).
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     #: The ``media`` column holding a case item's value of this algorithm, if the store keeps one.
     media_column: str | None = None
     #: Position in listings (the order one item's entries are read and written in).
     rank: int = 0
+
+    @property
+    def byte_length(self) -> int | None:
+        """Bytes of a value in binary form (a compact store keeps digests as bytes); None when opaque."""
+        return None if self.hex_length is None else self.hex_length // 2
 
     def distance(self, a_hex: str, b_hex: str) -> float:
         """Hamming distance (perceptual) or 0 / ``math.inf`` (exact) between two hex values."""
@@ -146,45 +152,45 @@ ALGORITHMS: Registry[HashAlgorithm] = Registry("hash algorithm")
 
 for _algo in (
     HashAlgorithm(
-        "md5",
-        32,
-        False,
-        0,
-        _exact,
+        name="md5",
+        hex_length=32,
+        perceptual=False,
+        default_threshold=0,
+        _distance=_exact,
         label="MD5",
         media_column="md5",
         rank=10,
-        columns=_columns(vics="MD5", icse="MD5", csv="md5"),
+        columns=_columns(vics="MD5", icse="MD5", csv="md5", case_uco="MD5"),
     ),
     HashAlgorithm(
-        "sha1",
-        40,
-        False,
-        0,
-        _exact,
+        name="sha1",
+        hex_length=40,
+        perceptual=False,
+        default_threshold=0,
+        _distance=_exact,
         label="SHA-1",
         media_column="sha1",
         rank=20,
-        columns=_columns(vics="SHA1", icse="SHA1", csv="sha1"),
+        columns=_columns(vics="SHA1", icse="SHA1", csv="sha1", case_uco="SHA1"),
     ),
     # SHA-256 and PDQ have no media field of their own in VICS 1.x: they travel in AlternativeHashes.
     HashAlgorithm(
-        "sha256",
-        64,
-        False,
-        0,
-        _exact,
+        name="sha256",
+        hex_length=64,
+        perceptual=False,
+        default_threshold=0,
+        _distance=_exact,
         label="SHA-256",
         media_column="sha256",
         rank=30,
-        columns=_columns(vics_alternative="SHA256", csv="sha256"),
+        columns=_columns(vics_alternative="SHA256", csv="sha256", case_uco="SHA256"),
     ),
     HashAlgorithm(
-        "pdq",
-        64,
-        True,
-        PDQ_MATCH_DISTANCE,
-        hamming_hex,
+        name="pdq",
+        hex_length=64,
+        perceptual=True,
+        default_threshold=PDQ_MATCH_DISTANCE,
+        _distance=hamming_hex,
         label="PDQ",
         min_quality=PDQ_MIN_QUALITY,
         matching="pdq",
@@ -194,11 +200,11 @@ for _algo in (
     ),
     # Proprietary and never computed: kept exactly as given, only emptiness checked, never matched.
     HashAlgorithm(
-        "photodna",
-        None,
-        True,
-        0,
-        _opaque,
+        name="photodna",
+        hex_length=None,
+        perceptual=True,
+        default_threshold=0,
+        _distance=_opaque,
         label="PhotoDNA",
         matching="none",
         rank=50,
@@ -207,11 +213,11 @@ for _algo in (
     # A known video: the value is the SHA-256 of its canonical frame list (tessera.hashsets.vpdq), the
     # frames travel beside it; thresholds are per frame (vPDQ compares PDQ frames like images).
     HashAlgorithm(
-        "vpdq",
-        64,
-        True,
-        PDQ_MATCH_DISTANCE,
-        _exact,
+        name="vpdq",
+        hex_length=64,
+        perceptual=True,
+        default_threshold=PDQ_MATCH_DISTANCE,
+        _distance=_exact,
         label="vPDQ",
         min_quality=PDQ_MIN_QUALITY,
         matching="vpdq",

@@ -148,6 +148,8 @@ def test_lists_asked_of_the_axis() -> None:
     assert column_names("vics_alternative") == {"sha256": "SHA256", "pdq": "PDQ"}
     assert column_names("icse") == {"md5": "MD5", "sha1": "SHA1", "photodna": "PhotoDNA"}
     assert column_names("csv") == {a: a for a in ("md5", "sha1", "sha256", "pdq", "photodna")}
+    assert column_names("case_uco") == {"md5": "MD5", "sha1": "SHA1", "sha256": "SHA256"}
+    assert {a: ALGORITHMS.get(a).byte_length for a in exact_names()} == {"md5": 16, "sha1": 20, "sha256": 32}
     pdq = ALGORITHMS.get("pdq")
     assert (pdq.default_threshold, pdq.min_quality) == (31, 50)
     vpdq = ALGORITHMS.get("vpdq")

@@ -10,9 +10,26 @@ import typer
 from tessera.cli.common import CaseOpt, fail, load_case, out
 from tessera.report.case_uco import export_case
 from tessera.report.dfxml import DeviceNotFound, export_dfxml
-from tessera.report.export import export_vics, export_vpdq
+from tessera.report.export import export_icse, export_vics, export_vpdq
+from tessera.report.hashset_export import SetExport, export_set_icse, export_set_vics
 
 app = typer.Typer(help="Export hashes and metadata (never files).", no_args_is_help=True)
+
+
+HashsetOpt = Annotated[
+    str | None,
+    typer.Option("--hashset", help="Export this imported hash set again instead of the case's media."),
+]
+
+
+def _set_export_notes(res: SetExport, fmt: str) -> None:
+    # Nothing is left out silently: say what the format could not carry and what was never written.
+    if res.skipped:
+        out.print(f"[yellow]left out {res.skipped:,} item(s) with no hash {fmt} can list[/]")
+    for name, n in sorted(res.not_written.items()):
+        out.print(f"[yellow]{fmt} has no place for {name!r}: not written for {n:,} item(s)[/]")
+    for name, n in sorted(res.withheld.items()):
+        out.print(f"[yellow]withheld {name!r} (file content) from {n:,} item(s)[/]")
 
 
 @app.command("vics")
@@ -20,16 +37,42 @@ def vics(
     out_file: Annotated[Path, typer.Option("--out", help="VICS JSON file to write.")],
     scope: Annotated[str, typer.Option("--scope", help="new|matched|all")] = "new",
     version: Annotated[str, typer.Option("--version", help="VICS version: 1.3 or 2.0")] = "2.0",
+    hashset: HashsetOpt = None,
     case: CaseOpt = None,
 ) -> None:
-    """Write a VICS #Media file of the case's media: hashes and metadata only."""
+    """Write a VICS #Media file of the case's media (or of an imported hash set): hashes and metadata only."""
     if scope not in ("new", "matched", "all"):
         fail("--scope must be new, matched or all")
     if version not in ("1.3", "2.0"):
         fail("--version must be 1.3 or 2.0")
     handle = load_case(case)
+    if hashset is not None:
+        res = export_set_vics(handle, hashset, out_file, version=version)
+        out.print(f"wrote {res.items:,} media item(s) of hash set {hashset!r} to {out_file}")
+        _set_export_notes(res, "VICS")
+        return
     n = export_vics(handle, out_file, scope=scope, version=version)
     out.print(f"wrote {n:,} media item(s) ({scope}) to {out_file}")
+
+
+@app.command("icse")
+def icse(
+    out_file: Annotated[Path, typer.Option("--out", help="ICSE CSV file to write.")],
+    scope: Annotated[str, typer.Option("--scope", help="new|matched|all")] = "new",
+    hashset: HashsetOpt = None,
+    case: CaseOpt = None,
+) -> None:
+    """Write an Interpol ICSE CSV (12 columns) of the case's media or of an imported hash set."""
+    if scope not in ("new", "matched", "all"):
+        fail("--scope must be new, matched or all")
+    handle = load_case(case)
+    if hashset is not None:
+        res = export_set_icse(handle, hashset, out_file)
+        out.print(f"wrote {res.items:,} row(s) of hash set {hashset!r} to {out_file}")
+        _set_export_notes(res, "ICSE")
+        return
+    n = export_icse(handle, out_file, scope=scope)
+    out.print(f"wrote {n:,} row(s) ({scope}) to {out_file}; ICSE has no category, SHA-256 or PDQ column")
 
 
 @app.command("vpdq")

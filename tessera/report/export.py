@@ -1,14 +1,17 @@
-"""Exporting case media as hash sets (VICS; vPDQ for videos): hashes and metadata, never files."""
+"""Exporting case media as hash sets (VICS, ICSE; vPDQ for videos): hashes and metadata, never files."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from tessera.hashsets.icse_export import write_icse
 from tessera.hashsets.vics_export import write_vics
 from tessera.series import series_map, vics_value
 from tessera.store import models as m
@@ -47,10 +50,66 @@ def _items(
                 "sha1": media.sha1,
                 "sha256": media.sha256,
                 "category": decision if decision is not None else cat,
-                "series": vics_value(named.get(media.sha256)),
+                **_matched(s, media.sha256, vics_value(named.get(media.sha256))),
                 "media_size": media.size,
+                "mime_type": media.mime,
                 "pdq": media.pdq,
+                "kind": media.kind,
+                "media_files": _media_files(s, media.sha256),
             }
+
+
+#: Flags a known set states about its media (VICS/ICSE fields kept in the entry's ``extra``).
+_FLAGS = ("offender_identified", "is_distributed")
+
+
+def _matched(s: Session, sha256: str, named: str | None) -> dict[str, Any]:
+    """Series, victim, offender and distribution flags: each from the closest matched entry that
+    states it (the series a reviewer named comes first); None (unknown, written as absent) where
+    nothing says."""
+    out: dict[str, Any] = {"series": named, "victim_identified": None, **dict.fromkeys(_FLAGS)}
+    rows = s.execute(
+        select(m.HashEntry.series, m.HashEntry.victim_identified, m.HashEntry.extra)
+        .join(m.Match, m.Match.entry_id == m.HashEntry.id)
+        .where(m.Match.sha256 == sha256)
+        .order_by(m.Match.distance, m.Match.id)
+    )
+    for series, victim, extra in rows:
+        if out["series"] is None:
+            out["series"] = series
+        if out["victim_identified"] is None:
+            out["victim_identified"] = victim
+        for key in _FLAGS:
+            value = (extra or {}).get(key)
+            if out[key] is None and isinstance(value, bool):
+                out[key] = value
+    return out
+
+
+def _when(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def _media_files(s: Session, sha256: str) -> list[dict[str, Any]]:
+    """The case's files holding the media, as VICS ``MediaFiles``: the locator is the path (it names
+    the file inside archives and images), the device the source; a deleted file is unallocated."""
+    files = s.execute(
+        select(m.File.device_id, m.File.locator, m.File.crtime, m.File.mtime, m.File.atime, m.File.deleted)
+        .where(m.File.sha256 == sha256)
+        .order_by(m.File.device_id, m.File.locator, m.File.id)
+    )
+    return [
+        {
+            "file_name": PurePosixPath(locator.rsplit("!", 1)[-1]).name or locator,
+            "file_path": locator,
+            "source_id": device,
+            "created": _when(crtime),
+            "written": _when(mtime),
+            "accessed": _when(atime),
+            "unallocated": bool(deleted),
+        }
+        for device, locator, crtime, mtime, atime, deleted in files
+    ]
 
 
 def export_vics(case: CaseHandle, out: Path, scope: str = "new", version: str = "2.0") -> int:
@@ -60,11 +119,37 @@ def export_vics(case: CaseHandle, out: Path, scope: str = "new", version: str = 
         nonlocal count
         for item in _items(case, scope):
             count += 1
-            yield item
+            item.pop("kind")
+            item["media_files"] = [{k: v for k, v in f.items() if v is not None} for f in item["media_files"]]
+            yield {k: v for k, v in item.items() if v is not None and v != []}
 
     with out.open("w", encoding="utf-8") as fh:
         write_vics(fh, counted(), version=version)
     return count
+
+
+def export_icse(case: CaseHandle, out: Path, scope: str = "new") -> int:
+    """The case's media as ICSE rows: ICSE has no category, SHA-256 or PDQ column, and files never
+    leave the case (``File Available`` is No); what no source states stays empty."""
+    kinds = {"image": "Image", "video": "Video"}
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        return write_icse(
+            fh,
+            (
+                {
+                    "md5": it["md5"],
+                    "sha1": it["sha1"],
+                    "media_id": it["media_id"],
+                    "is_distributed": it["is_distributed"],
+                    "victim_identified": it["victim_identified"],
+                    "offender_identified": it["offender_identified"],
+                    "series": it["series"],
+                    "file_available": False,
+                    "media_type": kinds.get(it["kind"]),
+                }
+                for it in _items(case, scope)
+            ),
+        )
 
 
 def export_vpdq(case: CaseHandle, out: Path, scope: str = "new") -> int:

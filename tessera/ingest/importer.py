@@ -121,17 +121,15 @@ def import_hashset(
             # The header may only be complete once the stream is read (VICS puts it first, but
             # readers fill in what they learn), so it is copied after the entries.
             hs.version = reader.info.version
-            hs.meta = {**hs.meta, **reader.info.metadata, "kind": reader.info.kind, "disposition": disp}
             hs.source_sha256 = hashing.result()
-            dup = s.scalar(
-                select(m.HashSet.name).where(
-                    m.HashSet.source_sha256 == hs.source_sha256, m.HashSet.id != hs.id
-                )
-            )
+            same = (m.HashSet.source_sha256 == hs.source_sha256, m.HashSet.id != hs.id)
+            dup = s.scalar(select(m.HashSet.name).where(*same))
+            meta = {**hs.meta, **reader.info.metadata, "kind": reader.info.kind, "disposition": disp}
             if dup:
-                hs.meta["same_file_as"] = dup
+                meta["same_file_as"] = dup
             if disp == KNOWN_GOOD:
-                hs.meta["by_algorithm"] = counts
+                meta["by_algorithm"] = counts
+            hs.meta = meta  # assigned whole: an in-place change of a JSON column is not seen
             hs.entry_count = total
             s.commit()
             result = ImportResult(hs.id, set_name, hs.format, hs.version, total, counts, disposition=disp)

@@ -24,7 +24,7 @@ ENTRIES = list(random_entries(5, seed=2))
 
 
 def test_registry_names() -> None:
-    assert FORMATS.names() == ["csv", "icse", "list", "vics", "vpdq"]
+    assert FORMATS.names() == ["csv", "icse", "list", "nsrl-rds3", "vics", "vpdq"]
 
 
 @pytest.mark.parametrize(

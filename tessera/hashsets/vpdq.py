@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar
 
+from tessera.hashing.algorithms import exact_names
 from tessera.hashsets._common import (
     category_value,
     flag,
@@ -102,7 +103,7 @@ class VpdqReader:
                 category = self._category
             series = obj.get("series")
             victim = flag(obj.get("victim_identified"), "victim_identified", where)
-            for alg in ("md5", "sha1", "sha256"):
+            for alg in exact_names():
                 digest = hex_digest(obj.get(alg), alg, where)
                 if digest:
                     yield HashEntryRecord(

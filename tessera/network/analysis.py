@@ -347,29 +347,35 @@ def bridges(session: Session) -> list[dict[str, Any]]:
 
 
 def cross_device(session: Session, entity: str = "account") -> list[dict[str, Any]]:
-    """Accounts (or chats) seen on two or more seized devices, with the devices."""
-    q = (
-        select(m.Sighting.entity_id, func.count(func.distinct(m.Sighting.device_id)))
+    """Accounts (or chats) seen on two or more seized devices, with the devices. Two queries
+    whatever the number of entities: the entities on several devices, then their devices."""
+    model: Any = m.Account if entity == "account" else m.Chat
+    title = model.key if entity == "account" else model.title
+    several = (
+        select(m.Sighting.entity_id)
         .where(m.Sighting.entity == entity)
         .group_by(m.Sighting.entity_id)
         .having(func.count(func.distinct(m.Sighting.device_id)) >= 2)
+        .subquery()
     )
-    model: Any = m.Account if entity == "account" else m.Chat
-    out = []
-    for ent_id, n in session.execute(q).all():
-        row: Any = session.get(model, ent_id)
-        devices = sorted(
-            set(
-                session.scalars(
-                    select(m.Sighting.device_id).where(
-                        m.Sighting.entity == entity, m.Sighting.entity_id == ent_id
-                    )
-                )
-            )
-        )
-        label = row.key if entity == "account" else (row.title or row.key)
-        out.append({entity: label, "platform": row.platform, "devices": devices, "count": n})
-    return sorted(out, key=lambda r: (-r["count"], r[entity]))
+    found: dict[int, dict[str, Any]] = {}
+    for ent_id, name, key, platform in session.execute(
+        select(model.id, title, model.key, model.platform).join(several, several.c.entity_id == model.id)
+    ):
+        found[ent_id] = {entity: name or key, "platform": platform, "devices": [], "count": 0}
+    pairs: Any = session.execute(
+        select(m.Sighting.entity_id, m.Sighting.device_id)
+        .join(several, several.c.entity_id == m.Sighting.entity_id)
+        .where(m.Sighting.entity == entity)
+        .distinct()
+        .order_by(m.Sighting.entity_id, m.Sighting.device_id)
+    )
+    for ent_id, device in pairs:
+        if ent_id in found:
+            found[ent_id]["devices"].append(device)
+    for row in found.values():
+        row["count"] = len(row["devices"])
+    return sorted(found.values(), key=lambda r: (-r["count"], r[entity]))
 
 
 def groups(session: Session) -> list[dict[str, Any]]:

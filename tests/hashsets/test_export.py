@@ -131,3 +131,60 @@ def test_empty_export_reads_back_empty() -> None:
     assert write_vics(out, []) == 0
     info, recs = read(out.getvalue())
     assert info.format == "vics" and recs == []
+
+
+def test_second_values_passthrough_fields_and_photodna_only_items_read_back() -> None:
+    other_md5 = "f" * 32
+    items = [
+        {
+            "md5": MD5,
+            "more_hashes": [("md5", other_md5)],
+            "media_id": "M-1",
+            "fields": {"Agency_Ref": "X-1", "PrecategorizationSource": "invented"},
+            "media_files": [{"md5": other_md5, "file_name": "b.jpg", "fields": {"PhysicalLocation": 4096}}],
+        },
+        {"photodna": "opaque,1,2", "media_id": "M-2"},
+    ]
+    out = io.BytesIO()
+    write_vics(out, items, "2.0")
+    media = json.loads(out.getvalue())["value"]
+    assert media[0]["AlternativeHashes"] == [{"HashName": "MD5", "HashValue": other_md5.upper()}]
+    assert media[0]["MediaFiles"] == [
+        {"MD5": other_md5.upper(), "FileName": "b.jpg", "PhysicalLocation": 4096}
+    ]
+    _, recs = read(out.getvalue())
+    assert [r.value for r in recs if r.media_key == "M-1" and r.algorithm == "md5"] == [MD5, other_md5]
+    assert recs[0].extra["agency_ref"] == "X-1" and recs[0].extra["vics_names"] == {
+        "agency_ref": "Agency_Ref"
+    }
+    assert [(r.algorithm, r.value) for r in recs if r.media_key == "M-2"] == [("photodna", "opaque,1,2")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"Miniature": "AAAA"}, "file content"), ({"MediaID": 3}, "given twice")],
+)
+def test_passthrough_fields_refused(fields: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        write_vics(io.StringIO(), [{"md5": MD5, "fields": fields}])
+
+
+def test_restore_fields_spells_dates_and_flags_per_version() -> None:
+    from tessera.hashsets.vics_export import restore_fields
+
+    stored = {
+        "date_updated": "2010-01-01T00:00:00Z",
+        "is_suspected": True,
+        "media_files": [{"created": "2011-02-03T04:05:06Z", "created_raw": "/Date(1296705906000+0100)/"}],
+        "source_id": "S",
+    }
+    v13, withheld = restore_fields(stored, "1.3")
+    assert v13 == {
+        "DateUpdated": "/Date(1262304000000)/",
+        "IsSuspected": "true",
+        "MediaFiles": [{"Created": "/Date(1296705906000+0100)/"}],
+        "SourceID": "S",
+    }
+    v20, _ = restore_fields(stored, "2.0")
+    assert v20["DateUpdated"] == "2010-01-01T00:00:00Z" and v20["IsSuspected"] is True
+    assert v20["MediaFiles"] == [{"Created": "2011-02-03T04:05:06Z"}] and not withheld

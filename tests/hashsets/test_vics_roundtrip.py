@@ -14,7 +14,7 @@ from tessera.hashsets._common import snake
 from tessera.report.hashset_export import SetExport, export_set_icse, export_set_vics
 from tessera.store.case import CaseHandle
 from tessera.store.db import StoreError
-from tessera.synth.hashsets import FULL_FILE_FIELDS, FULL_MEDIA_FIELDS, random_entries, vics_full
+from tessera.synth.hashsets import FULL_FILE_FIELDS, FULL_MEDIA_FIELDS, random_entries, vics_cases, vics_full
 
 from .helpers import read
 from .trip import Trip, kind_of, new_case, round_trip
@@ -39,6 +39,7 @@ def trips(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     root = tmp_path_factory.mktemp(kind)
     files = {v: (vics_full(ENTRIES, v), v) for v in VERSIONS}
     files["sparse"] = (vics_full(ENTRIES, "2.0", sparse=True), "2.0")
+    files["cases"] = (vics_cases(ENTRIES, "2.0", per_case=4), "2.0")
     with ExitStack() as stack:
         a = stack.enter_context(new_case(kind, root / "a"))
         b = stack.enter_context(new_case(kind, root / "b"))
@@ -122,6 +123,17 @@ def test_absent_fields_stay_absent(trips: dict[str, Trip]) -> None:
     for media in _media(t.first):
         # Nothing invented: no flag, series or date appears that the source did not have.
         assert set(media) == {"MediaID", "Category", "MD5"} and media["Category"] is None
+
+
+def test_cases_file_exported_as_media(trips: dict[str, Trip]) -> None:
+    """MediaIDs repeat across the cases of a #Cases file: the unique media key stands in, with the
+    item's CaseID beside it."""
+    t = trips["cases"]
+    assert t.first == t.second
+    media = _media(t.first)
+    assert [m["MediaID"] for m in media] == [f"{i // 4 + 1}:{e['media_id']}" for i, e in enumerate(ENTRIES)]
+    cases = [c["CaseID"] for c in json.loads(t.original.decode("utf-8-sig"))["value"]]
+    assert [m["CaseID"] for m in media] == [cases[i // 4] for i in range(len(ENTRIES))]
 
 
 def test_round_trips_on_the_case_fixture(case: CaseHandle, tmp_path: Path) -> None:

@@ -264,6 +264,10 @@ def test_cli_imports_an_rds_and_shows_the_exclusions(sqlite_case: CaseHandle, tm
     r = runner.invoke(cli, ["hashset", "known"], env=env)
     assert r.exit_code == 0, r.output
     assert "known-good excluded: 5 files" in r.stdout
+    html = tmp_path / "report.html"
+    r = runner.invoke(cli, ["report", "--format", "html", "--out", str(html)], env=env)
+    assert r.exit_code == 0, r.output
+    assert "kept but left out of these counts: 5 files" in html.read_text()
     delta = write_delta(tmp_path / "delta.sql", deletes=[(listed[0].sha256, 201, listed[0].name)])
     r = runner.invoke(cli, ["hashset", "apply-delta", "nsrl", str(delta)], env=env)
     assert r.exit_code == 0, r.output

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from tessera.ingest.identities import Resolver
 from tessera.ingest.mediaroots import media_root_candidates, on_storage, shared_storages
 from tessera.messaging.coverage import COMPLETE, FAILED, NOT_PARSED, Coverage
-from tessera.messaging.records import MessageRecord, MessagingRecord, ParseError
+from tessera.messaging.records import MessageRecord, MessagingRecord, NotParsed, ParseError
 from tessera.store import models as m
 
 
@@ -53,7 +53,9 @@ def store_source(
     kept, and a rerun parses the source again. A parse that skipped something is stored as
     ``partial`` with the reason; nothing is ever ``complete`` with rows left unexplained.
     ``known``: for a secondary source, says (and counts) which messages the device already holds
-    from a primary source; those are not stored again (``tessera.ingest.secondary``)."""
+    from a primary source; those are not stored again (``tessera.ingest.secondary``). A parser that
+    raises NotParsed (a format recognised, deliberately not read) leaves a ``not parsed`` row with
+    its reason."""
     cov = coverage if coverage is not None else Coverage()
     result = SourceResult(locator, parser, coverage=cov)
     with factory() as session:
@@ -93,7 +95,9 @@ def store_source(
             session.commit()
         except Exception as exc:  # noqa: BLE001 - a bad source is recorded, the ingest goes on
             session.rollback()
-            if isinstance(exc, ParseError | _NothingParsed):
+            if isinstance(exc, NotParsed):
+                result.status, result.error = NOT_PARSED, str(exc)
+            elif isinstance(exc, ParseError | _NothingParsed):
                 result.error = str(exc)
             else:
                 result.error = f"{type(exc).__name__}: {exc}"
@@ -105,6 +109,17 @@ def store_source(
                 len(store.seen_chats),
             )
             return result
+    if result.status == NOT_PARSED:
+        # Recognised, deliberately not read (another app's export): named with the reason, not failed.
+        with factory() as session:
+            _clear_source(session, device_id, locator)
+            session.add(
+                m.MessagingSource(
+                    device_id=device_id, locator=locator, parser=parser, status=NOT_PARSED, error=result.error
+                )
+            )
+            session.commit()
+        return result
     result.status = FAILED
     if not cov.notes or cov.notes[-1] != "nothing of this source was stored":
         cov.note("nothing of this source was stored")

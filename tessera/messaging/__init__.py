@@ -6,6 +6,7 @@ parser through the entry-point group ``tessera.plugins`` (docs/plugins.md), load
 """
 
 from tessera.messaging import (  # noqa: F401  (register the parsers)
+    signal_export,
     telegram,
     telegram_android,
     ufdr,

@@ -91,3 +91,8 @@ MessagingRecord = AccountRecord | ChatRecord | MembershipRecord | MessageRecord
 
 class ParseError(ValueError):
     """Input a parser cannot read: the message names the file and, where known, the line or table."""
+
+
+class NotParsed(Exception):
+    """A source recognised but deliberately not read (a format Tessera knows but has no parser for):
+    recorded "not parsed" with this reason, not failed, and nothing of it stored."""

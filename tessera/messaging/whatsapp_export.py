@@ -24,6 +24,7 @@ from tessera.evidence import open_item
 from tessera.messaging import whatsapp_export_patterns as pat
 from tessera.messaging.base import PARSERS, ParseContext
 from tessera.messaging.records import MessagingRecord, ParseError
+from tessera.messaging.signal_export import is_signal
 from tessera.messaging.whatsapp_export_build import PLATFORM, Builder, Entry, looks_like_phone
 
 __all__ = ["PLATFORM", "WhatsAppExportParser", "chat_title", "looks_like_phone"]
@@ -100,13 +101,6 @@ def _header(line: str, layout: str | None) -> tuple[str, re.Match[str], str] | N
     return None
 
 
-def _is_signal(lines: list[str]) -> bool:
-    head = "\n".join(lines)
-    return bool(pat.SIGNAL_HEADER.search(head)) or (
-        bool(re.search(r"^\[\d{4}-\d{2}-\d{2}", head, re.MULTILINE)) and bool(pat.SIGNAL_MARKERS.search(head))
-    )
-
-
 def _message_like(line: str) -> bool:
     """A date and a time, then ``Name: text`` within a few characters: how every chat export's
     lines look, whatever their layout. Log files look alike but name a level instead of a person."""
@@ -139,13 +133,13 @@ class WhatsAppExportParser:
 
     def detect(self, locator: str, head: bytes) -> bool:
         base = re.split(r"[/!]", locator)[-1].lower()
-        if base == "_chat.txt":
-            return True
         if not base.endswith(".txt"):
             return False
         lines = [ln for ln in _LINE_BREAK.split(_decode(head[:8192])) if ln.strip()]
-        if _is_signal(lines[:20]):
-            return False
+        if is_signal(lines[:20]):
+            return False  # a Signal export, even named as WhatsApp names its own: signal_export's
+        if base == "_chat.txt":
+            return True
         return any(_header(ln, None) for ln in lines[:20]) or _looks_like_export(lines, locator)
 
     def parse(self, ctx: ParseContext) -> Iterator[MessagingRecord]:
@@ -220,7 +214,7 @@ class _Reader:
                 f"not a WhatsApp chat export: {ctx.locator}: "
                 f"no dated message line in the first {HEAD_LINES} lines"
             )
-        if _is_signal([ln for ln in lines if ln.strip()][:20]):
+        if is_signal([ln for ln in lines if ln.strip()][:20]):
             raise ParseError(
                 f"not a WhatsApp chat export: {ctx.locator}: a Signal Desktop export (signal-export)"
             )

@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import IO, Any
 
 from tessera.hashsets._common import category_value, hex_digest
@@ -94,6 +95,7 @@ _DATE_NAMES = frozenset({"date_updated", "created", "written", "accessed"})
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
 
 
+@lru_cache(maxsize=4096)
 def vics_name(snake_name: str) -> str:
     """``victim_identified`` -> ``VictimIdentified``, ``media_id`` -> ``MediaID``."""
     return _SPELLING.get(snake_name) or "".join(part[:1].upper() + part[1:] for part in snake_name.split("_"))
@@ -144,9 +146,8 @@ def restore_fields(stored: Mapping[str, Any], version: str) -> tuple[dict[str, A
         if key.lower() in CONTENT_FIELDS:
             withheld.append(key)
             continue
-        raw = stored.get(key + "_raw")
-        if raw is not None and version != "2.0":
-            value = raw
+        if version != "2.0" and stored.get(key + "_raw") is not None:
+            value = stored[key + "_raw"]  # any field the importer read as a .NET date
         elif key in FLAG_NAMES and isinstance(value, bool):
             value = _flag(value, version)
         elif key in _DATE_NAMES:

@@ -11,13 +11,14 @@ imported set carried) is never written to either.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from tessera.hashsets._common import snake
@@ -66,6 +67,11 @@ def _hashset(s: Session, name: str) -> m.HashSet:
     return hs
 
 
+def _decoded(text: str | None) -> dict[str, Any]:
+    value = json.loads(text) if text else None
+    return value if isinstance(value, dict) else {}  # JSON null is stored as the text "null"
+
+
 def _grouped(s: Session, hashset_id: int) -> Iterator[_Item]:
     """Media items in import order: consecutive entries sharing a media key form one item."""
     q = (
@@ -76,7 +82,8 @@ def _grouped(s: Session, hashset_id: int) -> Iterator[_Item]:
             m.HashEntry.category,
             m.HashEntry.series,
             m.HashEntry.victim_identified,
-            m.HashEntry.extra,
+            # As text: the entries of one item share one extra, so only the first is decoded.
+            cast(m.HashEntry.extra, Text),
         )
         .where(m.HashEntry.hashset_id == hashset_id)
         .order_by(m.HashEntry.id)
@@ -87,7 +94,7 @@ def _grouped(s: Session, hashset_id: int) -> Iterator[_Item]:
         if item is None or key is None or key != item.key:
             if item is not None:
                 yield item
-            item = _Item(key, category, series, victim, dict(extra or {}), {})
+            item = _Item(key, category, series, victim, _decoded(extra), {})
         item.hashes.setdefault(alg, []).append(value)
     if item is not None:
         yield item

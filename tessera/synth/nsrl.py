@@ -8,17 +8,18 @@ hex. A delta is not a database but SQL text (``INSERT``/``UPDATE``/``DELETE`` st
 the previous release), shipped in a zip beside the schema.
 
 Everything here is invented: package and file names are ``Synthetic ...``, hashes are random bytes
-from a seed (they hash nothing), except the digests a caller lists in ``known`` (e.g. the SHA-256 of
-generated files of a test device, which must then be found known-good).
+from a seed (numpy's generator) and hash nothing, except the digests a caller lists in ``known``
+(e.g. the SHA-256 of generated files of a test device, which must then be found known-good).
 """
 
 from __future__ import annotations
 
-import random
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 _COMMON = """
 CREATE TABLE VERSION (version TEXT NOT NULL, build_set TEXT NOT NULL, build_date TEXT NOT NULL,
@@ -64,27 +65,42 @@ class KnownFile:
 Row = tuple[str, str, str, str, str, int, int]
 
 
-def _hex(rng: random.Random, n: int) -> str:
-    return rng.randbytes(n).hex().upper()
-
-
-def invented_rows(count: int, seed: int = 15, *, packages: int = 200, shared: float = 0.05) -> Iterator[Row]:
-    """``count`` FILE rows; about ``shared`` of them list an earlier file again under another package
-    (one file shipped by several products, as in the real set)."""
-    rng = random.Random(seed)
-    recent: list[tuple[str, str, str, str, int]] = []
-    for i in range(count):
-        pkg = 1 + rng.randrange(packages)
-        if recent and rng.random() < shared:
-            sha256, sha1, md5, crc, size = recent[rng.randrange(len(recent))]
-        else:
-            sha256, sha1, md5, crc = _hex(rng, 32), _hex(rng, 20), _hex(rng, 16), _hex(rng, 4)
-            size = rng.randrange(1, 1 << 22)
-            if len(recent) < 4096:
-                recent.append((sha256, sha1, md5, crc, size))
-            else:
-                recent[rng.randrange(4096)] = (sha256, sha1, md5, crc, size)
-        yield (sha256, sha1, md5, crc, f"synthetic_{i:08d}.dll", size, pkg)
+def invented_rows(
+    count: int, seed: int = 15, *, packages: int = 200, shared: float = 0.05, chunk: int = 100_000
+) -> Iterator[Row]:
+    """``count`` FILE rows, deterministic by ``seed``, made ``chunk`` rows at a time, in ascending
+    SHA-256 order as the real minimal table is kept; about ``shared`` of them list an earlier file of
+    their chunk again (one file shipped by several products, as in the real set)."""
+    rng = np.random.default_rng(seed)
+    # Ascending, uniformly spread 64-bit prefixes (exponential gaps); the other 24 bytes random.
+    gap = float(2**64) / (count + 1)
+    base = 0.0
+    done = 0
+    while done < count:
+        n = min(chunk, count - done)
+        steps = np.cumsum(rng.exponential(gap, n)) + base
+        base = float(steps[-1])
+        prefixes = np.minimum(steps, float(2**64 - 4096)).astype(np.uint64).tolist()
+        tails = rng.bytes(24 * n).hex().upper()
+        sha1 = rng.bytes(20 * n).hex().upper()
+        md5 = rng.bytes(16 * n).hex().upper()
+        crc = rng.bytes(4 * n).hex().upper()
+        sizes = rng.integers(1, 1 << 22, n).tolist()
+        pkgs = (rng.integers(0, packages, n) + 1).tolist()
+        again = (rng.random(n) < shared).tolist()
+        earlier = rng.integers(0, np.arange(1, n + 1)).tolist()  # an index <= the row's own
+        for j in range(n):
+            k = earlier[j] if again[j] else j
+            yield (
+                f"{prefixes[k]:016X}{tails[48 * k : 48 * k + 48]}",
+                sha1[40 * k : 40 * k + 40],
+                md5[32 * k : 32 * k + 32],
+                crc[8 * k : 8 * k + 8],
+                f"synthetic_{done + j:08d}.dll",
+                sizes[k],
+                pkgs[j],
+            )
+        done += n
 
 
 def _known_rows(known: Iterable[KnownFile], package_id: int) -> Iterator[Row]:
@@ -120,8 +136,8 @@ def write_rds3(
             "INSERT INTO PKG VALUES (?, ?, '1.0', 1, 1, 'English', 'Operating System')",
             [(p, f"Synthetic package {p}") for p in range(1, packages + 2)],
         )
-        all_rows: Iterable[Row] = invented_rows(rows, seed, packages=packages)
-        for batch in _batches(all_rows, 50_000):
+        rows_in: Iterable[Row] = invented_rows(rows, seed, packages=packages)
+        for batch in _batches(rows_in, 50_000):
             _insert(db, build, batch)
         _insert(db, build, list(_known_rows(known, packages + 1)))
         db.commit()
@@ -143,14 +159,12 @@ def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
 
 def _insert(db: sqlite3.Connection, build: str, batch: list[Row]) -> None:
     if build == "minimal":
+        # Rows come in key order (invented_rows), so the keyed table is written almost by appending.
         db.executemany("INSERT OR IGNORE INTO FILE VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
     else:
         db.executemany(
             "INSERT INTO METADATA VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (r[6], f"/synthetic/{r[4]}", r[4], r[4].rsplit(".", 1)[-1], r[5], r[0], r[1], r[2], r[3])
-                for r in batch
-            ],
+            [(r[6], f"/synthetic/{r[4]}", r[4], "dll", r[5], r[0], r[1], r[2], r[3]) for r in batch],
         )
 
 

@@ -290,3 +290,19 @@ def test_migration_0015_matches_the_model(case: CaseHandle) -> None:
     with case.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diffs if "known_hash" in repr(d)] == []
+
+
+@pytest.mark.slow
+def test_a_million_row_rds_imports_and_excludes_the_device_files(
+    sqlite_case: CaseHandle, tmp_path: Path
+) -> None:
+    """The acceptance size: 1,000,000 generated rows (the bench times it; here it is shown to work)."""
+    ev, listed, other = _device(tmp_path)
+    ingest(sqlite_case, ev, IngestOptions(device_id="D015", workers=1))
+    rds = write_rds3(tmp_path / "rds.db", 1_000_000 - len(listed), known=listed, seed=16)
+    res = import_hashset(sqlite_case, rds, name="nsrl")
+    assert res.entries == len({r[0] for r in invented_rows(1_000_000 - len(listed), 16)}) + len(listed)
+    assert _queue(sqlite_case) == _new(sqlite_case) == {k.sha256 for k in other}
+    with sqlite_case.session() as s:
+        stats = device_stats(s, "D015")
+    assert stats["files"] == 3 and stats["known_good_excluded"]["files"] == 5

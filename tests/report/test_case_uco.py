@@ -25,9 +25,12 @@ from tessera.store import models as m
 from tessera.store.case import CaseHandle, open_case
 from tessera.synth.network import make_network
 from tessera.synth.operation import make_operation
+from tessera.synth.phone import build_iphone, write_iphone_backup
 from tessera.synth.seizures import write_seizures
+from tests.conftest import shared_dir
 
 CASE_VALIDATE = shutil.which("case_validate") or str(Path(sys.executable).parent / "case_validate")
+CORPUS_E01 = shared_dir() / "corpus" / "disk" / "ext2.E01"
 PREPARED = Path(__file__).with_name("case_validate_prepared.py")
 
 
@@ -260,7 +263,8 @@ def test_two_exports_of_one_case_are_identical_but_for_the_export_time(
 
 
 def test_case_uco_on_sqlite_and_postgresql(case: CaseHandle, tmp_path: Path) -> None:
-    """A smaller case on each backend: one seized computer, one patrol capture, a decision."""
+    """A smaller case on each backend: a seized computer with known material, a patrol capture, an
+    iPhone backup (what the phone says about itself), the corpus' E01 (its own MD5), decisions."""
     op = make_operation(tmp_path / "op")
     import_hashset(case, op.known_list, name="known-list (VICS 2.0)")
     dev = op.devices[0]
@@ -268,6 +272,10 @@ def test_case_uco_on_sqlite_and_postgresql(case: CaseHandle, tmp_path: Path) -> 
     net = make_network(1)
     capture = next(ev for ev in write_seizures(net, tmp_path / "net") if ev.kind == "capture")
     ingest(case, capture.path, IngestOptions(capture.seizure.device, kind=capture.kind, workers=0))
+    iphone = build_iphone(seed=5, n_messages=30, n_groups=1, n_private=1)
+    write_iphone_backup(iphone, tmp_path / "backup")
+    ingest(case, tmp_path / "backup", IngestOptions("IP1", kind="phone", workers=0))
+    ingest(case, CORPUS_E01, IngestOptions("E01", kind="storage", workers=0))  # read in place
     _decide_some(case)
     out = tmp_path / "small.jsonld"
     stats = export_case(case, out)
@@ -278,8 +286,28 @@ def test_case_uco_on_sqlite_and_postgresql(case: CaseHandle, tmp_path: Path) -> 
         counts["messages"],
         counts["accounts"],
     )
-    assert counts["messages"] > 10 and counts["matches"] > 0
+    assert counts["messages"] > 10 and counts["matches"] > 0 and counts["evidence_files"] == 1
     nodes = _nodes(out)
     _assert_counts(nodes, counts)
     _assert_no_text_no_content(case, out, tmp_path)
+    by_id = {n["@id"]: n for n in nodes}
+    phone = next(n for n in nodes if n.get("uco-core:name") == "IP1")
+    facets = {f["@type"]: f for f in phone["uco-core:hasFacet"]}
+    assert facets["uco-observable:DeviceFacet"]["uco-observable:model"] == iphone.phone.model
+    assert facets["uco-observable:DeviceFacet"]["uco-observable:serialNumber"] == iphone.phone.serial
+    assert facets["uco-observable:MobileDeviceFacet"]["uco-observable:IMEI"] == iphone.phone.imei
+    with case.session() as s:
+        e01 = s.get(m.Device, "E01")
+        assert e01 is not None and e01.evidence_hash
+    (run,) = [n for n in nodes if n.get("uco-core:name") == "acquisition and extraction of E01"]
+    evidence = by_id[run["uco-action:object"][1]["@id"]]
+    content = next(
+        f for f in evidence["uco-core:hasFacet"] if f["@type"] == "uco-observable:ContentDataFacet"
+    )
+    (digest,) = content["uco-observable:hash"]
+    assert (
+        f"{digest['uco-types:hashMethod'].lower()}:{digest['uco-types:hashValue']['@value']}"
+        == e01.evidence_hash
+    )
+    assert all(by_id[r["@id"]]["@type"] == "uco-observable:File" for r in run["uco-action:result"])
     _validate(out)

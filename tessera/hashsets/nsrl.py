@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
+from urllib.parse import quote
 
 from tessera.hashsets.base import FORMATS
 from tessera.records import FormatError, HashEntryRecord, HashSetInfo
@@ -40,6 +41,11 @@ _MAGIC = b"SQLite format 3\x00"
 _FILE_DDL = re.compile(rb"CREATE\s+(TABLE|VIEW)\s+(IF\s+NOT\s+EXISTS\s+)?[\"'`\[]?FILE\b", re.IGNORECASE)
 _DIGEST_BYTES = 32
 _HEX = re.compile(r"[0-9A-Fa-f]{64}")
+
+
+def sqlite_uri(path: Path) -> str:
+    """A read-only, immutable SQLite URI for ``path`` (spaces, ``?`` and ``#`` in it escaped)."""
+    return f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
 
 
 def _is_rds(head: bytes) -> bool:
@@ -55,7 +61,7 @@ class NsrlReader:
         self._path = path
         self._spooled = spooled
         self._used = False
-        uri = f"file:{path}?mode=ro&immutable=1"
+        uri = sqlite_uri(path)
         try:
             self._db = sqlite3.connect(uri, uri=True)
             kinds = dict(self._db.execute("SELECT upper(name), type FROM sqlite_master").fetchall())

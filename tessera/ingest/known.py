@@ -20,7 +20,7 @@ from sqlalchemy.pool import Pool
 
 from tessera.hashsets.base import HashSetReader
 from tessera.hashsets.nsrl import NAME as NSRL_FORMAT
-from tessera.hashsets.nsrl import DeltaSummary, NsrlReader, read_delta
+from tessera.hashsets.nsrl import DeltaSummary, NsrlReader, read_delta, sqlite_uri
 from tessera.records import FormatError
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
@@ -90,7 +90,7 @@ def _import_rds(
             # Attached read-only and immutable (the RDS is never written); detached when the
             # connection goes back to the pool, since SQLite refuses DETACH inside the transaction.
             alias = f"tessera_rds_{hashset_id}"
-            raw.execute(f"ATTACH DATABASE ? AS {alias}", (f"file:{reader.path}?mode=ro&immutable=1",))
+            raw.execute(f"ATTACH DATABASE ? AS {alias}", (sqlite_uri(reader.path),))
             conn.connection.info[_ATTACHED] = alias
             cur = raw.execute(
                 "INSERT INTO known_hash (digest, hashset_id, rows)"

@@ -255,7 +255,9 @@ def test_known_good_list_and_the_benign_set(sqlite_case: CaseHandle, tmp_path: P
 def test_cli_imports_an_rds_and_shows_the_exclusions(sqlite_case: CaseHandle, tmp_path: Path) -> None:
     ev, listed, _other = _device(tmp_path)
     ingest(sqlite_case, ev, IngestOptions(device_id="D015", workers=1))
-    rds = write_rds3(tmp_path / "RDS_2026.09.1_modern_minimal.db", 1000, known=listed, seed=8)
+    odd = tmp_path / "NSRL #3 ?%20"  # a URI to SQLite: each of these must be escaped
+    odd.mkdir()
+    rds = write_rds3(odd / "RDS_2026.09.1_modern_minimal.db", 1000, known=listed, seed=8)
     runner = CliRunner()
     env = {"TESSERA_CASE": str(sqlite_case.directory)}
     r = runner.invoke(cli, ["hashset", "import", str(rds), "--name", "nsrl"], env=env)

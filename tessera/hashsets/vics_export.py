@@ -28,6 +28,8 @@ from typing import IO, Any
 from tessera.hashsets._common import category_value, hex_digest
 
 VERSIONS = ("1.1", "1.2", "1.3", "2.0")
+#: Category profile -> the VICS 2.0 category scheme naming it (1.x files are US only).
+VICS_VARIANTS = {"vics-us": "US", "vics-uk": "UK", "uk-caid": "UK", "caid": "UK"}
 
 # algorithm axis: moves to tessera.hashing.algorithms
 VICS_HASH_FIELDS = {"md5": "MD5", "sha1": "SHA1", "sha256": "SHA256", "pdq": "PDQ", "photodna": "PhotoDNA"}

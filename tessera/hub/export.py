@@ -21,14 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tessera.hashsets.icse_export import ICSE_COLUMNS, write_icse
-from tessera.hashsets.vics_export import write_vics
+from tessera.hashsets.vics_export import VICS_VARIANTS, write_vics
 from tessera.hub import models as hm
 from tessera.hub.db import HubError
 
 __all__ = ["ICSE_COLUMNS", "export_icse", "export_vics", "profiles", "vics_items", "vics_variant"]
-
-#: Category profile -> the VICS 2.0 category scheme naming it (1.x files are US only).
-VICS_VARIANTS = {"vics-us": "US", "vics-uk": "UK", "uk-caid": "UK", "caid": "UK"}
 
 
 def _entries(s: Session) -> Iterator[hm.Entry]:

@@ -25,13 +25,17 @@ from tessera.hashsets._common import snake
 from tessera.hashsets.delimited import icse_role
 from tessera.hashsets.icse_export import ICSE_HASH_COLUMNS, write_icse
 from tessera.hashsets.icse_export import ITEM_KEYS as ICSE_KEYS
-from tessera.hashsets.vics_export import CONTENT_FIELDS, VICS_HASH_FIELDS, restore_fields, write_vics
+from tessera.hashsets.vics_export import (
+    CONTENT_FIELDS,
+    VICS_HASH_FIELDS,
+    VICS_VARIANTS,
+    restore_fields,
+    write_vics,
+)
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.db import StoreError
 
-#: Category profile -> the VICS 2.0 category scheme naming it (1.x files are US only).
-VICS_VARIANTS = {"vics-us": "US", "vics-uk": "UK", "uk-caid": "UK", "caid": "UK"}
 #: ``extra`` keys Tessera itself adds (hub bookkeeping, vPDQ frames): not facts of the media item.
 _INTERNAL = frozenset({"hub_seq", "conflict", "profile", "frames", "vics_names"})
 #: Fields the VICS writer sets from an item's own keys: a stale copy in ``extra`` is not written twice.

@@ -18,7 +18,7 @@ from tessera.records import FormatError
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.db import StoreError
-from tessera.store.models_known import DISPOSITIONS, KNOWN_BAD, KNOWN_GOOD, disposition
+from tessera.store.models_known import ANY_KEY, DISPOSITIONS, KNOWN_BAD, KNOWN_GOOD, disposition
 
 _BATCH = 5000
 
@@ -129,6 +129,7 @@ def import_hashset(
                 meta["same_file_as"] = dup
             if disp == KNOWN_GOOD:
                 meta["by_algorithm"] = counts
+                meta["key"] = "sha256" if set(counts) <= {"sha256"} else ANY_KEY
             hs.meta = meta  # assigned whole: an in-place change of a JSON column is not seen
             hs.entry_count = total
             s.commit()

@@ -308,3 +308,22 @@ def test_a_million_row_rds_imports_and_excludes_the_device_files(
     with sqlite_case.session() as s:
         stats = device_stats(s, "D015")
     assert stats["files"] == 3 and stats["known_good_excluded"]["files"] == 5
+
+
+def test_workstation_leaves_a_benign_item_out_and_says_so(sqlite_case: CaseHandle, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from tessera.review import create_app
+    from tests.review.conftest import sign_in
+    from tests.review.helpers import build_case
+
+    built = build_case(sqlite_case, tmp_path)
+    assert mark_benign(sqlite_case, "rita", [built.singles[0]], "an app icon") == [built.singles[0]]
+    with TestClient(create_app(sqlite_case)) as client:
+        sign_in(client, "rita")
+        board = client.get("/")
+        assert board.status_code == 200
+        assert "<b>1</b> known-good, left out" in board.text
+        queue = client.get("/review")
+        assert queue.status_code == 200
+        assert built.singles[0] not in queue.text and built.singles[1] in queue.text

@@ -60,9 +60,9 @@ class HashAlgorithm:
     #: Values of lower quality are stored but not matched (0: every value is usable).
     min_quality: int = 0
     matching: Matching = "exact"
-    #: Exchange format -> column (or field) name: "vics" (a media field), "vics_alternative" (a
-    #: ``HashName`` in ``AlternativeHashes``), "icse" and "csv" (header names), "case_uco" (UCO's
-    #: HashNameVocab: only names in it pass case_validate).
+    #: Exchange format -> column (or field) name: "vics" (a media field, or for SHA-256 and PDQ, which
+    #: have none in VICS 1.x, a ``HashName`` in ``AlternativeHashes``), "icse" and "csv" (header
+    #: names), "case_uco" (UCO's HashNameVocab: only names in it pass case_validate).
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     #: The ``media`` column holding a case item's value of this algorithm, if the store keeps one.
     media_column: str | None = None
@@ -183,7 +183,7 @@ for _algo in (
         label="SHA-256",
         media_column="sha256",
         rank=30,
-        columns=_columns(vics_alternative="SHA256", csv="sha256", case_uco="SHA256"),
+        columns=_columns(vics="SHA256", csv="sha256", case_uco="SHA256"),
     ),
     HashAlgorithm(
         name="pdq",
@@ -196,7 +196,7 @@ for _algo in (
         matching="pdq",
         media_column="pdq",
         rank=40,
-        columns=_columns(vics_alternative="PDQ", csv="pdq"),
+        columns=_columns(vics="PDQ", csv="pdq"),
     ),
     # Proprietary and never computed: kept exactly as given, only emptiness checked, never matched.
     HashAlgorithm(
@@ -243,7 +243,7 @@ def hex_names() -> tuple[str, ...]:
 
 
 def column_names(fmt: str) -> dict[str, str]:
-    """Algorithm -> its column in exchange format ``fmt`` ("vics", "vics_alternative", "icse", "csv")."""
+    """Algorithm -> its column in format ``fmt`` ("vics", "icse", "csv", "case_uco"), in listing order."""
     return {a.name: a.columns[fmt] for a in listed() if fmt in a.columns}
 
 

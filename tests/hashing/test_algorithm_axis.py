@@ -144,8 +144,8 @@ def test_the_scans_see_what_they_look_for() -> None:
 def test_lists_asked_of_the_axis() -> None:
     assert exact_names() == ("md5", "sha1", "sha256")
     assert hex_names() == ("md5", "sha1", "sha256", "pdq")
-    assert column_names("vics") == {"md5": "MD5", "sha1": "SHA1", "photodna": "PhotoDNA"}
-    assert column_names("vics_alternative") == {"sha256": "SHA256", "pdq": "PDQ"}
+    vics = {"md5": "MD5", "sha1": "SHA1", "sha256": "SHA256", "pdq": "PDQ", "photodna": "PhotoDNA"}
+    assert list(column_names("vics").items()) == list(vics.items())
     assert column_names("icse") == {"md5": "MD5", "sha1": "SHA1", "photodna": "PhotoDNA"}
     assert column_names("csv") == {a: a for a in ("md5", "sha1", "sha256", "pdq", "photodna")}
     assert column_names("case_uco") == {"md5": "MD5", "sha1": "SHA1", "sha256": "SHA256"}

@@ -110,7 +110,14 @@ class HashAlgorithm:
         if self.hex_length is None:
             raise ValueError(f"{self.name} values are opaque: they have no bit form")
         width = self.hex_length // 2
-        parts = [bytes.fromhex(h) for h in hexes]
+        values = hexes if isinstance(hexes, list | tuple) else list(hexes)
+        try:
+            parts = [bytes.fromhex(h) for h in values]
+        except ValueError:
+            bad_hex = next(i for i, h in enumerate(values) if not _HEX.issuperset(h.strip().lower()))
+            raise ValueError(
+                f"{self.name} value {bad_hex + 1} is not hex: {values[bad_hex][:80]!r}"
+            ) from None
         if any(map(width.__ne__, map(len, parts))):
             bad = next(i for i, p in enumerate(parts) if len(p) != width)
             raise ValueError(

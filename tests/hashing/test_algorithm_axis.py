@@ -218,6 +218,8 @@ def test_pdq_bits_refuse_a_wrong_length_naming_its_position() -> None:
     # The old conversion only checked the total length, so 62 + 66 digits passed as two hashes.
     with pytest.raises(ValueError, match="value 2 is 62 hex digits, not 64"):
         ALGORITHMS.get("pdq").to_bits(["0" * 64, "0" * 62, "0" * 66])
+    with pytest.raises(ValueError, match="value 3 is not hex"):
+        ALGORITHMS.get("pdq").to_bits(iter(["0" * 64, "1" * 64, "x" * 64]))
 
 
 # --- a hash set's own threshold still overrides the default (SQLite and PostgreSQL) ---------------

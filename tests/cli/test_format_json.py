@@ -21,7 +21,10 @@ from tessera.cli import app
 from tessera.synth.trees import make_device_tree
 from tests.ingest.helpers import build_scenario, known_vics
 
-runner = CliRunner()
+try:  # click before 8.2 mixes standard error into standard output unless told not to
+    runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+except TypeError:
+    runner = CliRunner()
 
 
 @pytest.fixture(scope="module", autouse=True)

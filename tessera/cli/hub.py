@@ -389,6 +389,56 @@ def pull_cmd(
     )
 
 
+@app.command("push-benign")
+def push_benign_cmd(
+    hub: HubUrlOpt, token_file: TokenFileOpt, fmt: SummaryOpt = "text", case: CaseOpt = None
+) -> None:
+    """Share the case's known-benign set (tessera hashset mark-benign) as the hub's benign list."""
+    from tessera.hub.benign import push_benign
+    from tessera.hub.client import HubClientError
+
+    _check(fmt, ("text", "json"))
+    handle = load_case(case)
+    with _client(hub, token_file) as client:
+        try:
+            totals = push_benign(handle, client)
+        except HubClientError as exc:
+            fail(str(exc))
+    if fmt == "json":
+        emit_json(totals)
+        return
+    out.print(
+        f"pushed {totals['received']:,} known-benign values: {totals['changed']:,} marks added for this"
+        f" agency, {totals['new']:,} new to the hub's list"
+    )
+
+
+@app.command("pull-benign")
+def pull_benign_cmd(
+    hub: HubUrlOpt, token_file: TokenFileOpt, fmt: SummaryOpt = "text", case: CaseOpt = None
+) -> None:
+    """Fetch the hub's known-benign list into the case (a known-good set: out of review and counts)."""
+    from dataclasses import asdict
+
+    from tessera.hub.benign import pull_benign
+    from tessera.hub.client import HubClientError
+
+    _check(fmt, ("text", "json"))
+    handle = load_case(case)
+    with _client(hub, token_file) as client:
+        try:
+            res = pull_benign(handle, client)
+        except HubClientError as exc:
+            fail(f"{exc} (the pull resumes from the last completed page when run again)")
+    if fmt == "json":
+        emit_json(asdict(res))
+        return
+    out.print(
+        f"{res.hashset}: {res.added:,} added, {res.removed:,} withdrawn; {res.entries:,} in the set"
+        f" (cursor {res.cursor})"
+    )
+
+
 @app.command("query")
 def query_cmd(
     hub: HubUrlOpt,

@@ -25,6 +25,7 @@ from tessera import __version__
 from tessera.hub import audit, reads, service
 from tessera.hub.admin_api import admin_router
 from tessera.hub.auth import Principal, RateLimiter, resolve
+from tessera.hub.benign import benign_router
 from tessera.hub.db import sessions
 from tessera.hub.guard import RequestGuard
 from tessera.hub.index import HubIndex
@@ -191,6 +192,7 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
 
     contribute, querying, admin = caller("contribute"), caller("query"), caller("admin")
     app.include_router(admin_router(state.sessions, admin))
+    app.include_router(benign_router(state.sessions, contribute, querying))
 
     @app.get("/v1/health")
     def health() -> dict[str, Any]:

@@ -150,3 +150,6 @@ class AuditEntry(HubBase):
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+from tessera.hub import models_benign  # noqa: E402,F401  (the known-benign list, migration h0004)

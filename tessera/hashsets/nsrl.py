@@ -306,8 +306,9 @@ def _statements(lines: Iterator[str]) -> Iterator[tuple[int, str]]:
                 continue
             start = number
         buf.append(line)
-        text = "".join(buf)
-        if sqlite3.complete_statement(text):
+        # Only a line with a ';' can end a statement: checking every line would make a statement of
+        # many lines (a long multi-row INSERT) cost the square of its length.
+        if ";" in line and sqlite3.complete_statement(text := "".join(buf)):
             yield start, text
             buf = []
     if buf and "".join(buf).strip():

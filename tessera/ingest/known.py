@@ -20,7 +20,8 @@ from sqlalchemy.pool import Pool
 
 from tessera.hashsets.base import HashSetReader
 from tessera.hashsets.nsrl import NAME as NSRL_FORMAT
-from tessera.hashsets.nsrl import DeltaSummary, NsrlReader, read_delta, sqlite_uri
+from tessera.hashsets.nsrl import NsrlReader, sqlite_uri
+from tessera.hashsets.nsrl_delta import DeltaSummary, read_delta
 from tessera.records import FormatError
 from tessera.store import models as m
 from tessera.store.case import CaseHandle

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tessera.cli import app as cli
 from tessera.hashsets import detect_format, open_hashset
-from tessera.hashsets.nsrl import read_delta
+from tessera.hashsets.nsrl_delta import read_delta
 from tessera.ingest.importer import hashset_summary, import_hashset
 from tessera.ingest.known import apply_delta, drop_known, iter_known_files, mark_benign
 from tessera.ingest.pipeline import IngestOptions, ingest

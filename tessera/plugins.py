@@ -52,7 +52,7 @@ class PluginLoad:
 
 _REGISTRIES: list[Registry[Any]] = []
 _loads: list[PluginLoad] = []
-_state = {"loaded": False}
+_state = {"done": False, "loading": False}
 _current: list[PluginLoad] = []  # the plugin being loaded (a stack of one)
 _load_lock = threading.RLock()
 
@@ -149,26 +149,34 @@ def _fail(plugin: PluginLoad, reason: str) -> None:
 
 def load_plugins() -> list[PluginLoad]:
     """Load the ``tessera.plugins`` entry points, once per process; the outcome of each."""
-    if _state["loaded"]:
+    if _state["done"]:
         return list(_loads)
+    # Another thread waits here until the loading is over; the loading thread itself gets back in
+    # (the lock is re-entrant) when a plugin reads a registry while it loads, and must not start again.
     with _load_lock:
-        if _state["loaded"]:
+        if _state["done"] or _state["loading"]:
             return list(_loads)
-        # Set first: a plugin reading a registry while it loads must not start the loading again.
-        _state["loaded"] = True
-        if os.environ.get(NO_PLUGINS_ENV, "") not in ("", "0"):
-            log.info("third-party plugins not loaded (%s is set)", NO_PLUGINS_ENV)
-            return []
-        from importlib.metadata import entry_points
-
+        _state["loading"] = True
         try:
-            eps = list(entry_points(group=ENTRY_POINT_GROUP))
-        except Exception as exc:  # noqa: BLE001 - a broken installed distribution must not stop tessera
-            log.warning("could not list the %s entry points: %s", ENTRY_POINT_GROUP, exc)
-            return []
-        for ep in sorted(eps, key=lambda e: (e.dist.name if e.dist else "", e.name)):
-            _load_one(ep)
+            _load_all()
+        finally:
+            _state["done"], _state["loading"] = True, False
     return list(_loads)
+
+
+def _load_all() -> None:
+    if os.environ.get(NO_PLUGINS_ENV, "") not in ("", "0"):
+        log.info("third-party plugins not loaded (%s is set)", NO_PLUGINS_ENV)
+        return
+    from importlib.metadata import entry_points
+
+    try:
+        eps = list(entry_points(group=ENTRY_POINT_GROUP))
+    except Exception as exc:  # noqa: BLE001 - a broken installed distribution must not stop tessera
+        log.warning("could not list the %s entry points: %s", ENTRY_POINT_GROUP, exc)
+        return
+    for ep in sorted(eps, key=lambda e: (e.dist.name if e.dist else "", e.name)):
+        _load_one(ep)
 
 
 def _load_one(ep: Any) -> None:

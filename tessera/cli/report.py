@@ -8,14 +8,14 @@ from typing import Annotated
 
 import typer
 
-from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.cli.common import CaseOpt, fail, is_stdout, load_case, output_file, say
 from tessera.report.build import open_report
 from tessera.report.render import WRITERS
 
 
 def command(
     fmt: Annotated[str, typer.Option("--format", help="html|json|csv")],
-    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write, or - for standard output.")],
     device: Annotated[str | None, typer.Option("--device", help="Only this device.")] = None,
     case: CaseOpt = None,
 ) -> None:
@@ -29,5 +29,6 @@ def command(
         except KeyError as exc:
             fail(str(exc.args[0]))
         # Streamed: each device's hits are read while they are written, whatever their number.
-        WRITERS[fmt](report, out_file)
-    out.print(f"wrote {fmt} report to {out_file}")
+        with output_file(out_file, f".{fmt}") as path:
+            WRITERS[fmt](report, path)
+    say(out_file).print(f"wrote {fmt} report to {'standard output' if is_stdout(out_file) else out_file}")

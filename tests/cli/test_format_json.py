@@ -137,9 +137,13 @@ def test_case_info_and_plugins(worked: tuple[Path, dict[str, Any], list[Any]]) -
     assert {"axis", "name", "distribution", "status"} <= set(plugins[0])
 
 
-def test_graph_to_standard_output(worked: tuple[Path, dict[str, Any], list[Any]]) -> None:
-    graph = tessera("graph", "--format", "json", "--out", "-", "--case", str(worked[0]))
+def test_files_to_standard_output(worked: tuple[Path, dict[str, Any], list[Any]]) -> None:
+    case = str(worked[0])
+    graph = tessera("graph", "--format", "json", "--out", "-", "--case", case)
     assert graph["format"] == "tessera-graph" and graph["version"] == 1
+    report = tessera("report", "--format", "json", "--out", "-", "--case", case)
+    assert report["format"] == "tessera-report" and report["case"]["name"] == "Op JSON"
+    assert not Path("-").exists()
 
 
 def test_hub_listings_and_export_to_standard_output(tmp_path: Path) -> None:

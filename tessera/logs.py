@@ -87,6 +87,15 @@ class JsonLinesFormatter(logging.Formatter):
         return _mask(json.dumps(body, ensure_ascii=False, default=str))
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time: while a progress bar is shown, Rich puts a proxy
+    there that prints each line above the bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 class _PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return _mask(super().format(record))
@@ -111,7 +120,7 @@ def configure(verbosity: int = 0, log_file: Path | None = None, stream: TextIO |
             logger.removeHandler(h)
             h.close()
     console_level = level_for(verbosity)
-    console = logging.StreamHandler(stream or sys.stderr)
+    console = logging.StreamHandler(stream) if stream is not None else _CurrentStderr(sys.stderr)
     console.setLevel(console_level)
     console.setFormatter(_PlainFormatter("tessera: %(levelname)s %(name)s: %(message)s"))
     handlers: list[logging.Handler] = [console]

@@ -327,3 +327,19 @@ def test_workstation_leaves_a_benign_item_out_and_says_so(sqlite_case: CaseHandl
         queue = client.get("/review")
         assert queue.status_code == 200
         assert built.singles[0] not in queue.text and built.singles[1] in queue.text
+
+
+def test_a_full_build_imports_like_a_minimal_one(case: CaseHandle, tmp_path: Path) -> None:
+    minimal = write_rds3(tmp_path / "minimal.db", 3000, seed=21)
+    full = write_rds3(tmp_path / "full.db", 3000, seed=21, build="full")
+    a = import_hashset(case, minimal, name="minimal")
+    b = import_hashset(case, full, name="full")
+    assert a.entries == b.entries == len({r[0] for r in invented_rows(3000, 21)})
+    with case.session() as s:
+        sets = {h.name: h for h in s.scalars(select(m.HashSet))}
+        assert sets["full"].meta["build"] == "full" and sets["minimal"].meta["build"] == "minimal"
+        digests = {
+            name: set(s.scalars(select(KnownHash.digest).where(KnownHash.hashset_id == hs.id)))
+            for name, hs in sets.items()
+        }
+    assert digests["full"] == digests["minimal"]

@@ -8,9 +8,10 @@
    the machine is shared, and the load average at the start is printed.
 2. ``--files`` small files (half generated 320x240 JPEGs, half a few KB of bytes) are ingested into
    each case before the import (in-process ``ingest``, 2 workers); a quarter of them are listed in
-   the RDS. The known-good lookup is a join asked at query time (tessera.store.models_known): its cost per file is
-   measured as one probe of every media row (``SELECT count(*) FROM media WHERE <known-good>``) with
-   the 1,000,000-digest set present, over the ingest's time per file. Target: < 5 %.
+   the RDS. The known-good lookup is a join asked at query time (tessera.store.models_known): its
+   cost per file is measured as one probe of every media row
+   (``SELECT count(*) FROM media WHERE <known-good>``) with the 1,000,000-digest set present, over
+   the ingest's time per file. Target: < 5 %.
 """
 
 from __future__ import annotations

@@ -136,6 +136,8 @@ def test_device_files_listed_in_the_rds_leave_review_new_material_and_counts(
 
     assert drop_known(case, "NSRL modern minimal") == expected
     assert _queue(case) == pictures
+    assert mark_benign(case, "rita", [other[1].sha256.upper()], "a meme") == [other[1].sha256]
+    assert _queue(case) == pictures - {other[1].sha256}
 
 
 def test_a_hash_listed_by_two_packages_stays_until_both_rows_are_deleted(

@@ -3,8 +3,8 @@
 Digests go to ``known_hash`` (tessera.store.models_known) in bulk, never through the ORM: an RDS on
 SQLite by one ``INSERT ... SELECT`` from the attached database, on PostgreSQL by one ``COPY ... FROM
 STDIN`` through psycopg; other known-good lists by ``executemany`` upserts on the driver connection.
-Per-row ORM bookkeeping would cost more than the writes (a 1,000,000-row RDS must import at >=
-300,000 rows/s; measured 7.7 s through Python rows against 1.4 s now, bench/RESULTS.md).
+Rows through Python would cost more than the writes (a 1,000,000-row RDS must import at >= 300,000
+rows/s; the runs behind this choice are in bench/RESULTS.md, "NSRL known-good").
 """
 
 from __future__ import annotations

@@ -246,30 +246,34 @@ def benign_set(s: Session) -> m.HashSet:
 
 def mark_benign(case: CaseHandle, user: str, shas: Iterable[str], note: str | None = None) -> list[str]:
     """Add SHA-256 values to the local known-benign set, each decision audited; returns those added."""
+    with case.session() as s:
+        added = mark_benign_in(s, user, shas, note)
+        s.commit()
+    return added
+
+
+def mark_benign_in(s: Session, user: str, shas: Iterable[str], note: str | None = None) -> list[str]:
+    """:func:`mark_benign` in the caller's transaction (the workstation's ``POST /api/benign``)."""
     from tessera.audit import append
 
     added = []
-    with case.session() as s:
-        hs = benign_set(s)
-        for n, sha in enumerate(shas, 1):
-            value = sha.strip().lower()
-            try:
-                digest = bytes.fromhex(value)
-            except ValueError:
-                digest = b""
-            if len(digest) != 32:
-                raise StoreError(f"value {n} ({sha!r}) is not a SHA-256 (64 hex digits)")
-            if s.get(KnownHash, (digest, hs.id)) is not None:
-                continue
-            s.add(KnownHash(digest=digest, hashset_id=hs.id, rows=1))
-            in_case = s.get(m.Media, value) is not None
-            append(s, user, "known-benign", value, {"set": BENIGN_SET, "note": note, "in_case": in_case})
-            added.append(value)
-        s.flush()
-        hs.entry_count = (
-            s.scalar(select(func.count()).select_from(KnownHash).where(KnownHash.hashset_id == hs.id)) or 0
-        )
-        s.commit()
+    hs = benign_set(s)
+    for n, sha in enumerate(shas, 1):
+        value = sha.strip().lower()
+        try:
+            digest = bytes.fromhex(value)
+        except ValueError:
+            digest = b""
+        if len(digest) != 32:
+            raise StoreError(f"value {n} ({sha[:80]!r}) is not a SHA-256 (64 hex digits)")
+        if s.get(KnownHash, (digest, hs.id)) is not None:
+            continue
+        s.add(KnownHash(digest=digest, hashset_id=hs.id, rows=1))
+        in_case = s.get(m.Media, value) is not None
+        append(s, user, "known-benign", value, {"set": BENIGN_SET, "note": note, "in_case": in_case})
+        added.append(value)
+    s.flush()
+    hs.entry_count = _set_size(s, hs.id)
     return added
 
 

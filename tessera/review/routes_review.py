@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tessera.audit import append
+from tessera.ingest.known import mark_benign_in
 from tessera.review import clusters, data, exposure
 from tessera.review.auth import clamp_blur
 from tessera.review.deps import Examiner, User, Writer, render
@@ -105,6 +106,21 @@ def decide(ctx: Writer, body: DecideIn) -> dict[str, object]:
         raise HTTPException(422, str(exc)) from None
     ctx.db.commit()
     return {"category": body.category, "changed": changed}
+
+
+class BenignIn(BaseModel):
+    sha256: str
+    # No NUL: PostgreSQL text cannot hold one (the audit log keeps the note).
+    note: str | None = Field(default=None, max_length=500, pattern=r"^[^\x00]*$")
+
+
+@router.post("/api/benign")
+def benign(ctx: Writer, body: BenignIn) -> dict[str, object]:
+    """Mark an item known benign (a sticker, an app icon): it leaves the queue and the counts (audited)."""
+    _media(ctx, body.sha256)
+    added = mark_benign_in(ctx.db, ctx.user.name, [body.sha256], body.note)
+    ctx.db.commit()
+    return {"sha256": body.sha256, "added": bool(added)}
 
 
 @router.post("/api/clusters/update")

@@ -1,4 +1,5 @@
-// Review grid: selection, keyboard categorisation (0-4), cluster selection (c), audited reveal.
+// Review grid: selection, keyboard categorisation (0-4), known benign (b), cluster selection (c),
+// audited reveal.
 // No inline scripts (the page's CSP forbids them); every POST carries the session's CSRF token.
 (function () {
   "use strict";
@@ -47,6 +48,21 @@
       say("category " + res.category + " set on " + res.changed.length + " item(s)");
       refreshHistory();
       clusterMode = false;
+      const next = items.findIndex(function (it, i) { return i > sel && !it.classList.contains("decided"); });
+      if (next >= 0) { sel = next; }
+      paint();
+    }).catch(function (e) { say("not saved: " + e.message); });
+  }
+
+  // Known benign (a sticker, an app icon): the item joins the case's known-benign set and leaves the queue.
+  function benign() {
+    if (sel < 0 || !canWrite) { return; }
+    const el = items[sel];
+    post("/api/benign", { sha256: el.dataset.sha }).then(function () {
+      const badge = el.querySelector(".cat-badge");
+      badge.textContent = "benign";
+      el.classList.add("decided");
+      say("marked known benign: out of the queue and the counts");
       const next = items.findIndex(function (it, i) { return i > sel && !it.classList.contains("decided"); });
       if (next >= 0) { sel = next; }
       paint();
@@ -104,6 +120,7 @@
     if ((ev.key === "Enter" || ev.key === " ") && ev.target.closest("button, a")) { return; }
     const k = ev.key;
     if (/^[0-4]$/.test(k)) { ev.preventDefault(); decide(parseInt(k, 10)); }
+    else if (k === "b") { ev.preventDefault(); benign(); }
     else if (k === "c") { clusterMode = !clusterMode; paint();
       say(clusterMode ? "cluster selected: the next decision applies to every member" : ""); }
     else if (k === "Escape") { clusterMode = false; paint(); say(""); }

@@ -115,3 +115,8 @@ def output_file(target: Path, suffix: str = "") -> Iterator[Path]:
                 sys.stdout.flush()
                 shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
             sys.stdout.flush()
+
+
+def where(target: Path | str) -> str:
+    """How a closing line names the output: the path, or "standard output" for ``--out -``."""
+    return "standard output" if is_stdout(target) else str(target)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -13,6 +15,7 @@ from typing import Any
 
 from tessera.hub.auth import add_agency, create_token
 from tessera.hub.db import open_hub, sessions
+from tessera.logs import configure, redact
 from tessera.store.case import init_case
 from tessera.synth.trees import make_device_tree
 from tests.cli.test_cli import tessera
@@ -121,3 +124,24 @@ def test_hub_server_and_client_logs_never_hold_the_token(tmp_path: Path) -> None
         err.decode(),
     ):
         assert token not in text
+
+
+def test_a_registered_secret_is_masked_should_it_reach_a_message(tmp_path: Path) -> None:
+    logger = logging.getLogger("tessera")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    log_file = tmp_path / "masked.jsonl"
+    try:
+        configure(2, log_file, stream=io.StringIO())
+        redact("hub-token-6b1f0c")
+        logging.getLogger("tessera.test").debug(
+            "careless %s", "Bearer hub-token-6b1f0c", extra={"header": "hub-token-6b1f0c"}
+        )
+    finally:
+        for h in logger.handlers:
+            h.close()
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
+    (record,) = read_log(log_file)
+    assert record["message"] == "careless Bearer [redacted]" and record["header"] == "[redacted]"
+    assert record["level"] == "DEBUG" and record["logger"] == "tessera.test"

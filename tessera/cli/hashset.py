@@ -12,6 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tessera.cli.common import CaseOpt, console, fail, load_case, out
+from tessera.cli.listing import FormatOpt, render
 from tessera.cli.suspect import UserOpt, _user
 from tessera.hashsets import FORMATS as FORMAT_REGISTRY
 from tessera.ingest.importer import hashset_summary, import_hashset
@@ -95,9 +96,22 @@ def import_(
 
 
 @app.command("list")
-def list_(case: CaseOpt = None) -> None:
+def list_(fmt: FormatOpt = "table", case: CaseOpt = None) -> None:
     """Show hash sets and their counts."""
     handle = load_case(case)
+    if fmt != "table":
+        columns = (
+            "id",
+            "name",
+            "format",
+            "version",
+            "disposition",
+            "entries",
+            "matched_media",
+            "imported_at",
+        )
+        render(list(hashset_summary(handle)), fmt, columns)
+        return
     table = Table(
         "id",
         "name",

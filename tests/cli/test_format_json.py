@@ -101,6 +101,7 @@ def test_ingest_and_ingest_batch_summaries(worked: tuple[Path, dict[str, Any], l
 
 
 LISTINGS = [
+    ["hashset", "list"],
     ["matches"],
     ["sources"],
     ["accounts"],
@@ -124,6 +125,8 @@ def test_every_case_listing_is_json(
     case = worked[0]
     rows = tessera(*command, "--format", "json", "--case", str(case))
     assert isinstance(rows, list)
+    if command == ["hashset", "list"]:
+        assert [r["name"] for r in rows] == ["known"] and rows[0]["by_algorithm"]["md5"] == 2
     if command == ["matches"]:
         assert len(rows) >= 2 and {"device", "locator", "hashset"} <= set(rows[0])
     if command[0] == "timeline":

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tessera.cli.common import CaseOpt, fail, load_case, out
+from tessera.cli.common import CaseOpt, fail, load_case, output_file, say, where
 from tessera.report.case_uco import export_case
 from tessera.report.dfxml import DeviceNotFound, export_dfxml
 from tessera.report.export import export_icse, export_vics, export_vpdq
@@ -22,8 +22,9 @@ HashsetOpt = Annotated[
 ]
 
 
-def _set_export_notes(res: SetExport, fmt: str) -> None:
+def _set_export_notes(res: SetExport, fmt: str, out_file: Path) -> None:
     # Nothing is left out silently: say what the format could not carry and what was never written.
+    out = say(out_file)
     if res.skipped:
         out.print(f"[yellow]left out {res.skipped:,} item(s) with no hash {fmt} can list[/]")
     for name, n in sorted(res.not_written.items()):
@@ -34,7 +35,9 @@ def _set_export_notes(res: SetExport, fmt: str) -> None:
 
 @app.command("vics")
 def vics(
-    out_file: Annotated[Path, typer.Option("--out", help="VICS JSON file to write.")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="VICS JSON file to write, or - for standard output.")
+    ],
     scope: Annotated[str, typer.Option("--scope", help="new|matched|all")] = "new",
     version: Annotated[str, typer.Option("--version", help="VICS version: 1.3 or 2.0")] = "2.0",
     hashset: HashsetOpt = None,
@@ -47,17 +50,21 @@ def vics(
         fail("--version must be 1.3 or 2.0")
     handle = load_case(case)
     if hashset is not None:
-        res = export_set_vics(handle, hashset, out_file, version=version)
-        out.print(f"wrote {res.items:,} media item(s) of hash set {hashset!r} to {out_file}")
-        _set_export_notes(res, "VICS")
+        with output_file(out_file, ".json") as path:
+            res = export_set_vics(handle, hashset, path, version=version)
+        say(out_file).print(f"wrote {res.items:,} media item(s) of hash set {hashset!r} to {where(out_file)}")
+        _set_export_notes(res, "VICS", out_file)
         return
-    n = export_vics(handle, out_file, scope=scope, version=version)
-    out.print(f"wrote {n:,} media item(s) ({scope}) to {out_file}")
+    with output_file(out_file, ".json") as path:
+        n = export_vics(handle, path, scope=scope, version=version)
+    say(out_file).print(f"wrote {n:,} media item(s) ({scope}) to {where(out_file)}")
 
 
 @app.command("icse")
 def icse(
-    out_file: Annotated[Path, typer.Option("--out", help="ICSE CSV file to write.")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="ICSE CSV file to write, or - for standard output.")
+    ],
     scope: Annotated[str, typer.Option("--scope", help="new|matched|all")] = "new",
     hashset: HashsetOpt = None,
     case: CaseOpt = None,
@@ -67,17 +74,24 @@ def icse(
         fail("--scope must be new, matched or all")
     handle = load_case(case)
     if hashset is not None:
-        res = export_set_icse(handle, hashset, out_file)
-        out.print(f"wrote {res.items:,} row(s) of hash set {hashset!r} to {out_file}")
-        _set_export_notes(res, "ICSE")
+        with output_file(out_file, ".csv") as path:
+            res = export_set_icse(handle, hashset, path)
+        say(out_file).print(f"wrote {res.items:,} row(s) of hash set {hashset!r} to {where(out_file)}")
+        _set_export_notes(res, "ICSE", out_file)
         return
-    n = export_icse(handle, out_file, scope=scope)
-    out.print(f"wrote {n:,} row(s) ({scope}) to {out_file}; ICSE has no category, SHA-256 or PDQ column")
+    with output_file(out_file, ".csv") as path:
+        n = export_icse(handle, path, scope=scope)
+    say(out_file).print(
+        f"wrote {n:,} row(s) ({scope}) to {where(out_file)}; ICSE has no category, SHA-256 or PDQ column"
+    )
 
 
 @app.command("vpdq")
 def vpdq(
-    out_file: Annotated[Path, typer.Option("--out", help="JSON Lines file to write (tessera-vpdq v1).")],
+    out_file: Annotated[
+        Path,
+        typer.Option("--out", help="JSON Lines file to write (tessera-vpdq v1), or - for standard output."),
+    ],
     scope: Annotated[str, typer.Option("--scope", help="new|matched|all")] = "new",
     case: CaseOpt = None,
 ) -> None:
@@ -85,40 +99,46 @@ def vpdq(
     if scope not in ("new", "matched", "all"):
         fail("--scope must be new, matched or all")
     handle = load_case(case)
-    n = export_vpdq(handle, out_file, scope=scope)
-    out.print(f"wrote {n:,} video(s) ({scope}) to {out_file}")
+    with output_file(out_file, ".jsonl") as path:
+        n = export_vpdq(handle, path, scope=scope)
+    say(out_file).print(f"wrote {n:,} video(s) ({scope}) to {where(out_file)}")
 
 
 @app.command("dfxml")
 def dfxml(
     device: Annotated[str, typer.Option("--device", help="Device whose file listing to write.")],
-    out_file: Annotated[Path, typer.Option("--out", help="DFXML file to write.")],
+    out_file: Annotated[Path, typer.Option("--out", help="DFXML file to write, or - for standard output.")],
     case: CaseOpt = None,
 ) -> None:
     """Write a device's file listing (locators, sizes, times, deleted flags, hashes) as DFXML 1.x."""
     handle = load_case(case)
     try:
-        n = export_dfxml(handle, device, out_file, command_line=f"tessera export dfxml --device {device}")
+        with output_file(out_file, ".xml") as path:
+            n = export_dfxml(handle, device, path, command_line=f"tessera export dfxml --device {device}")
     except DeviceNotFound as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {out_file}: {exc.strerror or exc}")
-    out.print(f"wrote {n:,} file object(s) of device {device} to {out_file}")
+    say(out_file).print(f"wrote {n:,} file object(s) of device {device} to {where(out_file)}")
 
 
 @app.command("case")
 def case_uco(
-    out_file: Annotated[Path, typer.Option("--out", help="CASE/UCO JSON-LD file to write.")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="CASE/UCO JSON-LD file to write, or - for standard output.")
+    ],
     case: CaseOpt = None,
 ) -> None:
     """Write the whole case as CASE/UCO JSON-LD (docs/case-uco.md): metadata and hashes, never content."""
     handle = load_case(case)
     try:
-        st = export_case(handle, out_file)
+        with output_file(out_file, ".jsonld") as path:
+            st = export_case(handle, path)
     except OSError as exc:
         fail(f"cannot write {out_file}: {exc.strerror or exc}")
+    out = say(out_file)
     out.print(
-        f"wrote {st.nodes:,} node(s) to {out_file}: {st.devices} device(s), {st.files:,} file(s), "
+        f"wrote {st.nodes:,} node(s) to {where(out_file)}: {st.devices} device(s), {st.files:,} file(s), "
         f"{st.messages:,} message(s), {st.accounts:,} account(s), {st.threads:,} group(s), "
         f"{st.matches:,} match(es), {st.decisions:,} decision(s)"
     )

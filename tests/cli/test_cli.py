@@ -125,8 +125,8 @@ def test_export_vics_reimports(worked_case: tuple[Path, Path]) -> None:
     )
     r = tessera("hashset", "import", str(out), "--name", "exported", "--case", str(case))
     assert r.returncode == 0, r.stderr
-    r = tessera("hashset", "list", "--case", str(case))
-    assert "exported" in r.stdout and "known" in r.stdout
+    r = tessera("hashset", "list", "--format", "json", "--case", str(case))
+    assert {"exported", "known"} <= {row["name"] for row in json.loads(r.stdout)}
 
 
 def test_bad_invocations_exit_2_with_one_line(tmp_path: Path, worked_case: tuple[Path, Path]) -> None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from typer.testing import CliRunner
@@ -146,6 +147,17 @@ def test_files_to_standard_output(worked: tuple[Path, dict[str, Any], list[Any]]
     assert graph["format"] == "tessera-graph" and graph["version"] == 1
     report = tessera("report", "--format", "json", "--out", "-", "--case", case)
     assert report["format"] == "tessera-report" and report["case"]["name"] == "Op JSON"
+    vics = tessera("export", "vics", "--scope", "all", "--out", "-", "--case", case)
+    assert vics["@odata.context"].endswith("#Media") and vics["value"]
+    jsonld = tessera("export", "case", "--out", "-", "--case", case)
+    assert "@context" in jsonld and "@graph" in jsonld
+    for args in (["icse", "--scope", "all"], ["dfxml", "--device", "D1"], ["vpdq", "--scope", "all"]):
+        r = runner.invoke(app, ["export", *args, "--out", "-", "--case", case])
+        assert r.exit_code == 0 and "to standard output" in r.stderr, (args, r.stderr)
+        if args[0] == "dfxml":
+            assert ElementTree.fromstring(r.stdout).tag.endswith("dfxml")
+        if args[0] == "icse":
+            assert r.stdout.startswith("MD5;SHA1;PhotoDNA;") and r.stdout.splitlines()[0].count(";") == 11
     assert not Path("-").exists()
 
 

@@ -311,3 +311,7 @@ def test_case_uco_on_sqlite_and_postgresql(case: CaseHandle, tmp_path: Path) -> 
     )
     assert all(by_id[r["@id"]]["@type"] == "uco-observable:File" for r in run["uco-action:result"])
     _validate(out)
+    if case.engine.dialect.name == "sqlite":
+        # Once per suite, the plain command itself (no prepared runner) on a whole export.
+        plain = subprocess.run([CASE_VALIDATE, str(out)], capture_output=True, text=True, timeout=600)
+        assert plain.returncode == 0 and "Conforms: True" in plain.stdout, plain.stdout[-4000:]

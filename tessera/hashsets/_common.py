@@ -12,12 +12,6 @@ from tessera.records import FormatError
 
 BOM = b"\xef\xbb\xbf"
 
-# Transitional names for the format modules not yet asking the axis (tessera.hashing.algorithms):
-# derived from it, never written out here.
-#: Hex algorithms in the order their entries are yielded for one media item.
-HEX_ALGORITHMS = hex_names()
-#: Hex digits per algorithm; PhotoDNA is absent on purpose: it is kept opaque, never validated.
-HEX_LENGTHS: dict[str, int] = {a: ALGORITHMS.get(a).hex_length or 0 for a in HEX_ALGORITHMS}
 
 #: Long enough for any real line (an ICSE row with a hex PhotoDNA is under 1 KiB); short enough
 #: that a file without newlines cannot be pulled into memory as one "line".

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar
 
+from tessera.hashing.algorithms import column_names
 from tessera.hashsets._common import (
-    HEX_LENGTHS,
     bare_digest,
     category_value,
     check_algorithm,
@@ -39,9 +39,7 @@ _CSV_DELIMITERS = (",", ";", "\t", "|")
 
 #: ICSE export columns (lower case, single spaces) and what they become.
 _ICSE: dict[str, Role] = {
-    "md5": ("hash", "md5"),
-    "sha1": ("hash", "sha1"),
-    "photodna": ("hash", "photodna"),
+    **{column.lower(): ("hash", alg) for alg, column in column_names("icse").items()},
     "image id": ("key", ""),
     "is distributed": ("flag", "is_distributed"),
     "victim identified": ("victim", ""),
@@ -56,7 +54,7 @@ _ICSE_MARKERS = frozenset({"photodna", "image id", "victim identified", "series 
 
 #: Headed CSV columns, keyed by the name with case and punctuation removed (``SHA-256`` -> sha256).
 _CSV: dict[str, Role] = {
-    **{alg: ("hash", alg) for alg in (*HEX_LENGTHS, "photodna")},
+    **{normalise_algorithm(column): ("hash", alg) for alg, column in column_names("csv").items()},
     "hash": ("bare_hash", ""),
     "category": ("category", ""),
     "series": ("series", ""),

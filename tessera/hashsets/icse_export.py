@@ -11,6 +11,7 @@ import csv
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
+from tessera.hashing.algorithms import column_names
 from tessera.hashsets._common import hex_digest
 
 ICSE_COLUMNS = [
@@ -27,8 +28,8 @@ ICSE_COLUMNS = [
     "Media Type",
     "Baseline",
 ]
-# algorithm axis: moves to tessera.hashing.algorithms
-ICSE_HASH_COLUMNS = {"md5": "MD5", "sha1": "SHA1", "photodna": "PhotoDNA"}
+#: Algorithm -> its ICSE column, from the axis.
+ICSE_HASH_COLUMNS = column_names("icse")
 #: Item key of each of the 12 columns, in order; flags are written Yes/No, unknown as an empty cell.
 ITEM_KEYS = (
     "md5",

@@ -18,9 +18,8 @@ from typing import Any, BinaryIO, ClassVar
 
 import ijson
 
+from tessera.hashing.algorithms import column_names
 from tessera.hashsets._common import (
-    HEX_ALGORITHMS,
-    HEX_LENGTHS,
     category_value,
     flag,
     hex_digest,
@@ -53,6 +52,8 @@ _FLAGS = frozenset(
         "deleted",
     }
 )
+#: Algorithms a VICS file carries (in the axis' order: an item's entries are yielded in it).
+_HASHES = tuple(column_names("vics"))
 _SCALAR_EVENTS = frozenset({"null", "boolean", "integer", "double", "number", "string"})
 
 
@@ -123,7 +124,7 @@ def _role(key: str) -> tuple[str, str]:
     if "odata." in low:
         return "skip", ""  # OData navigation links and ids: transport noise, not facts
     alg = normalise_algorithm(key)
-    if alg in HEX_LENGTHS or alg == "photodna":
+    if alg in _HASHES:
         return "hash", alg
     if low in _ROLES:
         return _ROLES[low], ""
@@ -215,7 +216,7 @@ def media_records(
     """
     if not isinstance(obj, dict):
         raise FormatError(f"media item is a {type(obj).__name__}, not an object", where)
-    hashes: dict[str, list[str]] = {alg: [] for alg in (*HEX_ALGORITHMS, "photodna")}
+    hashes: dict[str, list[str]] = {alg: [] for alg in _HASHES}
 
     def add(alg: str, value: Any) -> None:
         if alg == "photodna":
@@ -255,7 +256,7 @@ def media_records(
             for alt in val:
                 low_alt = {k.lower(): v for k, v in alt.items()} if isinstance(alt, dict) else {}
                 alt_alg = normalise_algorithm(str(low_alt.get("hashname") or ""))
-                if alt_alg in HEX_LENGTHS or alt_alg == "photodna":
+                if alt_alg in _HASHES:
                     add(alt_alg, low_alt.get("hashvalue"))
                 else:
                     others.append(alt)

@@ -25,14 +25,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import IO, Any
 
+from tessera.hashing.algorithms import column_names, hex_names
 from tessera.hashsets._common import category_value, hex_digest
 
 VERSIONS = ("1.1", "1.2", "1.3", "2.0")
 #: Category profile -> the VICS 2.0 category scheme naming it (1.x files are US only).
 VICS_VARIANTS = {"vics-us": "US", "vics-uk": "UK", "uk-caid": "UK", "caid": "UK"}
 
-# algorithm axis: moves to tessera.hashing.algorithms
-VICS_HASH_FIELDS = {"md5": "MD5", "sha1": "SHA1", "sha256": "SHA256", "pdq": "PDQ", "photodna": "PhotoDNA"}
+#: Algorithm -> its VICS name (a media field, or a HashName in AlternativeHashes), from the axis.
+VICS_HASH_FIELDS = column_names("vics")
 
 #: Item key -> VICS media field, in the order fields are written.
 _SCALARS = {
@@ -175,7 +176,7 @@ def media_object(item: Mapping[str, Any], index: int, version: str) -> dict[str,
     unknown = sorted(set(item) - ITEM_FIELDS)
     if unknown:
         raise ValueError(f"{where}: fields {unknown} cannot be exported (hashes and metadata only)")
-    digests = {alg: hex_digest(item.get(alg), alg, where) for alg in ("md5", "sha1", "sha256", "pdq")}
+    digests = {alg: hex_digest(item.get(alg), alg, where) for alg in hex_names()}
     more = [(alg, value) for alg, value in item.get("more_hashes") or ()]
     if not any(digests.values()) and not item.get("photodna") and not more:
         raise ValueError(f"{where}: no MD5, SHA-1, SHA-256, PDQ or PhotoDNA to export")

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, delete, event, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
 
+from tessera.hashing.algorithms import ALGORITHMS, exact_names
 from tessera.hashsets.base import HashSetReader
 from tessera.hashsets.nsrl import NAME as NSRL_FORMAT
 from tessera.hashsets.nsrl import NsrlReader, sqlite_uri
@@ -35,7 +36,8 @@ BENIGN_SET = "local-benign"
 BENIGN_FORMAT = "local-benign"
 _BATCH = 50_000
 _ATTACHED = "tessera_attached_rds"
-_DIGEST_SIZES = {"md5": 16, "sha1": 20, "sha256": 32}
+#: Bytes of each digest a known-good set holds: the axis' exact algorithms.
+_DIGEST_SIZES = {a: ALGORITHMS.get(a).byte_length for a in exact_names()}
 
 Batch = list[tuple[bytes, int]]
 

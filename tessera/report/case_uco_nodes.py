@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from tessera.hashing.algorithms import column_names
+
 #: The CASE release the export is written for (and validated against, with case-utils' bundled copy).
 CASE_VERSION = "1.5.0"
 #: Tessera's own terms, where CASE/UCO has none (PDQ, hash-set match details, categories).
@@ -35,7 +37,7 @@ CONTEXT: dict[str, str] = {
 }
 
 #: Our algorithm names -> UCO's HashNameVocab (values outside it fail case_validate's default run).
-HASH_METHODS = {"md5": "MD5", "sha1": "SHA1", "sha256": "SHA256"}
+HASH_METHODS = column_names("case_uco")
 
 Node = dict[str, Any]
 

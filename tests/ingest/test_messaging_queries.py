@@ -3,32 +3,14 @@ whatever the number of messages: set-based writes and batched lookups, never one
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from tessera.ingest.messaging import link_media, store_source
 from tessera.messaging.coverage import Coverage
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.synth.bulk_chats import chat_records, write_attachments
-
-
-@contextmanager
-def counted(case: CaseHandle) -> Iterator[list[str]]:
-    """Every statement sent to the database (an executemany counts once) while the block runs."""
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(case.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(case.engine, "before_cursor_execute", count)
+from tests.sqlcount import counted
 
 
 def _store(case: CaseHandle, device: str, messages: int, first: int) -> tuple[int, int]:

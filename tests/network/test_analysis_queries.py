@@ -3,12 +3,6 @@ network: cross-device accounts and groups, and the report's whole network sectio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
-
 from tessera.ingest.messaging import store_source
 from tessera.messaging.coverage import Coverage
 from tessera.network import analysis
@@ -16,23 +10,9 @@ from tessera.report.build import network_section
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.synth.bulk_chats import chat_records
+from tests.sqlcount import counted
 
 DEVICES = ("X1", "X2")
-
-
-@contextmanager
-def counted(case: CaseHandle) -> Iterator[list[str]]:
-    """Every statement sent to the database (an executemany counts once) while the block runs."""
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(case.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(case.engine, "before_cursor_execute", count)
 
 
 def _grow(case: CaseHandle, accounts: int, groups: int, first: int) -> None:

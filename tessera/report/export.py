@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -19,6 +20,9 @@ from tessera.store.case import CaseHandle
 from tessera.store.models_video import VideoFrameRow
 from tessera.store.queries import new_material_filter
 
+#: Media read and described per round of queries: four set-based queries per page, never per media.
+_PAGE = 1000
+
 
 def _items(
     case: CaseHandle, scope: str, kinds: tuple[str, ...] = ("image", "video")
@@ -30,51 +34,70 @@ def _items(
             q = q.where(new_material_filter())
         elif scope == "matched":
             q = q.where(select(m.Match.id).where(m.Match.sha256 == m.Media.sha256).exists())
-        for media in s.scalars(q.execution_options(yield_per=2000)):
-            cat = s.scalar(
-                select(m.HashEntry.category)
-                .join(m.Match, m.Match.entry_id == m.HashEntry.id)
-                .where(m.Match.sha256 == media.sha256, m.HashEntry.category.is_not(None))
-                .order_by(m.Match.distance)
-                .limit(1)
-            )
-            decision = s.scalar(
-                select(m.Decision.category)
-                .where(m.Decision.sha256 == media.sha256)
-                .order_by(m.Decision.id.desc())
-                .limit(1)
-            )
-            yield {
-                "media_id": media.sha256[:32],
-                "md5": media.md5,
-                "sha1": media.sha1,
-                "sha256": media.sha256,
-                "category": decision if decision is not None else cat,
-                **_matched(s, media.sha256, vics_value(named.get(media.sha256))),
-                "media_size": media.size,
-                "mime_type": media.mime,
-                "pdq": media.pdq,
-                "kind": media.kind,
-                "media_files": _media_files(s, media.sha256),
-            }
+        page: list[m.Media] = []
+        for media in s.scalars(q.execution_options(yield_per=_PAGE)):
+            page.append(media)
+            if len(page) == _PAGE:
+                yield from _described(s, page, named)
+                page = []
+        yield from _described(s, page, named)
+
+
+def _described(s: Session, page: list[m.Media], named: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    shas = [media.sha256 for media in page]
+    if not shas:
+        return
+    matched: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for sha, *row in s.execute(
+        select(
+            m.Match.sha256,
+            m.HashEntry.category,
+            m.HashEntry.series,
+            m.HashEntry.victim_identified,
+            m.HashEntry.extra,
+        )
+        .join(m.HashEntry, m.Match.entry_id == m.HashEntry.id)
+        .where(m.Match.sha256.in_(shas))
+        .order_by(m.Match.sha256, m.Match.distance, m.Match.id)
+    ):
+        matched[sha].append(tuple(row))
+    decided: dict[str, int | None] = {}
+    for sha, category in s.execute(
+        select(m.Decision.sha256, m.Decision.category)
+        .where(m.Decision.sha256.in_(shas))
+        .order_by(m.Decision.id)
+    ):
+        decided[sha] = category  # the latest decision wins
+    files = _media_files(s, shas)
+    for media in page:
+        rows = matched.get(media.sha256, [])
+        cat = next((row[0] for row in rows if row[0] is not None), None)
+        decision = decided.get(media.sha256)
+        yield {
+            "media_id": media.sha256[:32],
+            "md5": media.md5,
+            "sha1": media.sha1,
+            "sha256": media.sha256,
+            "category": decision if decision is not None else cat,
+            **_matched(rows, vics_value(named.get(media.sha256))),
+            "media_size": media.size,
+            "mime_type": media.mime,
+            "pdq": media.pdq,
+            "kind": media.kind,
+            "media_files": files.get(media.sha256, []),
+        }
 
 
 #: Flags a known set states about its media (VICS/ICSE fields kept in the entry's ``extra``).
 _FLAGS = ("offender_identified", "is_distributed")
 
 
-def _matched(s: Session, sha256: str, named: str | None) -> dict[str, Any]:
+def _matched(rows: list[tuple[Any, ...]], named: str | None) -> dict[str, Any]:
     """Series, victim, offender and distribution flags: each from the closest matched entry that
-    states it (the series a reviewer named comes first); None (unknown, written as absent) where
-    nothing says."""
+    states it (``rows`` in match distance order; the series a reviewer named comes first); None
+    (unknown, written as absent) where nothing says."""
     out: dict[str, Any] = {"series": named, "victim_identified": None, **dict.fromkeys(_FLAGS)}
-    rows = s.execute(
-        select(m.HashEntry.series, m.HashEntry.victim_identified, m.HashEntry.extra)
-        .join(m.Match, m.Match.entry_id == m.HashEntry.id)
-        .where(m.Match.sha256 == sha256)
-        .order_by(m.Match.distance, m.Match.id)
-    )
-    for series, victim, extra in rows:
+    for _category, series, victim, extra in rows:
         if out["series"] is None:
             out["series"] = series
         if out["victim_identified"] is None:
@@ -90,26 +113,36 @@ def _when(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
-def _media_files(s: Session, sha256: str) -> list[dict[str, Any]]:
-    """The case's files holding the media, as VICS ``MediaFiles``: the locator is the path (it names
+def _media_files(s: Session, shas: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The case's files holding each media, as VICS ``MediaFiles``: the locator is the path (it names
     the file inside archives and images), the device the source; a deleted file is unallocated."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     files = s.execute(
-        select(m.File.device_id, m.File.locator, m.File.crtime, m.File.mtime, m.File.atime, m.File.deleted)
-        .where(m.File.sha256 == sha256)
-        .order_by(m.File.device_id, m.File.locator, m.File.id)
+        select(
+            m.File.sha256,
+            m.File.device_id,
+            m.File.locator,
+            m.File.crtime,
+            m.File.mtime,
+            m.File.atime,
+            m.File.deleted,
+        )
+        .where(m.File.sha256.in_(shas))
+        .order_by(m.File.sha256, m.File.device_id, m.File.locator, m.File.id)
     )
-    return [
-        {
-            "file_name": PurePosixPath(locator.rsplit("!", 1)[-1]).name or locator,
-            "file_path": locator,
-            "source_id": device,
-            "created": _when(crtime),
-            "written": _when(mtime),
-            "accessed": _when(atime),
-            "unallocated": bool(deleted),
-        }
-        for device, locator, crtime, mtime, atime, deleted in files
-    ]
+    for sha, device, locator, crtime, mtime, atime, deleted in files:
+        out[sha or ""].append(
+            {
+                "file_name": PurePosixPath(locator.rsplit("!", 1)[-1]).name or locator,
+                "file_path": locator,
+                "source_id": device,
+                "created": _when(crtime),
+                "written": _when(mtime),
+                "accessed": _when(atime),
+                "unallocated": bool(deleted),
+            }
+        )
+    return out
 
 
 def export_vics(case: CaseHandle, out: Path, scope: str = "new", version: str = "2.0") -> int:

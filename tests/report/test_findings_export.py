@@ -99,3 +99,27 @@ def test_case_media_with_flags_and_files(case: CaseHandle, tmp_path: Path) -> No
     ]
     assert (row["Series name"], row["File Available"], row["Media Type"]) == ("S-1", "No", "Image")
     assert row["Image ID"] == hit["MediaID"] and row["Number of submissions"] == row["Baseline"] == ""
+
+
+def test_case_media_export_asks_a_fixed_number_of_questions(case: CaseHandle, tmp_path: Path) -> None:
+    """Four set-based queries per page of media, not a round per media (the export was N+1)."""
+    from tests.sqlcount import counted
+
+    def grow(first: int, n: int) -> None:
+        root = tmp_path / f"D{first}"
+        root.mkdir()
+        for k in range(first, first + n):
+            (root / f"{k}.jpg").write_bytes(jpeg_bytes(k, 40, 30))
+        ingest(case, root, IngestOptions(f"D{first}", workers=0))
+
+    def statements() -> tuple[int, int]:
+        with counted(case) as seen:
+            n = export_vics(case, tmp_path / "out.json", scope="all")
+        return n, len(seen)
+
+    grow(100, 5)
+    small = statements()
+    grow(200, 60)
+    large = statements()
+    assert (small[0], large[0]) == (5, 65)
+    assert large[1] == small[1], (small, large)

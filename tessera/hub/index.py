@@ -10,6 +10,13 @@ Nothing is re-tabled on the request path: new rows are scanned brute force (a sh
 background thread tables them as a segment of the PdqIndex (see ``tessera.matching.pdq``), working on
 a copy of the rows while searches go on. Searches share the index; adding rows and installing tables
 wait for running searches and hold new ones back only for the moment they take.
+
+Memory: by default the index holds at most ``BYTES_PER_ENTRY`` bytes per entry (the hash, its id, the
+seen-by-id flag, spare capacity and tables). Measured (``bench/bench_hub_index.py``), multi-index tables
+only beat a brute-force scan at the PDQ radius once they hold some 60 bytes per row or more, so within
+that budget no tables are built and every search is one exact brute-force pass (faiss' Hamming kernel,
+about 1.2 ns per reference per query on one core). ``bytes_per_entry=None`` lifts the limit: tables in
+segments, some 500 bytes per entry, a search per query in about a tenth of a millisecond at 1M entries.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from tessera.hub import models as hm
 from tessera.matching.pdq import PdqIndex, hex_to_rows
 
 _CHUNK = 50_000
+#: Default memory budget per indexed entry (issue 16): 32-byte hash, 8-byte id, 1-byte seen flag and
+#: up to an eighth of spare capacity leave about 18 bytes, which no table layout fits (see above).
+BYTES_PER_ENTRY = 64
+_FIXED_PER_ENTRY = (32 + 8 + 1) * 9 / 8
 
 
 class _SharedLock:
@@ -70,9 +81,17 @@ class _SharedLock:
 
 
 class HubIndex:
-    def __init__(self, refresh_interval: float = 0.25, background: bool = True) -> None:
+    def __init__(
+        self,
+        refresh_interval: float = 0.25,
+        background: bool = True,
+        bytes_per_entry: float | None = BYTES_PER_ENTRY,
+    ) -> None:
         #: With ``background``, tables are built by a thread of our own, never inside a search.
-        self._index = PdqIndex(auto_build=not background)
+        budget = None if bytes_per_entry is None else max(0.0, bytes_per_entry - _FIXED_PER_ENTRY)
+        self._index = PdqIndex(
+            auto_build=not background, compact=budget is not None, table_bytes_per_row=budget
+        )
         self._lock = _SharedLock()
         self._refreshing = threading.Lock()  # one reader of the database at a time
         self._seq = 0
@@ -91,6 +110,12 @@ class HubIndex:
     @property
     def seq(self) -> int:
         return self._seq
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays the index holds (hashes, ids, tables, seen flags), spare capacity included."""
+        with self._lock.read():
+            return self._index.nbytes + self._have.nbytes
 
     @property
     def segments(self) -> list[int]:
@@ -144,7 +169,7 @@ class HubIndex:
             return 0
         top = int(ids.max())
         if len(self._have) <= top:
-            grown = np.zeros(max(top + 1, len(self._have) * 3 // 2), dtype=bool)
+            grown = np.zeros(max(top + 1, len(self._have) * 9 // 8), dtype=bool)
             grown[: len(self._have)] = self._have
             self._have = grown
         fresh = ~self._have[ids]

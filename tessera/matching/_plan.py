@@ -102,11 +102,22 @@ def probe_plan(layout: Layout | None, n: int, radius: int, compact: bool = False
     return best
 
 
-def choose_layout(n: int, radius: int = _DEFAULT_RADIUS, compact: bool = False) -> Layout | None:
+def table_bytes(layout: Layout, n: int, compact: bool = False) -> int:
+    """Bytes the tables of ``layout`` hold over ``n`` rows (see ``_mih.Tables``): per chunk, an 8-byte
+    span per key, a 4-byte row number per row and, unless ``compact``, a 16-byte head per row."""
+    per_row = 4 if compact else 20
+    return layout.chunks * (per_row * n + 8 * (1 << layout.bits))
+
+
+def choose_layout(
+    n: int, radius: int = _DEFAULT_RADIUS, compact: bool = False, max_bytes_per_row: float | None = None
+) -> Layout | None:
     """Table layout minimising search cost at ``radius`` for ``n`` references; ``None`` if brute force wins.
 
     Wider chunks mean smaller buckets but many more probes per chunk; the offsets table (``2**b`` entries)
-    is kept no larger than a few times ``n`` so small indexes do not pay for empty tables.
+    is kept no larger than a few times ``n`` so small indexes do not pay for empty tables. With
+    ``max_bytes_per_row``, a layout keeps only as many chunks as fit that budget (the chunks need not
+    cover all 256 bits: the pigeonhole bound holds over any set of disjoint chunks).
     """
     if n == 0:
         return None
@@ -115,7 +126,13 @@ def choose_layout(n: int, radius: int = _DEFAULT_RADIUS, compact: bool = False) 
         max_bits -= 1
     best: tuple[float, Layout] | None = None
     for bits in range(MIN_CHUNK_BITS, max_bits + 1):
-        layout = Layout(BITS // bits, bits)
+        chunks = BITS // bits
+        if max_bytes_per_row is not None:
+            per_chunk = table_bytes(Layout(1, bits), n, compact)
+            chunks = min(chunks, int(max_bytes_per_row * n // per_chunk))
+            if chunks == 0:
+                continue
+        layout = Layout(chunks, bits)
         cost = probe_plan(layout, n, radius, compact).est_seconds_per_query
         if best is None or cost < best[0]:
             best = (cost, layout)

@@ -73,11 +73,15 @@ class TableBuild:
     hi: int
     rows: _mih.U8
     compact: bool
+    max_bytes_per_row: float | None = None
     tables: _mih.Tables | None = field(default=None, init=False)
 
     def run(self) -> TableBuild:
-        layout = _plan.choose_layout(self.hi - self.lo, compact=self.compact)
-        # A range too small for tables is still worth a layout: it is only planned when a scan costs more.
+        layout = _plan.choose_layout(
+            self.hi - self.lo, compact=self.compact, max_bytes_per_row=self.max_bytes_per_row
+        )
+        # A range too small for tables is still worth a layout: it is only planned when a scan costs more
+        # (under a byte budget, ``plan`` only plans ranges that have a layout within it).
         layout = layout or _plan.Layout(_plan.BITS // _plan.MIN_CHUNK_BITS, _plan.MIN_CHUNK_BITS)
         self.tables = _mih.Tables(layout, self.rows, self.compact)
         return self
@@ -92,7 +96,12 @@ class PdqIndex:
     """
 
     def __init__(
-        self, capacity: int = 0, threads: int | None = None, compact: bool = False, auto_build: bool = True
+        self,
+        capacity: int = 0,
+        threads: int | None = None,
+        compact: bool = False,
+        auto_build: bool = True,
+        table_bytes_per_row: float | None = None,
     ) -> None:
         self._hashes: _mih.U8 = np.empty((max(capacity, 0), HASH_BYTES), dtype=np.uint8)
         self._ids: _mih.I64 = np.empty(max(capacity, 0), dtype=np.int64)
@@ -101,6 +110,9 @@ class PdqIndex:
         self._segments: list[tuple[int, _mih.Tables]] = []
         self._threads = max(1, threads or os.cpu_count() or 1)
         self._compact = compact
+        #: Most bytes of tables per row (``None``: no limit). Where no layout fits, rows stay untabled and
+        #: are scanned brute force: exact either way, only slower.
+        self._table_budget = table_bytes_per_row
         self.auto_build = auto_build
 
     # ------------------------------------------------------------------ building
@@ -126,7 +138,9 @@ class PdqIndex:
             raise ValueError(f"{id_arr.shape[0]} ids for {rows.shape[0]} hashes")
         k = rows.shape[0]
         if self._n + k > self._hashes.shape[0]:
-            self.reserve(max(self._n + k, int(self._hashes.shape[0] * 1.5)))
+            # Grow by an eighth: reserve reallocates without copying large blocks, so small steps cost
+            # little and spare capacity stays under 1/8 of what is held (1.5x growth left up to a third).
+            self.reserve(max(self._n + k, self._hashes.shape[0] + self._hashes.shape[0] // 8))
         self._hashes[self._n : self._n + k] = rows
         self._ids[self._n : self._n + k] = id_arr
         self._n += k
@@ -141,7 +155,7 @@ class PdqIndex:
         if self._hashes.shape[0] != self._n:
             self._hashes.resize((self._n, HASH_BYTES), refcheck=False)
             self._ids.resize((self._n,), refcheck=False)
-        layout = _plan.choose_layout(self._n, compact=self._compact)
+        layout = self._layout(self._n)
         self._segments = (
             [(0, _mih.Tables(layout, self._hashes[: self._n], self._compact))] if layout is not None else []
         )
@@ -156,12 +170,12 @@ class PdqIndex:
             return None
         if not self._segments:
             # Nothing tabled yet: all rows get one layout, unless brute force is the plan anyway.
-            if _plan.choose_layout(self._n, compact=self._compact) is None:
+            if self._layout(self._n) is None:
                 return None
             lo = 0
         else:
             if tail < TAIL_ROWS:
-                layout = _plan.choose_layout(tail, compact=self._compact)
+                layout = self._layout(tail)
                 build_cost = tail * (layout.chunks if layout is not None else 0) * _plan.COST_BUILD
                 if layout is None or tail * n_queries * _plan.COST_BRUTE_PAIR <= build_cost:
                     return None
@@ -169,8 +183,16 @@ class PdqIndex:
             while k and (self._n - lo) * MERGE_RATIO >= self._segments[k - 1][1].n:
                 k -= 1
                 lo = self._segments[k][0]
+            if self._table_budget is not None and self._layout(self._n - lo) is None:
+                # No tables fit the budget over the merged range: table the tail alone, if even that fits.
+                lo = tabled
+                if self._layout(tail) is None:
+                    return None
         rows = self._hashes[lo : self._n]
-        return TableBuild(lo, self._n, rows.copy() if copy else rows, self._compact)
+        return TableBuild(lo, self._n, rows.copy() if copy else rows, self._compact, self._table_budget)
+
+    def _layout(self, n: int) -> _plan.Layout | None:
+        return _plan.choose_layout(n, compact=self._compact, max_bytes_per_row=self._table_budget)
 
     def install(self, build: TableBuild) -> bool:
         """Put a finished build's tables in place of the segments it covers; False if it no longer fits

@@ -112,6 +112,12 @@ def main() -> None:
         f"search: {args.queries} random queries at radius 31 in {dt:.2f} s"
         f" ({dt / args.queries * 1e3:.2f} ms/query)"
     )
+    one = []
+    for h in q[:20]:
+        t0 = time.perf_counter()
+        index.search([h], 31)
+        one.append(time.perf_counter() - t0)
+    print(f"search: one query per call, median of {len(one)}: {sorted(one)[len(one) // 2] * 1e3:.2f} ms")
     print(summary())
 
 

@@ -22,6 +22,13 @@ U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 Triple = tuple[I64, I64, I64]
 
+#: Below this many (query, reference) pairs a brute-force scan runs on the calling thread alone: an
+#: OpenMP region for one query waits for its idle second thread to wake and meet it at the closing
+#: barrier, measured at 20-29 ms on the 2-core machine under load, against 0.8 ms for one query over
+#: 1M references on one thread (bench/RESULTS.md, hub PDQ index memory).
+SERIAL_PAIRS = 1 << 25
+_OMP_THREADS = faiss.omp_get_max_threads()
+
 
 def empty_triple() -> Triple:
     e = np.empty(0, dtype=np.int64)
@@ -203,6 +210,8 @@ def brute(refs: U8, queries: U8, radius: int, row_offset: int = 0) -> Triple:
     refs = np.ascontiguousarray(refs)
     queries = np.ascontiguousarray(queries)
     res = faiss.RangeSearchResult(nq)
+    # OpenMP's thread count is per calling thread, so this does not touch concurrent searches.
+    faiss.omp_set_num_threads(1 if nq * nr < SERIAL_PAIRS else _OMP_THREADS)
     # faiss keeps distances strictly below its radius argument.
     faiss.hamming_range_search(  # type: ignore[attr-defined]
         faiss.swig_ptr(queries), faiss.swig_ptr(refs), nq, nr, radius + 1, refs.shape[1], res

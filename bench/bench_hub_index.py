@@ -1,6 +1,7 @@
 """Memory of the hub's PDQ index: bytes per entry in steady state and at the peak of a table build.
 
     python bench/bench_hub_index.py --entries 1000000 --push 10000
+    python bench/bench_hub_index.py --entries 1000000 --unlimited     # tables, no memory budget
 
 Feeds random PDQ hashes through the path a push takes in the hub (``HubIndex._add``, then the table
 builds the background thread would run, ``HubIndex.maintain``, here in the same thread so the peak is
@@ -50,10 +51,11 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--unlimited", action="store_true", help="no memory budget (segment tables)")
     args = ap.parse_args()
 
     rng = np.random.default_rng(args.seed)
-    index = HubIndex(background=False)
+    index = HubIndex(background=False, bytes_per_entry=None) if args.unlimited else HubIndex(background=False)
     rss0 = rss_mib()
     tracemalloc.start()
     worst_ratio = 0.0

@@ -14,9 +14,9 @@ wait for running searches and hold new ones back only for the moment they take.
 Memory: by default the index holds at most ``BYTES_PER_ENTRY`` bytes per entry (the hash, its id, the
 seen-by-id flag, spare capacity and tables). Measured (``bench/bench_hub_index.py``), multi-index tables
 only beat a brute-force scan at the PDQ radius once they hold some 60 bytes per row or more, so within
-that budget no tables are built and every search is one exact brute-force pass (faiss' Hamming kernel,
-about 1.2 ns per reference per query on one core). ``bytes_per_entry=None`` lifts the limit: tables in
-segments, some 500 bytes per entry, a search per query in about a tenth of a millisecond at 1M entries.
+that budget no tables are built and every search is one exact brute-force pass (faiss' Hamming kernel:
+measured 0.9 ms per query at 1M entries, 9 ms at 10M). ``bytes_per_entry=None`` lifts the limit: tables
+in segments, some 500 bytes per entry, 0.07 ms per query at 1M in batches (bench/RESULTS.md).
 """
 
 from __future__ import annotations

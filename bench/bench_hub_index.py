@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.machine import summary  # noqa: E402
-from tessera.hub.index import HubIndex  # noqa: E402
+from tessera.hub.index import BYTES_PER_ENTRY, HubIndex  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -55,7 +55,8 @@ def main() -> None:
     args = ap.parse_args()
 
     rng = np.random.default_rng(args.seed)
-    index = HubIndex(background=False, bytes_per_entry=None) if args.unlimited else HubIndex(background=False)
+    budget = None if args.unlimited else BYTES_PER_ENTRY
+    index = HubIndex(background=False, bytes_per_entry=budget)
     rss0 = rss_mib()
     tracemalloc.start()
     worst_ratio = 0.0

@@ -11,12 +11,13 @@ background thread tables them as a segment of the PdqIndex (see ``tessera.matchi
 a copy of the rows while searches go on. Searches share the index; adding rows and installing tables
 wait for running searches and hold new ones back only for the moment they take.
 
-Memory: by default the index holds at most ``BYTES_PER_ENTRY`` bytes per entry (the hash, its id, the
-seen-by-id flag, spare capacity and tables). Measured (``bench/bench_hub_index.py``), multi-index tables
-only beat a brute-force scan at the PDQ radius once they hold some 60 bytes per row or more, so within
-that budget no tables are built and every search is one exact brute-force pass (faiss' Hamming kernel:
-measured 0.9 ms per query at 1M entries, 9 ms at 10M). ``bytes_per_entry=None`` lifts the limit: tables
-in segments, some 500 bytes per entry, 0.07 ms per query at 1M in batches (bench/RESULTS.md).
+Memory: tables in segments cost some 500 bytes per entry and answer a batched query in 0.07 ms at 1M
+entries (bench/RESULTS.md); that stays the default, because answering queries is the hub's work.
+``bytes_per_entry=BYTES_PER_ENTRY`` bounds what the index holds (the hash, its id, the seen-by-id flag,
+spare capacity and tables) to 64 bytes per entry: measured (``bench/bench_hub_index.py``), multi-index
+tables only beat a brute-force scan at the PDQ radius once they hold some 60 bytes per row or more, so
+within that budget no tables are built and every search is one exact brute-force pass (0.9 ms per query
+at 1M entries, 9 ms at 10M). Issue 16 wants both at once; a compact table layout is still to be found.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class HubIndex:
         self,
         refresh_interval: float = 0.25,
         background: bool = True,
-        bytes_per_entry: float | None = BYTES_PER_ENTRY,
+        bytes_per_entry: float | None = None,
     ) -> None:
         #: With ``background``, tables are built by a thread of our own, never inside a search.
         budget = None if bytes_per_entry is None else max(0.0, bytes_per_entry - _FIXED_PER_ENTRY)

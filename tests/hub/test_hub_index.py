@@ -100,7 +100,7 @@ def test_builds_off_the_search_path(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_hub_index_tables_new_rows_in_the_background(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pdq, "TAIL_ROWS", 1_000)
     rng = random.Random(8)
-    index = HubIndex(bytes_per_entry=None)  # the default budget leaves no room for tables
+    index = HubIndex()
     hexes = [f"{rng.getrandbits(256):064x}" for _ in range(12_000)]
     seq = 0
     for lo in range(0, 12_000, 1_500):

@@ -18,7 +18,7 @@ def test_hub_index_holds_at_most_64_bytes_per_entry() -> None:
     n, push = 60_000, 7_000
     refs, queries, expect = planted(rng, n, 40)
     hexes = [r.tobytes().hex() for r in refs]
-    index = HubIndex(background=False)
+    index = HubIndex(background=False, bytes_per_entry=BYTES_PER_ENTRY)
     for lo in range(0, n, push):
         hi = min(n, lo + push)
         index.advance(None, lo, hi, list(range(lo + 1, hi + 1)), hexes[lo:hi])  # type: ignore[arg-type]

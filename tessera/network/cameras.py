@@ -389,7 +389,10 @@ def _taken_here(session: Session, pics: dict[str, Picture]) -> list[dict[str, An
 
 
 def producer_leads(session: Session) -> Leads:
-    pics = _pictures(session)
+    return _leads(session, _pictures(session))
+
+
+def _leads(session: Session, pics: dict[str, Picture]) -> Leads:
     cameras, unlinked = _cameras(pics)
     return Leads(
         cameras=cameras, unlinked=unlinked, places=_places(pics), taken_here=_taken_here(session, pics)

@@ -52,10 +52,11 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--unlimited", action="store_true", help="no memory budget (segment tables)")
+    ap.add_argument("--bytes-per-entry", type=float, default=None, help="budget other than the opt-in 64")
     args = ap.parse_args()
 
     rng = np.random.default_rng(args.seed)
-    budget = None if args.unlimited else BYTES_PER_ENTRY
+    budget = None if args.unlimited else (args.bytes_per_entry or BYTES_PER_ENTRY)
     index = HubIndex(background=False, bytes_per_entry=budget)
     rss0 = rss_mib()
     tracemalloc.start()

@@ -84,6 +84,7 @@ def mih_cost(layout: Layout, n: int, thresholds: tuple[int, ...], compact: bool 
     return probes * (COST_PROBE + per_candidate * per_bucket)
 
 
+@lru_cache(maxsize=1024)
 def probe_plan(layout: Layout | None, n: int, radius: int, compact: bool = False) -> ProbePlan:
     """Cheapest exact way to search ``n`` tabled references at ``radius``: a subset of chunks, or brute force.
 
@@ -109,6 +110,7 @@ def table_bytes(layout: Layout, n: int, compact: bool = False) -> int:
     return layout.chunks * (per_row * n + 8 * (1 << layout.bits))
 
 
+@lru_cache(maxsize=1024)  # asked on every search (for the untabled tail): pure, and ~1 ms per call
 def choose_layout(
     n: int, radius: int = _DEFAULT_RADIUS, compact: bool = False, max_bytes_per_row: float | None = None
 ) -> Layout | None:

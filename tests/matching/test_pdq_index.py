@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -69,11 +70,16 @@ def test_planted_every_distance(n_refs: int, compact: bool) -> None:
 
 
 @pytest.fixture(params=["auto", "force_mih"])
-def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """``force_mih`` makes brute force look ruinous so the multi-index path runs even where it is slower."""
     if request.param == "force_mih":
         monkeypatch.setattr(_plan, "COST_BRUTE_PAIR", 1.0)
-    return str(request.param)
+    # The planners are memoised on their arguments; the patched constant is not one of them.
+    _plan.choose_layout.cache_clear()
+    _plan.probe_plan.cache_clear()
+    yield str(request.param)
+    _plan.choose_layout.cache_clear()
+    _plan.probe_plan.cache_clear()
 
 
 @pytest.mark.parametrize("radius", [0, 5, 16, 31, 40, 63])

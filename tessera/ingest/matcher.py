@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tessera.hashing.algorithms import ALGORITHMS
 from tessera.matching.exact import exact_matches, exact_matches_for_set
+from tessera.matching.gpu import PdqMatcher, pdq_index
 from tessera.matching.pdq import PdqIndex
 from tessera.matching.video import VideoIndex
 from tessera.records import MediaRecord, VideoFrame
@@ -41,7 +42,7 @@ class CaseMatcher:
         """Threshold and minimum quality default to PDQ's (a case's threshold: ``case_default_threshold``)."""
         self.default_threshold = _PDQ.threshold(default_threshold)
         self.min_quality = _PDQ.min_quality if min_quality is None else min_quality
-        self.index = PdqIndex()
+        self.index: PdqMatcher = PdqIndex()
         self._entry_ids = np.zeros(0, np.int64)
         self._set_ids = np.zeros(0, np.int64)
         self._thresholds: dict[int, int] = {}
@@ -57,6 +58,9 @@ class CaseMatcher:
         )
         if hashset_id is not None:
             q = q.where(m.HashEntry.hashset_id == hashset_id)
+        # The count picks the index (a GPU from GPU_MIN_REFS entries when one is present) and sizes it.
+        n_pdq = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+        self.index = pdq_index(n_pdq)
         entry_parts: list[np.ndarray] = []
         set_parts: list[np.ndarray] = []
         base = 0

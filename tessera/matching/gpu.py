@@ -27,13 +27,19 @@ import os
 from collections.abc import Callable, Iterable
 from functools import lru_cache, partial
 from types import ModuleType
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from tessera.matching import _mih
-from tessera.matching.pdq import DEFAULT_RADIUS, MAX_RADIUS, PdqIndex, _as_hashes
+from tessera.hashing.algorithms import ALGORITHMS, PDQ_BITS, PDQ_BYTES
+
+if TYPE_CHECKING:
+    from tessera.matching.pdq import PdqIndex
+
+# Only numpy (and CuPy) at import: ``pdq`` brings faiss, which a GPU machine running the bench may lack.
+DEFAULT_RADIUS = ALGORITHMS.get("pdq").default_threshold
+MAX_RADIUS = PDQ_BITS - 1
 
 #: Chooses the PDQ index: ``auto`` (a GPU when present and worth it), ``cpu`` or ``gpu`` (an error if none).
 DEVICE_ENV = "TESSERA_PDQ_DEVICE"
@@ -41,6 +47,8 @@ DEVICE_ENV = "TESSERA_PDQ_DEVICE"
 #: milliseconds (tables; bench/RESULTS-matching.md), less than a GPU's start-up, upload and launches cost.
 GPU_MIN_REFS = 1_000_000
 
+I64 = npt.NDArray[np.int64]
+Triple = tuple[I64, I64, I64]
 Device = Literal["cpu", "gpu"]
 #: A scan over one tile: (refs words, query words, radius, capacity, row offset) -> (keys, total hits).
 Scan = Callable[[Any, Any, int, int, int], tuple[Any, int]]
@@ -51,6 +59,17 @@ _D_SHIFT = 34
 _ROW_BITS = 34
 _MAX_QUERY_TILE = 1 << (63 - _Q_SHIFT)
 _MAX_ROWS = 1 << _ROW_BITS
+
+
+def _empty() -> Triple:
+    return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+
+
+def _rows(hashes: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    arr = np.asarray(hashes)
+    if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != PDQ_BYTES:
+        raise ValueError(f"expected a uint8 array of shape (n, {PDQ_BYTES}), got {arr.dtype} {arr.shape}")
+    return np.ascontiguousarray(arr)
 
 
 class NoGpuError(RuntimeError):
@@ -64,7 +83,7 @@ class PdqMatcher(Protocol):
 
     def add(self, ids: npt.ArrayLike, hashes: npt.ArrayLike) -> None: ...
 
-    def search(self, queries: npt.ArrayLike, radius: int = DEFAULT_RADIUS) -> _mih.Triple: ...
+    def search(self, queries: npt.ArrayLike, radius: int = DEFAULT_RADIUS) -> Triple: ...
 
 
 # ---------------------------------------------------------------------------------------------- scans
@@ -114,7 +133,8 @@ struct __align__(16) Head { unsigned long long a, b; };
 extern "C" __global__ void __launch_bounds__(THREADS)
 tessera_pdq_range(const unsigned long long* __restrict__ refs, const unsigned long long* __restrict__ queries,
                   const int n_refs, const int n_queries, const int radius, const long long row_offset,
-                  unsigned int* __restrict__ count, const unsigned int capacity, long long* __restrict__ out)
+                  unsigned long long* __restrict__ count, const unsigned long long capacity,
+                  long long* __restrict__ out)
 {
     __shared__ Head heads[STAGE];
     unsigned long long r[RPT][4];
@@ -144,7 +164,7 @@ tessera_pdq_range(const unsigned long long* __restrict__ refs, const unsigned lo
                     d += __popcll(queries[at + 2] ^ r[k][2]) + __popcll(queries[at + 3] ^ r[k][3]);
                     const int row = first + k * THREADS;
                     if (d <= radius && row < n_refs) {
-                        const unsigned int slot = atomicAdd(count, 1u);
+                        const unsigned long long slot = atomicAdd(count, 1ull);
                         if (slot < capacity)
                             out[slot] = ((long long)(q0 + i) << Q_SHIFT) | ((long long)d << D_SHIFT)
                                         | (row_offset + row);
@@ -179,7 +199,7 @@ class FusedScan:
     ) -> tuple[Any, int]:
         cp = self.cupy
         n, m = int(refs.shape[0]), int(queries.shape[0])
-        count = cp.zeros(1, dtype=cp.uint32)
+        count = cp.zeros(1, dtype=cp.uint64)
         out = cp.empty(max(capacity, 1), dtype=cp.int64)
         blocks = (n + self.block - 1) // self.block
         self.kernel(
@@ -193,7 +213,7 @@ class FusedScan:
                 np.int32(radius),
                 np.int64(row_offset),
                 count,
-                np.uint32(capacity),
+                np.uint64(capacity),
                 out,
             ),
         )
@@ -210,7 +230,7 @@ def range_search(
     query_tile: int,
     ref_tile: int,
     capacity: int,
-) -> tuple[_mih.I64, _mih.I64, _mih.I64]:
+) -> tuple[I64, I64, I64]:
     """(query, row, distance) of every pair within ``radius``, as host int64 arrays sorted by query, then
     distance, then row. ``refs`` and ``queries`` are (n, 4) / (m, 4) uint64 arrays of ``xp``.
 
@@ -223,9 +243,9 @@ def range_search(
         raise ValueError(f"query_tile must be in 1..{_MAX_QUERY_TILE}")
     if n >= _MAX_ROWS:
         raise ValueError(f"at most {_MAX_ROWS - 1} references")
-    out_q: list[_mih.I64] = []
-    out_r: list[_mih.I64] = []
-    out_d: list[_mih.I64] = []
+    out_q: list[I64] = []
+    out_r: list[I64] = []
+    out_d: list[I64] = []
     for q0 in range(0, m, query_tile):
         q = queries[q0 : q0 + query_tile]
         parts = []
@@ -244,7 +264,7 @@ def range_search(
         out_d.append((host >> _D_SHIFT) & 0x1FF)
         out_r.append(host & (_MAX_ROWS - 1))
     if not out_q:
-        return _mih.empty_triple()
+        return _empty()
     return np.concatenate(out_q), np.concatenate(out_r), np.concatenate(out_d)
 
 
@@ -284,9 +304,9 @@ class GpuPdqIndex:
         self.query_tile = query_tile or (128 if on_numpy else 16_384)
         self.ref_tile = ref_tile or (16_384 if on_numpy else 1 << 26)
         self.hit_capacity = hit_capacity
-        self._ids: _mih.I64 = np.empty(max(capacity, 0), dtype=np.int64)
+        self._ids: I64 = np.empty(max(capacity, 0), dtype=np.int64)
         self._n = 0
-        self._pending: list[_mih.U8] = []
+        self._pending: list[npt.NDArray[np.uint8]] = []
         self._words: Any = xp.empty((0, 4), dtype=xp.uint64)
 
     def __len__(self) -> int:
@@ -299,7 +319,7 @@ class GpuPdqIndex:
 
     def add(self, ids: npt.ArrayLike, hashes: npt.ArrayLike) -> None:
         """Append ``hashes`` (uint8, shape (k, 32)) with their ``ids`` (int64, shape (k,))."""
-        rows = _as_hashes(hashes)
+        rows = _rows(hashes)
         id_arr = np.asarray(ids, dtype=np.int64).reshape(-1)
         if id_arr.shape[0] != rows.shape[0]:
             raise ValueError(f"{id_arr.shape[0]} ids for {rows.shape[0]} hashes")
@@ -334,14 +354,14 @@ class GpuPdqIndex:
         """Bytes held: ids and staged rows on the host, reference words on the device."""
         return self._ids.nbytes + int(self._words.nbytes) + sum(r.nbytes for r in self._pending)
 
-    def search(self, queries: npt.ArrayLike, radius: int = DEFAULT_RADIUS) -> _mih.Triple:
+    def search(self, queries: npt.ArrayLike, radius: int = DEFAULT_RADIUS) -> Triple:
         """Every (query, reference) pair with Hamming distance <= ``radius``, exactly as ``PdqIndex.search``:
         ``(q_idx, ids, distances)`` int64, sorted by query, then distance, then insertion order."""
-        q = _as_hashes(queries)
+        q = _rows(queries)
         if not 0 <= radius <= MAX_RADIUS:
             raise ValueError(f"radius must be in 0..{MAX_RADIUS}")
         if q.shape[0] == 0 or self._n == 0:
-            return _mih.empty_triple()
+            return _empty()
         self.build()
         xp = self._xp
         q_words = xp.asarray(q).view(xp.uint64)
@@ -395,4 +415,6 @@ def pdq_index(n_refs: int, device: str | None = None) -> PdqIndex | GpuPdqIndex:
     """An empty PDQ index sized for ``n_refs`` references, on the device ``choose_device`` picks."""
     if choose_device(n_refs, device) == "gpu":
         return GpuPdqIndex(n_refs)
+    from tessera.matching.pdq import PdqIndex
+
     return PdqIndex(n_refs)

@@ -104,10 +104,10 @@ def probe_plan(layout: Layout | None, n: int, radius: int, compact: bool = False
 
 
 def table_bytes(layout: Layout, n: int, compact: bool = False) -> int:
-    """Bytes the tables of ``layout`` hold over ``n`` rows (see ``_mih.Tables``): per chunk, an 8-byte
-    span per key, a 4-byte row number per row and, unless ``compact``, a 16-byte head per row."""
+    """Bytes the tables of ``layout`` hold over ``n`` rows (see ``_mih.Tables``): per chunk, a 4-byte
+    bucket start per key, a 4-byte row number per row and, unless ``compact``, a 16-byte head per row."""
     per_row = 4 if compact else 20
-    return layout.chunks * (per_row * n + 8 * (1 << layout.bits))
+    return layout.chunks * (per_row * n + 4 * ((1 << layout.bits) + 1))
 
 
 @lru_cache(maxsize=1024)  # asked on every search (for the untabled tail): pure, and ~1 ms per call

@@ -191,7 +191,7 @@ class FusedScan:
             "Q_SHIFT": _Q_SHIFT,
             "D_SHIFT": _D_SHIFT,
         }
-        options = ("-std=c++14", *(f"-D{name}={value}" for name, value in defines.items()))
+        options = tuple(f"-D{name}={value}" for name, value in defines.items())
         self.kernel = self.cupy.RawKernel(_KERNEL, "tessera_pdq_range", options=options)
 
     def __call__(

@@ -76,6 +76,42 @@ def init_cmd(db: DbOpt) -> None:
     out.print(f"hub database ready: {db}")
 
 
+#: Environment variable carrying ``hub serve``'s settings to its worker processes (``--workers``).
+_SERVE_ENV = "TESSERA_HUB_SERVE"
+
+
+def _serve_app(settings: dict[str, Any]) -> Any:
+    """The hub application for one process: database, policy, Host check, catch-up, replica name."""
+    from tessera.audit.log import AuditError
+    from tessera.hub.app import create_app
+    from tessera.hub.db import HubError, open_hub
+    from tessera.hub.service import Policy
+    from tessera.netsafe import AllowedHosts
+
+    try:
+        engine = open_hub(settings["db"])
+        policy = Policy(
+            share_contributors=settings["share_contributors"], rate=settings["rate"], burst=settings["burst"]
+        )
+        hub = create_app(
+            engine, policy, catchup_interval=settings["catchup_interval"], replica=settings["replica"]
+        )
+    except (HubError, AuditError) as exc:
+        fail(str(exc))
+    app = AllowedHosts(hub, frozenset(settings["hosts"]))
+    # Everything alive now (modules, the loaded index's bookkeeping) lives as long as the server: move
+    # it out of the collector's sight. Profiled: full collections over it were the slowest 1% of
+    # queries (up to ~100 ms each); afterwards they only walk what requests allocate.
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def worker_app() -> Any:
+    """Factory uvicorn calls in each ``--workers`` process (settings come through the environment)."""
+    return _serve_app(json.loads(os.environ[_SERVE_ENV]))
+
+
 @app.command("serve")
 def serve_cmd(
     db: DbOpt,
@@ -90,35 +126,61 @@ def serve_cmd(
     keyfile: KeyfileOpt = None,
     insecure_http: InsecureOpt = False,
     allowed_host: AllowedHostOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1, help="Hub processes sharing this address (each holds its own PDQ index)."
+        ),
+    ] = 1,
+    catchup_interval: Annotated[
+        float,
+        typer.Option(
+            "--catchup-interval",
+            min=0.0,
+            help="Seconds between catch-ups of the PDQ index with entries other hub processes committed "
+            "(0: only when a query asks).",
+        ),
+    ] = 1.0,
+    replica_name: Annotated[
+        str | None,
+        typer.Option(
+            "--replica-name", help="This process's name in the X-Tessera-Replica header (default: host name)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the hub API: on 127.0.0.1 by default; on another address only with TLS (or, behind a
-    TLS-terminating proxy, --insecure-http), answering only the Host names allowed."""
+    TLS-terminating proxy, --insecure-http), answering only the Host names allowed. Several processes
+    (--workers, or separate ones behind a proxy) may serve one PostgreSQL database."""
     import uvicorn
 
-    from tessera.hub.app import create_app
-    from tessera.hub.db import HubError, open_hub
-    from tessera.hub.service import Policy
-    from tessera.netsafe import AllowedHosts
-
     transport = check_transport(host, certfile, keyfile, insecure_http, allowed_host)
-    try:
-        engine = open_hub(db)
-    except HubError as exc:
-        fail(str(exc))
-    policy = Policy(share_contributors=share_contributors, rate=rate, burst=burst)
-    app = AllowedHosts(create_app(engine, policy), transport.hosts)
-    # Everything alive now (modules, the loaded index's bookkeeping) lives as long as the server: move
-    # it out of the collector's sight. Profiled: full collections over it were the slowest 1% of
-    # queries (up to ~100 ms each); afterwards they only walk what requests allocate.
-    gc.collect()
-    gc.freeze()
+    settings = {
+        "db": db,
+        "share_contributors": share_contributors,
+        "rate": rate,
+        "burst": burst,
+        "hosts": sorted(transport.hosts),
+        "catchup_interval": catchup_interval or None,
+        "replica": replica_name,
+    }
+    cert, key = transport.certfile, transport.keyfile
+    if workers == 1:
+        app_ = _serve_app(settings)
+        uvicorn.run(app_, host=host, port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key)
+        return
+    if db.startswith("sqlite"):
+        fail("--workers needs PostgreSQL: on SQLite every transaction waits for the one before it")
+    # uvicorn binds the address once and starts each worker afresh (spawn), importing the factory.
+    os.environ[_SERVE_ENV] = json.dumps(settings)
     uvicorn.run(
-        app,
+        "tessera.cli.hub:worker_app",
+        factory=True,
+        workers=workers,
         host=host,
         port=port,
         log_level="warning",
-        ssl_certfile=transport.certfile,
-        ssl_keyfile=transport.keyfile,
+        ssl_certfile=cert,
+        ssl_keyfile=key,
     )
 
 

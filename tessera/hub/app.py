@@ -8,7 +8,11 @@ noted. Hash values are not copied into the log; batch ids and counts are.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,11 +22,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DataError
 
 from tessera import __version__
 from tessera.hub import audit, reads, service
+from tessera.hub import models as hm
 from tessera.hub.admin_api import admin_router
 from tessera.hub.auth import Principal, RateLimiter, resolve
 from tessera.hub.benign import benign_router
@@ -71,25 +76,120 @@ def redact_path(path: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c) & 0xFF:02x}" for c in _printable(path))
 
 
+#: Response header naming the hub process that answered (several may serve one address).
+REPLICA_HEADER = "X-Tessera-Replica"
+#: Most entries one catch-up round reads (one short transaction; the next round follows at once).
+CATCHUP_ROWS = 50_000
+
+
+def replica_name(prefix: str | None = None) -> str:
+    """``prefix`` (default: the host name) and the process id: unique among one address's workers."""
+    return f"{prefix or socket.gethostname()}:{os.getpid()}"
+
+
+class CatchUp:
+    """Brings this process's PDQ index up to date with what other hub processes committed, every
+    ``interval`` seconds, without waiting for a query to ask: a push through any replica becomes
+    matchable on this one within about ``interval`` seconds. Rounds read at most ``rows`` entries each;
+    a failure is logged and tried again at the next tick, never fatal."""
+
+    def __init__(self, state: HubState, interval: float, rows: int = CATCHUP_ROWS) -> None:
+        self.state, self.interval, self.rows = state, interval, rows
+        self.rounds = self.errors = 0
+        self.last_error: str | None = None
+        self.last_at: float | None = None  # time.time() of the last round that reached the database
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hub-index-catchup", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def step(self) -> int:
+        """One catch-up: bounded rounds until the index holds everything committed; entries added."""
+        index, added = self.state.index, 0
+        while not self._stop.is_set():
+            with self.state.sessions() as s:  # a short transaction per round
+                added += index.refresh(s, limit=self.rows)
+            self.rounds += 1
+            self.last_at = time.time()
+            if index.seq >= index.db_seq:
+                return added
+        return added
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.step()
+            except Exception as exc:  # noqa: BLE001 - the next tick retries; a request may refresh too
+                self.errors += 1
+                self.last_error = type(exc).__name__
+                # The type only: database errors quote their parameters (hash values).
+                log.warning("hub index catch-up failed (%s); retrying", self.last_error)
+
+
 class HubState:
-    def __init__(self, engine: Engine, policy: service.Policy) -> None:
+    def __init__(
+        self, engine: Engine, policy: service.Policy, catchup_interval: float | None, replica: str | None
+    ) -> None:
         self.engine = engine
         self.sessions = sessions(engine)
         self.policy = policy
+        self.replica = replica_name(replica)
         self.index = HubIndex()
         self.limiter = RateLimiter(policy.rate, policy.burst)
         self.refusal_limiter = RateLimiter(policy.refusal_rate, policy.refusal_burst)
         self.refusals = RefusalLog(audit.append)
+        self.catchup = CatchUp(self, catchup_interval) if catchup_interval else None
         with self.sessions() as s:
+            # Several processes append to one chain: one with another key (or none) would break it.
+            audit.check_writer_key(s)
             self.index.load(s)
 
+    def status(self) -> dict[str, Any]:
+        """What this replica has indexed against what the database holds (lag in sequence numbers)."""
+        with self.sessions() as s:
+            db_seq = s.scalar(select(func.max(hm.Entry.seq))) or 0
+        c = self.catchup
+        return {
+            "replica": self.replica,
+            "index_seq": self.index.seq,
+            "index_entries": len(self.index),
+            "index_bytes": self.index.nbytes,
+            "db_seq": db_seq,
+            "lag": max(0, db_seq - self.index.seq),
+            "catchup_interval": c.interval if c else None,
+            "catchup_rounds": c.rounds if c else 0,
+            "catchup_errors": c.errors if c else 0,
+            "catchup_last_error": c.last_error if c else None,
+            "catchup_last_at": c.last_at if c else None,
+        }
 
-def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
-    state = HubState(engine, policy or service.Policy())
+
+def create_app(
+    engine: Engine,
+    policy: service.Policy | None = None,
+    *,
+    catchup_interval: float | None = 1.0,
+    replica: str | None = None,
+) -> FastAPI:
+    """The hub API on ``engine``. ``catchup_interval``: seconds between background catch-ups of the
+    PDQ index with entries other processes committed (None: only when requests ask); ``replica``:
+    this process's name in the ``X-Tessera-Replica`` header (default: the host name), pid appended."""
+    state = HubState(engine, policy or service.Policy(), catchup_interval, replica)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if state.catchup is not None:
+            state.catchup.start()
         yield
+        if state.catchup is not None:
+            state.catchup.stop()
         state.index.close()  # stop its background table builder
         with state.sessions() as s:  # the refusal counts of the last, unfinished minute
             if state.refusals.flush(s, everything=True):
@@ -119,6 +219,7 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
     async def audit_every_request(request: Request, call_next: Callable[[Request], Any]) -> Response:
         request.state.audit = {}
         response: Response = await call_next(request)
+        response.headers[REPLICA_HEADER] = state.replica
         who: Principal | None = getattr(request.state, "principal", None)
         details = {"method": request.method, "status": response.status_code, **request.state.audit}
 
@@ -298,6 +399,11 @@ def create_app(engine: Engine, policy: service.Policy | None = None) -> FastAPI:
                 return reads.contributors(s, sha256)
             except service.NotFound as exc:
                 raise HTTPException(404, str(exc)) from None
+
+    @app.get("/v1/admin/replica", tags=["administration"])
+    def replica_status(who: Principal = Depends(admin)) -> dict[str, Any]:
+        """This process: its name, the sequence number its PDQ index has read up to, the database's."""
+        return state.status()
 
     @app.get("/v1/admin/conflicts", tags=["administration"])
     def conflicts(limit: int = Query(1000, ge=1, le=10_000), who: Principal = Depends(admin)) -> list[Any]:

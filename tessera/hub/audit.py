@@ -38,6 +38,7 @@ __all__ = [
     "AuditError",
     "anchor",
     "append",
+    "check_writer_key",
     "create_hub_key",
     "hub_key",
     "verify",
@@ -94,6 +95,24 @@ def append(s: Session, user: str, action: str, subject: str, details: dict[str, 
     head.text = digest
     head.value += 1
     s.flush()
+
+
+def check_writer_key(s: Session) -> None:
+    """Raise AuditError unless the newest entry's hash is what this process would have written (with
+    its key, or none): several hub processes append to one chain, and one started without the key (or
+    with another) would append entries that fail verification. Checked when a hub process starts."""
+    head = s.get(hm.Counter, "audit")
+    last = s.scalar(select(hm.AuditEntry).order_by(hm.AuditEntry.id.desc()).limit(1))
+    if head is None or last is None:
+        return
+    key = hub_key()
+    fields = (last.prev_hash, last.at, last.user, last.action, last.subject, last.details)
+    if hub_digest(key, head.value, *fields) != last.hash:
+        which = f"the key in ${HUB_KEY_ENV}" if key else f"no key (${HUB_KEY_ENV} is unset)"
+        raise AuditError(
+            f"the newest hub audit entry (#{head.value}) was not written with {which}: every hub process "
+            "must use the same audit key (or the log was altered: run `tessera hub audit verify`)"
+        )
 
 
 def _check(s: Session, key: AuditKey | None, want: set[int]) -> tuple[Verified, dict[int, str]]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, inspect, select
+from sqlalchemy import Engine, event, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tessera.hub import models as hm
@@ -46,16 +47,28 @@ def hub_engine(url: str) -> Engine:
     return engine
 
 
+#: PostgreSQL advisory lock key held while migrating: hub processes started at once migrate one by one.
+MIGRATION_LOCK = 0x7465_7373_6875_62  # "tesshub"
+
+
 def upgrade(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
-    command.upgrade(cfg, "head")
-    with sessionmaker(engine)() as s:
-        for name in ("seq", "audit"):
-            if s.get(hm.Counter, name) is None:
-                s.add(hm.Counter(name=name, value=0, text=None))
-        s.commit()
+    with contextlib.ExitStack() as held:
+        if engine.dialect.name == "postgresql":
+            # Several hub processes run this at once (replicas started together): without the lock two
+            # would create the same tables or counter rows and one would fail. The others wait, then
+            # find the schema at head and nothing to do. (SQLite's BEGIN IMMEDIATE serialises already.)
+            conn = held.enter_context(engine.connect())
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+            held.callback(conn.execute, text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+        command.upgrade(cfg, "head")
+        with sessionmaker(engine)() as s:
+            for name in ("seq", "audit"):
+                if s.get(hm.Counter, name) is None:
+                    s.add(hm.Counter(name=name, value=0, text=None))
+            s.commit()
 
 
 def is_initialised(engine: Engine) -> bool:

@@ -96,6 +96,7 @@ class HubIndex:
         self._lock = _SharedLock()
         self._refreshing = threading.Lock()  # one reader of the database at a time
         self._seq = 0
+        self._db_seq = 0
         self._have = np.zeros(0, dtype=bool)  # by entry id: already indexed (an entry is added once)
         self._last = 0.0
         self.refresh_interval = refresh_interval
@@ -126,13 +127,30 @@ class HubIndex:
 
     # ------------------------------------------------------------------ keeping up with the database
 
-    def refresh(self, s: Session, *, force: bool = True) -> int:
-        """Index entries changed since the last refresh; returns how many were added."""
+    @property
+    def db_seq(self) -> int:
+        """The newest sequence number the database held at the last refresh (``seq`` once caught up)."""
+        return max(self._db_seq, self._seq)
+
+    def refresh(self, s: Session, *, force: bool = True, limit: int | None = None) -> int:
+        """Index entries changed since the last refresh; returns how many were added.
+
+        ``limit`` bounds the rows read (sequence numbers ``(seq, seq + limit]``; an entry holds one
+        sequence number, so at most ``limit`` rows): call again while ``seq < db_seq``. A request
+        (``force=False``) reads at most one chunk and does not wait for a refresh already running in
+        another thread (the background catch-up): it searches what is indexed.
+        """
         if not force and time.monotonic() - self._last < self.refresh_interval:
             return 0
-        with self._refreshing:
+        if not force and limit is None:
+            limit = _CHUNK
+        if not self._refreshing.acquire(blocking=force):
+            return 0
+        try:
             self._last = time.monotonic()
-            hi = s.scalar(select(func.max(hm.Entry.seq))) or 0
+            top = s.scalar(select(func.max(hm.Entry.seq))) or 0
+            self._db_seq = top
+            hi = top if limit is None else min(top, self._seq + limit)
             if hi <= self._seq:
                 return 0
             q = (
@@ -145,6 +163,8 @@ class HubIndex:
                 ids = np.fromiter((r[0] for r in part), dtype=np.int64, count=len(part))
                 added += self._add(ids, [str(r[1]) for r in part])
             self._seq = hi
+        finally:
+            self._refreshing.release()
         self._kick()
         return added
 

@@ -7,10 +7,12 @@ stores each thing exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Dialect, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,14 @@ def insert_ignore(
     # Core inserts on the table (not the ORM entity): the ORM's per-row bookkeeping costs more than
     # the database write itself when an ingest stores thousands of small files a second.
     table: Any = model.__table__
+    if dialect == "sqlite":
+        prepared = _prepared_sqlite(table, tuple(rows[0]), tuple(keys), conn.dialect)
+        if prepared is not None:
+            sql, values = prepared
+            # One prepared statement, executemany over plain tuples: the driver binds each row in C,
+            # where Core's per-row parameter processing cost more than SQLite's own insert.
+            conn.exec_driver_sql(sql, list(map(values, rows)))
+            return
     if dialect == "postgresql":
         stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
     elif dialect == "sqlite":
@@ -36,6 +46,43 @@ def insert_ignore(
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
     conn.execute(stmt, list(rows))
+
+
+@lru_cache(maxsize=64)
+def _prepared_sqlite(
+    table: Table, columns: tuple[str, ...], keys: tuple[str, ...], dialect: Dialect
+) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]] | None:
+    """SQL and a row -> parameters function for SQLite's ``INSERT ... ON CONFLICT DO NOTHING``.
+
+    The values bound are exactly Core's: each column's own bind processor (dates as text, JSON
+    serialised) runs on the value. ``None`` (use Core) when a column left out of the rows has a
+    Python-side default, which only Core knows how to fill in.
+    """
+    given = set(columns)
+    if any(c.default is not None and c.key not in given for c in table.columns):
+        return None
+    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+    order = list(compiled.positiontup or ())
+    if sorted(order) != sorted(columns):
+        return None
+    procs: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, k in enumerate(order):
+        proc = table.c[k].type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None:
+            procs.append((i, proc))
+    pick = itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
+
+    def values(row: dict[str, Any]) -> tuple[Any, ...]:
+        out = pick(row)
+        if not procs:
+            return out
+        vals = list(out)
+        for i, convert in procs:
+            vals[i] = convert(vals[i])
+        return tuple(vals)
+
+    return str(compiled), values
 
 
 def chunks(seq: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:

@@ -9,14 +9,18 @@ devices into a fresh case (a hash set of the known images and 20,000 invented en
 
 * ``local``: one pool of 2 worker processes on this machine, or
 * ``dask``: a ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`` started in its own
-  process (as a lab's scheduler would be elsewhere), this process being only the Dask client.
+  process (as a lab's scheduler would be elsewhere), this process being only the Dask client; and
+  ``dask, workers untuned``, the same with ``DaskExecutor.connect(..., tune_malloc=False)`` (the workers'
+  allocator as Dask's nannies leave it: what the executor did before it set ``tune_malloc``).
 
 Executors are opened before the clock starts (a lab's cluster is already running); rounds alternate
 local and dask. Where the time goes is measured around the pipeline, not inside it: the walk alone
 (timed separately), task time on the workers (each batch is wrapped in a timer), the device threads'
 time blocked waiting for results, the writer's time (``_Writer.flush``: store + match + commit), and for
 Dask the scheduler's task stream (deserialisation and transfer on the workers). Both runs must store
-identical files and matches (checked). ``--record`` appends a section to bench/RESULTS.md.
+identical files and matches (checked). The worker processes' own CPU time and minor page faults (all
+their threads, from /proc) give the per-core cost: files per CPU-second of the hashing processes.
+``--record`` appends a section to bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import pickle
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -55,18 +60,13 @@ from tessera.synth.trees import make_device_tree
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "scaling"
 WORKERS = 2
-#: label -> the cluster variant (see CLUSTER); "local" is the process pool.
-VARIANTS = {"local": "", "dask": "default", "dask, malloc trim off": "notrim"}
-# argv[1] "default": Dask's own worker settings; "notrim": without the MALLOC_TRIM_THRESHOLD_=65536 that
-# Dask's nannies set for their workers (glibc then returns freed memory at once and image decoding
-# pays for it in page faults).
+#: label -> whether DaskExecutor tunes the workers' malloc ("" for the local process pool).
+VARIANTS = {"local": "", "dask, workers untuned": "untuned", "dask": "tuned"}
+# Dask's own worker settings (its nannies set MALLOC_TRIM_THRESHOLD_=65536 for their workers).
 CLUSTER = f"""
 import sys
-import dask
 from distributed import LocalCluster
 if __name__ == "__main__":
-    if sys.argv[1] == "notrim":
-        dask.config.set({{"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}})
     with LocalCluster(n_workers={WORKERS}, processes=True, threads_per_worker=1, dashboard_address=None) as c:
         print(c.scheduler_address, flush=True)
         sys.stdin.read()
@@ -201,6 +201,24 @@ def walk_seconds(roots: list[Path]) -> tuple[float, int]:
     return time.perf_counter() - t, n
 
 
+def proc_cpu(pids: list[int]) -> tuple[float, int]:
+    """CPU seconds (user + system, all threads) and minor page faults of these processes so far."""
+    secs, faults = 0.0, 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        secs += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        faults += int(fields[7])
+    return secs, faults
+
+
+def worker_pids(pool: HashingExecutor) -> list[int]:
+    if isinstance(pool, DaskExecutor):
+        return list(pool.client.run(os.getpid).values())
+    assert isinstance(pool, LocalExecutor)
+    return list(pool.pool._processes)
+
+
 def one_run(
     label: str, pool: HashingExecutor, roots: list[Path], known: Path, round_no: int
 ) -> dict[str, Any]:
@@ -216,10 +234,13 @@ def one_run(
         from distributed import get_task_stream
 
         ctx = get_task_stream(pool.client)
+    pids = worker_pids(pool)
     with timed_writer(stats), ctx as ts:
+        cpu0, faults0 = proc_cpu(pids)
         t = time.perf_counter()
         outcomes = run_batch(case, rows, parallel=2, pool=Timed(pool, stats))
         wall = time.perf_counter() - t
+        cpu1, faults1 = proc_cpu(pids)
     if ts is not None:
         stream = list(ts.data)
     assert all(o.error is None and o.result for o in outcomes), [o.error for o in outcomes]
@@ -247,6 +268,8 @@ def one_run(
         "media": media,
         "pairs": pairs,
         "device_thread": thread_secs,
+        "worker_cpu": cpu1 - cpu0,
+        "worker_faults": faults1 - faults0,
         "stream": dict(actions),
         **stats.sums,
     }
@@ -256,7 +279,7 @@ def one_run(
 def dask_cluster(variant: str) -> Iterator[tuple[DaskExecutor, float]]:
     t = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", CLUSTER, variant],
+        [sys.executable, "-c", CLUSTER],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -264,7 +287,7 @@ def dask_cluster(variant: str) -> Iterator[tuple[DaskExecutor, float]]:
     )
     assert proc.stdout is not None and proc.stdin is not None
     address = proc.stdout.readline().strip()
-    pool = DaskExecutor.connect(address, timeout=30)
+    pool = DaskExecutor.connect(address, timeout=30, tune_malloc=variant == "tuned")
     # Local workers are forked with the hashing code imported; a long-running cluster's workers have
     # imported it with their first batch. Either way, imports are not what is measured.
     pool.client.run(_warm_worker)
@@ -308,9 +331,11 @@ def main() -> None:
             print(
                 f"round {r + 1} {label}: {res['wall']:.1f} s, {res['files']:,} files, "
                 f"{res['matches']} match rows, task time {res.get('compute', 0):.1f} s "
-                f"(CPU {res.get('cpu', 0):.1f} s)",
+                f"(CPU {res.get('cpu', 0):.1f} s), worker processes {res['worker_cpu']:.1f} s CPU, "
+                f"{res['worker_faults']:,} minor faults; load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
+            res["load"], res["round"] = os.getloadavg()[0], r + 1
             runs.append(res)
     local.close()
     base = runs[0]
@@ -328,12 +353,10 @@ def report(
     starts: dict[str, float],
     load: float,
 ) -> None:
-    best = {label: min((r for r in runs if r["label"] == label), key=lambda r: r["wall"]) for label in starts}
     rows = []
     for r in runs:
         busy, cpu = r.get("compute", 0.0), r.get("cpu", 0.0)
         util = busy / (r["wall"] * WORKERS)
-        other = r["device_thread"] - r.get("writer", 0.0) - r.get("wait", 0.0)
         stream = r["stream"]
         dask_cols = (
             f"{stream.get('deserialize', 0.0):.1f} s / {stream.get('transfer', 0.0):.1f} s"
@@ -341,21 +364,36 @@ def report(
             else "-"
         )
         rows.append(
-            f"| {r['label']} | **{r['wall']:.1f} s** | {r['files'] / r['wall']:,.0f} "
+            f"| {r['round']} | {r['label']} | {r['load']:.1f} | **{r['wall']:.1f} s** "
+            f"| {r['files'] / r['wall']:,.0f} "
+            f"| {r['worker_cpu']:.1f} s | **{r['files'] / r['worker_cpu']:,.0f}** | {r['worker_faults']:,} "
             f"| {busy:.1f} s (CPU {cpu:.1f} s; {util:.0%} busy) "
             f"| {r.get('bytes', 0) / 1e6:,.0f} MB in {int(r.get('tasks', 0)):,} tasks "
-            f"| {r.get('writer', 0.0):.1f} s | {r.get('wait', 0.0):.1f} s | {other:.1f} s | {dask_cols} |"
+            f"| {r.get('writer', 0.0):.1f} s | {r.get('wait', 0.0):.1f} s | {dask_cols} |"
         )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    b = best["local"]
-    ratios = ", ".join(
-        f"{label} {best[label]['wall'] / b['wall']:.2f}x" for label in VARIANTS if label != "local"
+    b = runs[0]
+
+    def ratios(label: str) -> tuple[float, float]:
+        """Median over rounds of (label against the same round's local): per core, and wall time."""
+        per_core, wall = [], []
+        for r in range(1, args.rounds + 1):
+            loc = next(x for x in runs if x["round"] == r and x["label"] == "local")
+            other = next(x for x in runs if x["round"] == r and x["label"] == label)
+            per_core.append(loc["worker_cpu"] / other["worker_cpu"])
+            wall.append(other["wall"] / loc["wall"])
+        return statistics.median(per_core), statistics.median(wall)
+
+    summary = "; ".join(
+        f"{label}: **{ratios(label)[0]:.2f}x** per core, wall time {ratios(label)[1]:.2f}x"
+        for label in VARIANTS
+        if label != "local"
     )
     text = "\n".join(
         [
             f"\n## Scaling: local executor vs 2-worker Dask LocalCluster — {stamp}",
-            f"Machine: {machine()}; load average {load:.1f} at the start (other engineers' test suites "
-            "share these 2 cores: timings are noisy). Command: `python bench/bench_scaling.py "
+            f"Machine: {machine()}; load average {load:.1f} at the start, per run in the table (other "
+            "sessions share these 2 cores: timings are noisy). Command: `python bench/bench_scaling.py "
             + " ".join(sys.argv[1:])
             + "`",
             "",
@@ -363,20 +401,22 @@ def report(
             f"{args.files:,} small app files per device), a hash set of 20,002 entries; `run_batch` (what "
             f"`tessera ingest-batch` runs) two devices at a time; {WORKERS} hashing processes either way "
             f"(Dask: {WORKERS} workers x 1 thread; scheduler, nannies and workers in a separate process "
-            f"tree, this process only the client). Every run stored identical files ({b['files']:,}), "
-            f"media ({b['media']:,}) and match rows ({b['matches']}). Executor start, not in the "
-            "timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in starts.items()) + " (Dask: cluster start, "
-            "connect and worker imports).",
+            f"tree, this process only the client). Rounds interleave the executors. Every run stored "
+            f"identical files ({b['files']:,}), media ({b['media']:,}) and match rows ({b['matches']}). "
+            "Executor start, not in the timings: "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in starts.items())
+            + " (Dask: cluster start, connect and worker imports).",
             "",
-            "| executor | wall | files/s | hashing: task time on workers | shipped (args + results) "
-            "| writer: store + match + commit | device threads waiting for results | device threads: walk, "
-            "submit, rest | Dask deserialise / transfer |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| round | executor | load | wall | files/s | worker processes: CPU | files per worker "
+            "CPU-second | minor page faults | task time on workers | shipped (args + results) "
+            "| writer: store + match + commit | device threads waiting | Dask deserialise / transfer |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
-            f"**Wall time against local (best of {args.rounds} each): {ratios}.** The walk alone takes "
-            f"{walk:.1f} s ({n_items:,} items). Device-thread columns add up two threads' time (two "
-            'devices run at once); "busy" is task time over wall time x workers.',
+            f"Against local, median of {args.rounds} rounds: {summary}. Per core: files per CPU-second of "
+            "the hashing processes (all their threads: for Dask the worker's event loop too). The walk "
+            f'alone takes {walk:.1f} s ({n_items:,} items). "busy" is task time over wall time x '
+            "workers.",
             "",
         ]
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -168,3 +171,51 @@ def test_executor_names_and_refusals(tmp_path: Path, evidence: tuple[dict[str, P
         assert s.scalar(select(func.count()).select_from(m.Device)) == 0
         assert s.scalar(select(func.count()).select_from(m.IngestRun)) == 0
     case.close()
+
+
+def _churn_faults(size: int = 8 << 20, times: int = 20) -> tuple[bool | None, int]:
+    """Allocate, fill and free an image-sized buffer repeatedly; the minor page faults that took."""
+    import resource
+
+    from tessera.ingest import executors
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(times):
+        buf = b"x" * size  # malloc + memset: every page touched, as decoding an image does
+        del buf
+    return executors._malloc_tuned, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+CHURN = """
+import sys
+from tessera.ingest.executors import tune_malloc
+from tests.ingest.test_executors import _churn_faults
+if sys.argv[1] == "tune":
+    assert tune_malloc()
+print(_churn_faults()[1])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_tune_malloc_keeps_freed_buffers_mapped() -> None:
+    # A fresh process as Dask's nannies start workers: MALLOC_TRIM_THRESHOLD_ set, which turns off
+    # glibc's adaptive thresholds, so every 8 MB buffer is a new mmap faulted in page by page.
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536", "PYTHONPATH": str(Path(__file__).parents[2])}
+
+    def faults(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", CHURN, mode], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return int(out.stdout)
+
+    untuned, tuned = faults("plain"), faults("tune")
+    assert untuned > 20 * 2000  # 20 buffers of 2,048 pages each
+    assert tuned < untuned / 10  # the first buffer's pages only
+
+
+def test_dask_tasks_run_tuned_with_their_kwargs(cluster: LocalCluster) -> None:
+    pool = DaskExecutor.connect(cluster)
+    try:
+        tuned, faults = pool.submit(_churn_faults, times=20).result(timeout=60)
+        assert tuned is True and faults < 20 * 2000 / 10  # kwargs reached the function on the worker
+    finally:
+        pool.close()

@@ -341,6 +341,10 @@ def main() -> None:
             "",
         ]
     else:
+        try:
+            import threatexchange  # noqa: F401
+        except ImportError:
+            sys.exit("python-threatexchange is not installed: pip install 'tessera[bench]'")
         hashset = known_set(paths)
         src = PHOTOS  # the folder holds exactly the cached photos
         assert len(list(src.glob("*.jpg"))) >= args.n

@@ -53,14 +53,37 @@ def _list_sorted(path: bytes) -> list[bytes]:
     A directory sorts as ``name/`` (``a.txt`` before ``a/x``), which makes the pre-order walk equal
     to a plain sort of the full paths: handy for resuming and for comparing two runs.
     """
+    return [key for key, _ in _list_stat(path, stat_files=False)]
+
+
+def _list_stat(path: bytes, *, stat_files: bool = True) -> list[tuple[bytes, os.stat_result | OSError]]:
+    """:func:`_list_sorted` with each entry's ``lstat`` (or the error it gave), taken while the
+    directory's descriptor is open: ``fstatat`` on the descriptor, not a walk of the full path per file.
+    """
     fd = open_dir_fd(path)  # O_NOATIME: listing does not update the directory's atime
+    entries: list[tuple[bytes, os.stat_result | OSError]] = []
     try:
         with os.scandir(fd) as it:
-            keys = [os.fsencode(e.name) + (b"/" if e.is_dir(follow_symlinks=False) else b"") for e in it]
+            for e in it:
+                is_dir = e.is_dir(follow_symlinks=False)
+                st: os.stat_result | OSError = _NO_STAT
+                if stat_files:
+                    try:
+                        st = e.stat(follow_symlinks=False)
+                    except OSError as exc:  # vanished or unreadable between listing and stat
+                        st = exc
+                entries.append((os.fsencode(e.name) + (b"/" if is_dir else b""), st))
     finally:
         os.close(fd)
-    keys.sort()
-    return keys
+    entries.sort(key=_first)
+    return entries
+
+
+_NO_STAT = OSError("not asked for")
+
+
+def _first(entry: tuple[bytes, object]) -> bytes:
+    return entry[0]
 
 
 def _stat_item(
@@ -140,32 +163,31 @@ class DirectorySource:
 
     def _walk_from(self, start: bytes, skip: frozenset[bytes]) -> Iterator[EvidenceItem]:
         try:
-            top = _list_sorted(self.root + start)
+            top = _list_stat(self.root + start)
         except OSError as exc:
             loc = path_locator(start) or "/"
             yield EvidenceItem(loc, start or b"/", None, None, error=f"cannot list directory: {exc.strerror}")
             return
         # An explicit stack instead of recursion: trees deeper than Python's recursion limit exist,
         # and only one sorted listing per level is held in memory.
-        stack: list[tuple[bytes, Iterator[bytes]]] = [(start, iter(top))]
+        stack: list[tuple[bytes, Iterator[tuple[bytes, os.stat_result | OSError]]]] = [(start, iter(top))]
         while stack:
             rel_dir, entries = stack[-1]
-            key = next(entries, None)
-            if key is None:
+            entry = next(entries, None)
+            if entry is None:
                 stack.pop()
                 continue
+            key, st = entry
             rel = rel_dir + b"/" + key.rstrip(b"/")
             if rel in skip:
                 continue  # walked first, as a media folder
             full = self.root + rel
-            try:
-                st = os.lstat(full)
-            except OSError as exc:  # vanished or unreadable parent between listing and stat
-                yield EvidenceItem(path_locator(rel), rel, None, None, error=f"cannot stat: {exc.strerror}")
+            if isinstance(st, OSError):
+                yield EvidenceItem(path_locator(rel), rel, None, None, error=f"cannot stat: {st.strerror}")
                 continue
             if stat.S_ISDIR(st.st_mode):
                 try:
-                    stack.append((rel, iter(_list_sorted(full))))
+                    stack.append((rel, iter(_list_stat(full))))
                 except OSError as exc:
                     yield _stat_item(rel, st, error=f"cannot list directory: {exc.strerror}")
                 continue

@@ -144,7 +144,8 @@ def serve_cmd(
     replica_name: Annotated[
         str | None,
         typer.Option(
-            "--replica-name", help="This process's name in the X-Tessera-Replica header (default: host name)."
+            "--replica-name",
+            help="This process's name in the X-Tessera-Replica header, pid appended (default: hub).",
         ),
     ] = None,
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -83,8 +82,9 @@ CATCHUP_ROWS = 50_000
 
 
 def replica_name(prefix: str | None = None) -> str:
-    """``prefix`` (default: the host name) and the process id: unique among one address's workers."""
-    return f"{prefix or socket.gethostname()}:{os.getpid()}"
+    """``prefix`` and the process id: unique among one address's workers. The default prefix is not
+    the host name: every client sees the header, and internal machine names are not theirs to know."""
+    return f"{prefix or 'hub'}:{os.getpid()}"
 
 
 class CatchUp:
@@ -180,7 +180,7 @@ def create_app(
 ) -> FastAPI:
     """The hub API on ``engine``. ``catchup_interval``: seconds between background catch-ups of the
     PDQ index with entries other processes committed (None: only when requests ask); ``replica``:
-    this process's name in the ``X-Tessera-Replica`` header (default: the host name), pid appended."""
+    this process's name in the ``X-Tessera-Replica`` header (default ``hub``), pid appended."""
     state = HubState(engine, policy or service.Policy(), catchup_interval, replica)
 
     @asynccontextmanager

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text
 
 from tessera.audit.keys import AuditKey
@@ -287,3 +288,37 @@ def test_a_process_with_another_audit_key_refuses_to_start(
     monkeypatch.delenv(audit.HUB_KEY_ENV)
     with hub.session() as s, pytest.raises(audit.AuditError, match="same audit key"):
         audit.check_writer_key(s)
+
+
+def test_catchup_reads_in_bounded_rounds(hub: Hub) -> None:
+    """Two apps on one database (in-process): the second's catch-up reads what the first committed,
+    at most ``rows`` entries per round, until its index holds everything."""
+    from tessera.hub.app import CatchUp, create_app
+    from tessera.hub.index import HubIndex
+
+    rng = random.Random(19)
+    items = [rand_item(rng) for _ in range(10)]
+    first = create_app(hub.engine, catchup_interval=None)
+    second = create_app(hub.engine, catchup_interval=None)
+    with TestClient(first) as c:
+        r = c.post(
+            "/v1/contributions",
+            json={"batch_id": batch_id(items), "items": items},
+            headers=auth(hub.tokens["A"]),
+        )
+        assert r.status_code == 200, r.text
+    index = HubIndex(background=False)
+    with hub.session() as s:
+        assert index.refresh(s, limit=3) == 3 and (index.seq, index.db_seq) == (3, 10)
+    state = second.state.hub
+    catchup = CatchUp(state, interval=1.0, rows=4)
+    assert len(state.index) == 0 and catchup.step() == 10
+    assert catchup.rounds == 3 and state.index.seq == state.index.db_seq == 10
+    assert catchup.step() == 0  # caught up: one round that finds nothing
+    with TestClient(second) as c:
+        r = c.post(
+            "/v1/query",
+            json={"pdq": [flip_bits(items[4]["pdq"], 8)], "pdq_radius": 31},
+            headers=auth(hub.tokens["A"]),
+        )
+    assert [m["sha256"] for m in r.json()["results"][0]["matches"]] == [items[4]["sha256"]]

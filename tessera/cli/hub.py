@@ -94,7 +94,11 @@ def _serve_app(settings: dict[str, Any]) -> Any:
             share_contributors=settings["share_contributors"], rate=settings["rate"], burst=settings["burst"]
         )
         hub = create_app(
-            engine, policy, catchup_interval=settings["catchup_interval"], replica=settings["replica"]
+            engine,
+            policy,
+            catchup_interval=settings["catchup_interval"],
+            replica=settings["replica"],
+            index_profile=settings.get("index_profile", "compact"),
         )
     except (HubError, AuditError) as exc:
         fail(str(exc))
@@ -141,6 +145,14 @@ def serve_cmd(
             "(0: only when a query asks).",
         ),
     ] = 1.0,
+    index_profile: Annotated[
+        str,
+        typer.Option(
+            "--index-profile",
+            help="PDQ index memory: compact (~112 B/entry, ~1.5 ms/query at 10M entries), fast (~500 "
+            "B/entry, ~10x quicker queries) or minimal (64 B/entry, every query a full scan).",
+        ),
+    ] = "compact",
     replica_name: Annotated[
         str | None,
         typer.Option(
@@ -154,6 +166,10 @@ def serve_cmd(
     (--workers, or separate ones behind a proxy) may serve one PostgreSQL database."""
     import uvicorn
 
+    from tessera.hub.index import PROFILES
+
+    if index_profile not in PROFILES:
+        fail(f"--index-profile: one of {', '.join(sorted(PROFILES))}, not {index_profile!r}")
     transport = check_transport(host, certfile, keyfile, insecure_http, allowed_host)
     settings = {
         "db": db,
@@ -163,6 +179,7 @@ def serve_cmd(
         "hosts": sorted(transport.hosts),
         "catchup_interval": catchup_interval or None,
         "replica": replica_name,
+        "index_profile": index_profile,
     }
     cert, key = transport.certfile, transport.keyfile
     if workers == 1:

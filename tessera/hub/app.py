@@ -32,7 +32,7 @@ from tessera.hub.auth import Principal, RateLimiter, resolve
 from tessera.hub.benign import benign_router
 from tessera.hub.db import sessions
 from tessera.hub.guard import RequestGuard
-from tessera.hub.index import HubIndex
+from tessera.hub.index import DEFAULT_PROFILE, PROFILES, HubIndex
 from tessera.hub.schemas import (
     ChangesResponse,
     ContributionFields,
@@ -135,13 +135,19 @@ class CatchUp:
 
 class HubState:
     def __init__(
-        self, engine: Engine, policy: service.Policy, catchup_interval: float | None, replica: str | None
+        self,
+        engine: Engine,
+        policy: service.Policy,
+        catchup_interval: float | None,
+        replica: str | None,
+        index_profile: str = DEFAULT_PROFILE,
     ) -> None:
         self.engine = engine
         self.sessions = sessions(engine)
         self.policy = policy
         self.replica = replica_name(replica)
-        self.index = HubIndex()
+        self.index_profile = index_profile
+        self.index = HubIndex(bytes_per_entry=PROFILES[index_profile])
         self.limiter = RateLimiter(policy.rate, policy.burst)
         self.refusal_limiter = RateLimiter(policy.refusal_rate, policy.refusal_burst)
         self.refusals = RefusalLog(audit.append)
@@ -161,6 +167,7 @@ class HubState:
             "index_seq": self.index.seq,
             "index_entries": len(self.index),
             "index_bytes": self.index.nbytes,
+            "index_profile": self.index_profile,
             "db_seq": db_seq,
             "lag": max(0, db_seq - self.index.seq),
             "catchup_interval": c.interval if c else None,
@@ -177,11 +184,15 @@ def create_app(
     *,
     catchup_interval: float | None = 1.0,
     replica: str | None = None,
+    index_profile: str = DEFAULT_PROFILE,
 ) -> FastAPI:
     """The hub API on ``engine``. ``catchup_interval``: seconds between background catch-ups of the
     PDQ index with entries other processes committed (None: only when requests ask); ``replica``:
-    this process's name in the ``X-Tessera-Replica`` header (default ``hub``), pid appended."""
-    state = HubState(engine, policy or service.Policy(), catchup_interval, replica)
+    this process's name in the ``X-Tessera-Replica`` header (default ``hub``), pid appended;
+    ``index_profile``: the PDQ index's memory profile (``tessera.hub.index.PROFILES``)."""
+    if index_profile not in PROFILES:
+        raise ValueError(f"unknown index profile {index_profile!r}: one of {', '.join(sorted(PROFILES))}")
+    state = HubState(engine, policy or service.Policy(), catchup_interval, replica, index_profile)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

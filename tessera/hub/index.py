@@ -11,13 +11,18 @@ background thread tables them as a segment of the PdqIndex (see ``tessera.matchi
 a copy of the rows while searches go on. Searches share the index; adding rows and installing tables
 wait for running searches and hold new ones back only for the moment they take.
 
-Memory: tables in segments cost some 500 bytes per entry and answer a batched query in 0.07 ms at 1M
-entries (bench/RESULTS.md); that stays the default, because answering queries is the hub's work.
-``bytes_per_entry=BYTES_PER_ENTRY`` bounds what the index holds (the hash, its id, the seen-by-id flag,
-spare capacity and tables) to 64 bytes per entry: measured (``bench/bench_hub_index.py``), multi-index
-tables only beat a brute-force scan at the PDQ radius once they hold some 60 bytes per row or more, so
-within that budget no tables are built and every search is one exact brute-force pass (0.9 ms per query
-at 1M entries, 9 ms at 10M). Issue 16 wants both at once; a compact table layout is still to be found.
+Memory (issue 16; ``bench/bench_hub_index.py``, bench/RESULTS.md): three profiles, chosen per hub
+process (``tessera hub serve --index-profile``):
+
+* ``compact`` (the default): multi-index tables without cached heads within about 112 bytes per entry
+  all told (hash, id, seen flag, spare capacity, tables); measured at 10M entries 104 B/entry and
+  1.4-1.7 ms per query, a ninth of a scan's time;
+* ``fast``: tables with a 16-byte head per row, so candidates are screened with sequential reads:
+  about 500 bytes per entry, 0.07 ms per query at 1M entries;
+* ``minimal``: 64 bytes per entry. Multi-index tables beat a scan at the PDQ radius only from some
+  50-60 bytes of tables per row (11-12 chunks of 4-byte row numbers: 256 bits at radius 31 need that
+  many for the pigeonhole bound to keep buckets small), which the hash, id and flag leave no room for;
+  so no tables, and every search is one exact scan (9-12 ms per query at 10M entries).
 """
 
 from __future__ import annotations
@@ -36,9 +41,12 @@ from tessera.hub import models as hm
 from tessera.matching.pdq import PdqIndex, hex_to_rows
 
 _CHUNK = 50_000
-#: Default memory budget per indexed entry (issue 16): 32-byte hash, 8-byte id, 1-byte seen flag and
+#: The ``minimal`` budget per indexed entry (issue 16): 32-byte hash, 8-byte id, 1-byte seen flag and
 #: up to an eighth of spare capacity leave about 18 bytes, which no table layout fits (see above).
 BYTES_PER_ENTRY = 64
+#: Bytes per entry of each memory profile (None: no budget, tables with heads).
+PROFILES: dict[str, float | None] = {"compact": 112.0, "fast": None, "minimal": float(BYTES_PER_ENTRY)}
+DEFAULT_PROFILE = "compact"
 _FIXED_PER_ENTRY = (32 + 8 + 1) * 9 / 8
 
 
@@ -86,8 +94,9 @@ class HubIndex:
         self,
         refresh_interval: float = 0.25,
         background: bool = True,
-        bytes_per_entry: float | None = None,
+        bytes_per_entry: float | None = PROFILES[DEFAULT_PROFILE],
     ) -> None:
+        """``bytes_per_entry``: memory budget per entry (see :data:`PROFILES`; None: no budget)."""
         #: With ``background``, tables are built by a thread of our own, never inside a search.
         budget = None if bytes_per_entry is None else max(0.0, bytes_per_entry - _FIXED_PER_ENTRY)
         self._index = PdqIndex(

@@ -100,7 +100,7 @@ def test_builds_off_the_search_path(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_hub_index_tables_new_rows_in_the_background(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pdq, "TAIL_ROWS", 1_000)
     rng = random.Random(8)
-    index = HubIndex()
+    index = HubIndex(bytes_per_entry=None)  # the "fast" profile tables even 12,000 rows
     hexes = [f"{rng.getrandbits(256):064x}" for _ in range(12_000)]
     seq = 0
     for lo in range(0, 12_000, 1_500):
@@ -185,3 +185,39 @@ def test_client_push_end_to_end_with_near_duplicates(hub: Hub, api: TestClient) 
     assert view["near_duplicates"] == []
     changes = api.get("/v1/changes", params={"limit": 5_000}, headers=auth(hub.tokens["C"])).json()
     assert [e["seq"] for e in changes["entries"]] == [*range(1, 2_501), 2_502]  # 2,501 re-sequenced
+
+
+@pytest.mark.parametrize("profile", ["compact", "fast", "minimal"])
+def test_index_profile_is_chosen_per_process_and_reported(hub: Hub, profile: str) -> None:
+    """Each memory profile serves the same answers; the replica endpoint says which one runs."""
+    from tessera.hub.app import create_app
+    from tessera.hub.index import PROFILES
+
+    rng = random.Random(7)
+    item = rand_item(rng)
+    with TestClient(create_app(hub.engine, index_profile=profile)) as api:
+        body = {"batch_id": "profile01", "items": [item]}
+        assert api.post("/v1/contributions", json=body, headers=auth(hub.tokens["A"])).status_code == 200
+        near = flip_bits(item["pdq"], 9)
+        r = api.post("/v1/query", json={"pdq": [near]}, headers=auth(hub.tokens["B"]))
+        assert r.status_code == 200 and r.json()["results"][0]["matches"], r.json()
+        st = api.get("/v1/admin/replica", headers=auth(hub.tokens["admin"])).json()
+        assert st["index_profile"] == profile and st["index_entries"] == 1
+        budget = PROFILES[profile]
+        assert budget is None or st["index_bytes"] <= budget * 64  # one entry: fixed arrays dominate
+
+
+def test_unknown_index_profile_is_refused(hub: Hub) -> None:
+    from tessera.hub.app import create_app
+
+    with pytest.raises(ValueError, match="unknown index profile"):
+        create_app(hub.engine, index_profile="huge")
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "tessera", "hub", "serve", "--db", hub.url, "--index-profile", "huge"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2 and "--index-profile" in run.stderr, run.stderr

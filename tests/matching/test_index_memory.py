@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tessera.hub.index import BYTES_PER_ENTRY, HubIndex
+from tessera.hub.index import BYTES_PER_ENTRY, DEFAULT_PROFILE, PROFILES, HubIndex
 from tessera.matching import _plan, pdq
 from tessera.matching.pdq import PdqIndex
 
@@ -26,6 +26,29 @@ def test_hub_index_holds_at_most_64_bytes_per_entry() -> None:
             pass
         assert index.nbytes <= BYTES_PER_ENTRY * len(index), (len(index), index.nbytes / len(index))
     assert len(index) == n
+    found = {(qi, eid) for qi, eid, _ in index.search([q.tobytes().hex() for q in queries], 31)}
+    want = {(qi, eid) for qi, eid, _ in numpy_pairs(refs, np.arange(1, n + 1), queries, 31)}
+    assert found == want and {(i, expect[i] + 1) for i in range(32)} <= found
+
+
+def test_default_compact_profile_tables_within_its_budget() -> None:
+    """The hub's default profile: tables once they pay (here from 200,000 entries), never above budget,
+    and exact."""
+    assert DEFAULT_PROFILE == "compact"
+    budget = PROFILES["compact"]
+    assert budget is not None
+    rng = np.random.default_rng(112)
+    n, push = 240_000, 40_000
+    refs, queries, expect = planted(rng, n, 40)
+    hexes = [r.tobytes().hex() for r in refs]
+    index = HubIndex(background=False)
+    for lo in range(0, n, push):
+        hi = min(n, lo + push)
+        index.advance(None, lo, hi, list(range(lo + 1, hi + 1)), hexes[lo:hi])  # type: ignore[arg-type]
+        while index.maintain():
+            pass
+        assert index.nbytes <= budget * len(index), (len(index), index.nbytes / len(index))
+    assert sum(index.segments) >= 200_000, index.segments
     found = {(qi, eid) for qi, eid, _ in index.search([q.tobytes().hex() for q in queries], 31)}
     want = {(qi, eid) for qi, eid, _ in numpy_pairs(refs, np.arange(1, n + 1), queries, 31)}
     assert found == want and {(i, expect[i] + 1) for i in range(32)} <= found

@@ -14,7 +14,7 @@ sides alike; the median of the rounds is reported with /proc/loadavg. ``--record
 to bench/RESULTS.md.
 
 ``--profile`` runs the ingest in-process under cProfile and prints the top of the parent's profile
-(walk, writer, matching, IPC) and of ``hash_batch`` as a worker runs it (every batch, in-process).
+(walk, writer, matching, IPC) and of ``hash_files`` as a worker runs it (every batch, in-process).
 """
 
 from __future__ import annotations
@@ -141,9 +141,10 @@ def compare(trees: list[tuple[str, Path, int, int]], rounds: int, workers: int) 
 
 
 def profile(tree: Path, workers: int, top: int) -> None:
-    """The parent's profile of a real ingest (pool of ``workers``), then ``hash_batch`` in-process."""
+    """The parent's profile of a real ingest (pool of ``workers``), then ``hash_files`` in-process."""
     from tessera.evidence import iter_evidence
-    from tessera.ingest.pipeline import BATCH, IngestOptions, hash_batch, ingest
+    from tessera.ingest.hashwork import hash_files, work_of
+    from tessera.ingest.pipeline import BATCH_FILES, IngestOptions, ingest
     from tessera.store.case import init_case
 
     case_dir = OUT / "case-profile"
@@ -159,15 +160,15 @@ def profile(tree: Path, workers: int, top: int) -> None:
     _print(prof, top)
     case.close()
 
-    openers = [(i, it.opener) for i, it in enumerate(iter_evidence(tree)) if it.opener is not None]
+    work = [work_of(it.opener) for it in iter_evidence(tree) if it.opener is not None]
     prof = cProfile.Profile()
     t = time.perf_counter()
     prof.enable()
-    for start in range(0, len(openers), BATCH):
-        hash_batch([(j, op) for j, (_, op) in enumerate(openers[start : start + BATCH])], True)
+    for start in range(0, len(work), BATCH_FILES):
+        hash_files(work[start : start + BATCH_FILES], True)
     prof.disable()
     wall = time.perf_counter() - t
-    print(f"== worker (hash_batch in-process): {len(openers):,} files in {wall:.2f} s ==")
+    print(f"== worker (hash_files in-process): {len(work):,} files in {wall:.2f} s ==")
     _print(prof, top)
 
 

@@ -15,7 +15,7 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 import tessera
 from tessera.evidence import Limits, discard_spool, iter_evidence
 from tessera.evidence.base import open_dir_fd
-from tessera.hashing import hash_item
 from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH, VideoOptions
 from tessera.ingest.executors import HashingExecutor, open_executor
+from tessera.ingest.hashwork import Hashed, hash_files, record_of, work_of
+from tessera.ingest.hashwork import hash_batch as hash_batch  # callers that import it from here
 from tessera.ingest.matcher import CaseMatcher, Hit, case_default_threshold
 from tessera.ingest.messaging import SourceResult
 from tessera.ingest.runs import (
@@ -49,7 +50,7 @@ from tessera.ingest.runs import (
 from tessera.ingest.sources import MessagingStage
 from tessera.messaging.coverage import INCOMPLETE
 from tessera.network.persons import link_persons
-from tessera.records import EvidenceItem, MediaRecord, Opener
+from tessera.records import EvidenceItem, MediaRecord
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.models_producer import MediaExif, exif_row
@@ -151,67 +152,6 @@ class IngestResult:
     stored_file_errors: int = 0
     #: The run was of the device's first source (not one added with ``add_source``).
     primary: bool = True
-
-
-def hash_batch(
-    batch: Sequence[tuple[int, Opener]], fast_decode: bool, video: VideoOptions | None = None
-) -> list[tuple[int, MediaRecord | None, str | None]]:
-    """Worker entry point: hash each opener; a failure is returned, never raised."""
-    out: list[tuple[int, MediaRecord | None, str | None]] = []
-    for idx, opener in batch:
-        try:
-            out.append((idx, hash_item(opener, fast_decode=fast_decode, video=video), None))
-        except OSError as exc:
-            out.append((idx, None, f"unreadable: {exc.strerror or exc}"))
-        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
-            out.append((idx, None, f"hashing failed: {type(exc).__name__}: {exc}"))
-    return out
-
-
-#: What a worker sends back for one file of :func:`hash_files`: the digests, size and type as a plain
-#: tuple (``MediaRecord`` field order) when that is all there is, the whole record when it holds more
-#: (an image's PDQ, a video's frames, a problem), or the error text when the file could not be hashed.
-Hashed = tuple[str, str, str, int, str | None, str] | MediaRecord | str
-
-
-def hash_files(
-    batch: Sequence[str | Opener], fast_decode: bool, video: VideoOptions | None = None
-) -> list[Hashed]:
-    """Worker entry point of the local pool: ``batch`` holds paths of plain files (or openers), the
-    results come back in the same order. Paths and tuples pickle in a fraction of the time openers
-    and records take, which on small files is much of what the parent spends per file."""
-    out: list[Hashed] = []
-    for work in batch:
-        opener = Opener(path=work) if isinstance(work, str) else work
-        try:
-            rec = hash_item(opener, fast_decode=fast_decode, video=video)
-        except OSError as exc:
-            out.append(f"unreadable: {exc.strerror or exc}")
-            continue
-        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
-            out.append(f"hashing failed: {type(exc).__name__}: {exc}")
-            continue
-        if (
-            rec.width is None
-            and rec.pdq is None
-            and rec.exif is None
-            and rec.error is None
-            and (
-                rec.duration is None and rec.frames is None and rec.height is None and rec.pdq_quality is None
-            )
-        ):
-            out.append((rec.sha256, rec.md5, rec.sha1, rec.size, rec.mime, rec.kind))
-        else:
-            out.append(rec)
-    return out
-
-
-def _record(res: Hashed) -> tuple[MediaRecord | None, str | None]:
-    if isinstance(res, str):
-        return None, res
-    if isinstance(res, tuple):
-        return MediaRecord(*res), None
-    return res, None
 
 
 def count_tree(root: Path) -> tuple[int, int]:
@@ -374,11 +314,6 @@ def _claim(s: Session, opts: IngestOptions, source: Path) -> SourceClaim:
     return claim
 
 
-def _work(opener: Opener) -> str | Opener:
-    # A plain file travels as its path; a member's bytes (or a spooled member's path) as the opener.
-    return opener.path if opener.data is None and opener.path is not None else opener
-
-
 def _prefixed(walker: Iterator[EvidenceItem], prefix: str) -> Iterator[EvidenceItem]:
     raw = prefix.encode()
     for item in walker:
@@ -500,7 +435,7 @@ def _stream(
     def drain_one() -> None:
         fut, items = inflight.popleft()
         for item, res in zip(items, fut.result(), strict=True):
-            writer.add(item, *_record(res))
+            writer.add(item, *record_of(res))
 
     def submit(batch: list[EvidenceItem]) -> None:
         done: set[str] = set()
@@ -515,10 +450,10 @@ def _stream(
         items = [i for i in todo if i.opener is not None]
         if not items:
             return
-        work = [_work(i.opener) for i in items if i.opener is not None]
+        work = [work_of(i.opener) for i in items if i.opener is not None]
         if executor is None:
             for item, res in zip(items, hash_files(work, opts.fast_decode, video), strict=True):
-                writer.add(item, *_record(res))
+                writer.add(item, *record_of(res))
             return
         inflight.append((executor.submit(hash_files, work, opts.fast_decode, video), items))
         while len(inflight) >= window:

@@ -8,7 +8,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from tessera.hashing import hash_item
-from tessera.ingest.pipeline import RAMP_FILES, IngestOptions, _record, hash_batch, hash_files, ingest
+from tessera.ingest.hashwork import hash_files, record_of
+from tessera.ingest.pipeline import RAMP_FILES, IngestOptions, hash_batch, ingest
 from tessera.records import MediaRecord, Opener
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
@@ -25,16 +26,16 @@ def test_results_in_order_plain_tuple_record_or_error(tmp_path: Path) -> None:
     out = hash_files([str(text), str(photo), missing, member], True)
 
     assert isinstance(out[0], tuple)  # only digests, size and type: travels as a tuple
-    assert _record(out[0]) == (hash_item(Opener(path=str(text))), None)
+    assert record_of(out[0]) == (hash_item(Opener(path=str(text))), None)
     assert isinstance(out[1], MediaRecord) and out[1].pdq is not None  # an image keeps its whole record
-    assert _record(out[1])[0] == hash_item(Opener(path=str(photo)))
+    assert record_of(out[1])[0] == hash_item(Opener(path=str(photo)))
     assert isinstance(out[2], str) and out[2].startswith("unreadable: ")
-    assert _record(out[2]) == (None, out[2])
-    rec, err = _record(out[3])
+    assert record_of(out[2]) == (None, out[2])
+    rec, err = record_of(out[3])
     assert err is None and rec == hash_item(member) and rec.mime == "application/x-sqlite3"
     # hash_batch, the older entry point executors may still be handed, answers as it did.
     assert [(i, r) for i, r, _ in hash_batch([(0, Opener(path=str(text)))], True)] == [
-        (0, _record(out[0])[0])
+        (0, record_of(out[0])[0])
     ]
 
 

@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -401,13 +402,24 @@ def read_head(opener: Opener, size: int = HEAD_SIZE) -> bytes:
         return opener.data[:size]
     if opener.path is None:
         raise ValueError("opener has neither data nor path")
+    last = getattr(_last_head, "entry", None)
+    if last is not None and last[0] is opener and (len(last[1]) >= size or last[2]):
+        return last[1][:size]
     # A bare descriptor read: the walker sniffs every file, so no buffered file object per file.
     # Openers with a path are only made for regular files (the source checked with lstat).
     fd = _os_open(os.fsencode(opener.path), _READ_FLAGS)
     try:
-        return os.read(fd, size)
+        head = os.read(fd, size)
     finally:
         os.close(fd)
+    _last_head.entry = (opener, head, len(head) < size)
+    return head
+
+
+#: The last head read on this thread, by opener: the walk sniffs each file's head for containers and
+#: the ingest then looks at the same head for a messaging parser, one open and read instead of two.
+#: (opener, head, whether the head is the whole file)
+_last_head = threading.local()
 
 
 # --- bounded member reading ---------------------------------------------------------------------

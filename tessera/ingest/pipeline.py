@@ -232,7 +232,8 @@ class _Writer:
                 s.execute(text(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}"))
             recs: dict[str, MediaRecord] = {r.sha256: r for _, r, _ in buf if r is not None}
             new_sha = set(recs) - existing_sha256(s, recs)
-            insert_ignore(s, m.Media, [media_row(recs[h]) for h in sorted(new_sha)], ["sha256"])
+            now = m.utcnow()  # one clock reading per flush: all its media were first seen together
+            insert_ignore(s, m.Media, [media_row(recs[h], now) for h in sorted(new_sha)], ["sha256"])
             frames = [row for h in sorted(new_sha) for row in frame_rows(recs[h])]
             for start in range(0, len(frames), 1000):
                 insert_ignore(s, VideoFrameRow, frames[start : start + 1000], ["sha256", "frame"])

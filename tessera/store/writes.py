@@ -8,6 +8,7 @@ stores each thing exactly once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -106,7 +107,8 @@ def existing_locators(session: Session, device_id: str, locators: Sequence[str])
     return found
 
 
-def media_row(rec: MediaRecord) -> dict[str, Any]:
+def media_row(rec: MediaRecord, first_seen: datetime | None = None) -> dict[str, Any]:
+    """The ``media`` row of ``rec``; ``first_seen`` defaults to now (a writer passes its flush's time)."""
     exif = rec.exif
     return {
         "sha256": rec.sha256,
@@ -127,7 +129,7 @@ def media_row(rec: MediaRecord) -> dict[str, Any]:
         "gps_lon": exif.gps_lon if exif else None,
         "duration": rec.duration,
         "error": rec.error,
-        "first_seen": m.utcnow(),
+        "first_seen": first_seen or m.utcnow(),
     }
 
 

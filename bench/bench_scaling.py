@@ -142,20 +142,22 @@ class Timed:
 
 @contextmanager
 def timed_writer(stats: Stats) -> Iterator[None]:
-    original = pipeline._Writer.flush
+    # The storing itself: _Writer._store where the writer stores on a thread of its own, else flush.
+    name = "_store" if hasattr(pipeline._Writer, "_store") else "flush"
+    original = getattr(pipeline._Writer, name)
 
-    def flush(self: Any) -> None:
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
         t = time.perf_counter()
         try:
-            original(self)
+            return original(self, *args, **kwargs)
         finally:
             stats.add("writer", time.perf_counter() - t)
 
-    pipeline._Writer.flush = flush  # type: ignore[method-assign]
+    setattr(pipeline._Writer, name, timed)
     try:
         yield
     finally:
-        pipeline._Writer.flush = original  # type: ignore[method-assign]
+        setattr(pipeline._Writer, name, original)
 
 
 def make_devices(n: int, photos: int, files: int) -> tuple[list[Path], list[bytes]]:
@@ -237,10 +239,12 @@ def one_run(
     pids = worker_pids(pool)
     with timed_writer(stats), ctx as ts:
         cpu0, faults0 = proc_cpu(pids)
+        own0 = proc_cpu([os.getpid()])[0]
         t = time.perf_counter()
         outcomes = run_batch(case, rows, parallel=2, pool=Timed(pool, stats))
         wall = time.perf_counter() - t
         cpu1, faults1 = proc_cpu(pids)
+        own = proc_cpu([os.getpid()])[0] - own0
     if ts is not None:
         stream = list(ts.data)
     assert all(o.error is None and o.result for o in outcomes), [o.error for o in outcomes]
@@ -270,6 +274,8 @@ def one_run(
         "device_thread": thread_secs,
         "worker_cpu": cpu1 - cpu0,
         "worker_faults": faults1 - faults0,
+        # This process (walk, writer, feeding the pool or the Dask client), not its pool's workers.
+        "client_cpu": own,
         "stream": dict(actions),
         **stats.sums,
     }

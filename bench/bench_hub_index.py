@@ -2,6 +2,8 @@
 
     python bench/bench_hub_index.py --entries 1000000 --push 10000
     python bench/bench_hub_index.py --entries 1000000 --unlimited     # tables, no memory budget
+    python bench/bench_hub_index.py --entries 10000000 --push 50000 --profiles [--record]
+                                    # each of the hub's --index-profile values, one process each
 
 Feeds random PDQ hashes through the path a push takes in the hub (``HubIndex._add``, then the table
 builds the background thread would run, ``HubIndex.maintain``, here in the same thread so the peak is
@@ -19,7 +21,10 @@ bought with it.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -29,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.machine import summary  # noqa: E402
-from tessera.hub.index import BYTES_PER_ENTRY, HubIndex  # noqa: E402
+from tessera.hub.index import BYTES_PER_ENTRY, PROFILES, HubIndex  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -53,7 +58,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--unlimited", action="store_true", help="no memory budget (segment tables)")
     ap.add_argument("--bytes-per-entry", type=float, default=None, help="budget other than the opt-in 64")
+    ap.add_argument("--profiles", action="store_true", help="run each hub index profile in its own process")
+    ap.add_argument("--record", action="store_true", help="with --profiles: append to bench/RESULTS.md")
+    ap.add_argument("--json", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.profiles:
+        profiles(args)
+        return
 
     rng = np.random.default_rng(args.seed)
     budget = None if args.unlimited else (args.bytes_per_entry or BYTES_PER_ENTRY)
@@ -121,8 +132,64 @@ def main() -> None:
         t0 = time.perf_counter()
         index.search([h], 31)
         one.append(time.perf_counter() - t0)
-    print(f"search: one query per call, median of {len(one)}: {sorted(one)[len(one) // 2] * 1e3:.2f} ms")
+    single = sorted(one)[len(one) // 2]
+    print(f"search: one query per call, median of {len(one)}: {single * 1e3:.2f} ms")
     print(summary())
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "entries": n,
+                    "held": held(index) / n,
+                    "worst_peak": worst_peak_per_entry,
+                    "worst_ratio": worst_ratio,
+                    "rss": (rss_mib() - rss0) * 2**20 / n,
+                    "build_s": build_s,
+                    "batch_ms": dt / args.queries * 1e3,
+                    "single_ms": single * 1e3,
+                }
+            )
+        )
+
+
+def profiles(args: argparse.Namespace) -> None:
+    """Each profile in a fresh process (so RSS and the allocator start clean), then one table."""
+    rows = []
+    load0 = Path("/proc/loadavg").read_text().split()[:3]
+    for name, budget in PROFILES.items():
+        out = Path(f"/tmp/bench_hub_index_{os.getpid()}_{name}.json")
+        cmd = [sys.executable, __file__, "--entries", str(args.entries), "--push", str(args.push)]
+        cmd += ["--every", str(args.entries), "--queries", str(args.queries), "--json", str(out)]
+        cmd += ["--unlimited"] if budget is None else ["--bytes-per-entry", str(budget)]
+        print(f"== {name}: {' '.join(cmd[1:])}", flush=True)
+        subprocess.run(cmd, check=True)
+        rows.append((name, json.loads(out.read_text())))
+        out.unlink()
+    load1 = Path("/proc/loadavg").read_text().split()[:3]
+    lines = [
+        "| profile | held B/entry | worst push peak B/entry (peak/held) | RSS B/entry"
+        " | batch search ms/query | one query per call ms | add + table s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows:
+        lines.append(
+            f"| `{name}` | {r['held']:.1f} | {r['worst_peak']:.1f} ({r['worst_ratio']:.2f})"
+            f" | {r['rss']:.0f} | {r['batch_ms']:.2f} | {r['single_ms']:.2f} | {r['build_s']:.1f} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if args.record:
+        head = (
+            f"\n### Hub PDQ index profiles at {args.entries:,} entries — "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
+            f"Machine: {summary()}. Load average before/after: {' '.join(load0)} / {' '.join(load1)}.\n"
+            f"Command: `python bench/bench_hub_index.py --entries {args.entries} --push {args.push}"
+            f" --profiles --record` (random hashes through `HubIndex._add` + `maintain`, each profile in"
+            f" its own process; {args.queries} random queries at radius 31 in one batch, then 20 one"
+            " per call).\n\n"
+        )
+        with (Path(__file__).resolve().parent / "RESULTS.md").open("a") as f:
+            f.write(head + table + "\n")
 
 
 if __name__ == "__main__":

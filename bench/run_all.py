@@ -37,6 +37,14 @@ def main() -> int:
             "--record",
             *(["--files", "300", "--photos", "60", "--rounds", "1"] if quick else []),
         ],
+        ["bench_equal_cores.py", "--record", *(["--quick"] if quick else [])],
+        [
+            "bench_hub_index.py",
+            *(["--entries", "200000"] if quick else ["--entries", "10000000", "--push", "50000"]),
+        ],
+        ["bench_hub_replicas.py", "--record", *(["--pushes", "5", "--preload", "1000"] if quick else [])],
+        ["bench_writer.py", "--record", *(["--files", "2000", "--rounds", "1"] if quick else [])],
+        ["bench_gpu_match.py", "--record"],  # prints "no GPU: skipped" where there is none
     ]
     rc = 0
     for script, *args in runs:

@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from tessera.cli import (
-    audit,
-    batch,
-    cameras,
-    case,
-    export,
-    hashset,
-    hub,
-    ingest,
-    matches,
-    network,
-    plugins,
-    report,
-    series,
-    serve,
-    sources,
-    spread,
-    suspect,
-    timeline,
-    user,
-)
 from tessera.cli.common import (
     EXIT_DATABASE,
     EXIT_USAGE,
@@ -42,40 +22,94 @@ from tessera.evidence import EvidenceError
 from tessera.records import FormatError
 from tessera.store.db import StoreError
 
-app = typer.Typer(
-    help="Tessera: triage seized devices for known and new material; hashes and metadata only leave a case.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.add_typer(case.app, name="case")
-app.add_typer(hashset.app, name="hashset")
-app.add_typer(export.app, name="export")
-app.command("ingest")(ingest.command)
-app.command("ingest-batch")(batch.command)
-app.command("matches")(matches.command)
-app.command("sources")(sources.command)
-app.command("report")(report.command)
-app.add_typer(suspect.app, name="suspect")
-app.add_typer(audit.app, name="audit")
-app.add_typer(user.app, name="user")
-app.add_typer(hub.app, name="hub")
-app.command("serve")(serve.command)
-app.command("accounts")(network.accounts_cmd)
-app.command("persons")(network.persons_cmd)
-app.command("groups")(network.groups_cmd)
-app.command("timeline")(timeline.command)
-app.command("places")(timeline.places_cmd)
-app.command("bridges")(network.bridges_cmd)
-app.command("graph")(network.graph_cmd)
-app.command("referrals")(network.referrals_cmd)
-app.command("spread")(spread.command)
-app.command("cameras")(cameras.command)
-app.add_typer(series.app, name="series")
-app.command("plugins")(plugins.command)
+#: Sub-apps and commands by name: (module under tessera.cli, attribute, "group" or "command"). Only the
+#: module of the command being run is imported (``main``): importing all of them took ~0.75 s of the
+#: CLI's ~1.2 s start-up, longer than hashdeep needs for a 30,000-file tree (issue 16).
+_ENTRIES: dict[str, tuple[str, str, str]] = {
+    "case": ("case", "app", "group"),
+    "hashset": ("hashset", "app", "group"),
+    "export": ("export", "app", "group"),
+    "ingest": ("ingest", "command", "command"),
+    "ingest-batch": ("batch", "command", "command"),
+    "matches": ("matches", "command", "command"),
+    "sources": ("sources", "command", "command"),
+    "report": ("report", "command", "command"),
+    "suspect": ("suspect", "app", "group"),
+    "audit": ("audit", "app", "group"),
+    "user": ("user", "app", "group"),
+    "hub": ("hub", "app", "group"),
+    "serve": ("serve", "command", "command"),
+    "accounts": ("network", "accounts_cmd", "command"),
+    "persons": ("network", "persons_cmd", "command"),
+    "groups": ("network", "groups_cmd", "command"),
+    "timeline": ("timeline", "command", "command"),
+    "places": ("timeline", "places_cmd", "command"),
+    "bridges": ("network", "bridges_cmd", "command"),
+    "graph": ("network", "graph_cmd", "command"),
+    "referrals": ("network", "referrals_cmd", "command"),
+    "spread": ("spread", "command", "command"),
+    "cameras": ("cameras", "command", "command"),
+    "series": ("series", "app", "group"),
+    "plugins": ("plugins", "command", "command"),
+}
 
 
-@app.callback()
+_HELP = "Tessera: triage seized devices for known and new material; hashes and metadata only leave a case."
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The command line with every command, or with only ``only`` (and ``demo``) registered."""
+    app = typer.Typer(
+        help=_HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    app.callback()(root)
+    for name, (module, attr, kind) in _ENTRIES.items():
+        if only is not None and name != only:
+            continue
+        obj = getattr(import_module(f"tessera.cli.{module}"), attr)
+        if kind == "group":
+            app.add_typer(obj, name=name)
+        else:
+            app.command(name)(obj)
+    app.command("demo")(demo_cmd)
+    return app
+
+
+def _command_named(argv: list[str]) -> str | None:
+    """The command ``argv`` runs, if it names one; None (build everything) for help and the unknown."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--log-file":
+            i += 2
+            continue
+        if (
+            arg.startswith("--log-file=")
+            or arg == "--verbose"
+            or (arg.startswith("-v") and set(arg[1:]) == {"v"})
+        ):
+            i += 1
+            continue
+        return arg if arg in _ENTRIES else None
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    # ``from tessera.cli import app`` (tests, scripting) gets the whole command line, built once.
+    if name == "app":
+        global _app
+        if _app is None:
+            _app = build_app()
+        return _app
+    raise AttributeError(name)
+
+
+_app: typer.Typer | None = None
+
+
 def root(
     verbose: Annotated[
         int,
@@ -100,7 +134,6 @@ def root(
         fail(f"cannot open --log-file {log_file}: {exc.strerror or exc}")
 
 
-@app.command("demo")
 def demo_cmd(
     out: str = typer.Option("demo-out", "--out", help="Directory for the synthetic operation and its case."),
 ) -> None:
@@ -114,7 +147,7 @@ def main() -> None:
     from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 
     try:
-        rv = app(standalone_mode=False)
+        rv = build_app(_command_named(sys.argv[1:]))(standalone_mode=False)
         if isinstance(rv, int) and rv:
             if rv == 130:  # Typer turns Ctrl-C into a returned exit code 130, silently
                 print_error("interrupted; run the same command again to resume")

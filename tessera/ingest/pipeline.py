@@ -76,6 +76,9 @@ BATCH_BYTES = 2 << 20  # ... while big files (photos, videos) go one or two at a
 #: digest indexes are touched at random, so a commit costs about as much for 1,000 files as for 10,000.
 FLUSH_FILES = 10_000
 FLUSH_SECONDS = 1.0  # ... or this often, so hits reach the examiner quickly
+#: ... and every this many while the first RAMP_FILES are stored: a small source (or the start of a
+#: big one) is committed in parts, so a run killed part-way resumes from what it stored.
+RAMP_FLUSH_FILES = 256
 #: SQLite page cache of the writer's connection (KiB): a flush's dirty index pages stay in memory
 #: until the commit instead of spilling to the WAL part-way (the default is 2 MiB).
 WRITER_CACHE_KIB = 64 * 1024
@@ -211,6 +214,7 @@ class _Writer:
         self._set_names: dict[int, str] = {}
         self.keep: set[str] = set()  # locators whose spooled bytes a messaging parser still needs
         self.flush_files = FLUSH_FILES
+        self.flushed = 0  # files handed to flush so far
 
     def add(self, item: EvidenceItem, rec: MediaRecord | None, error: str | None) -> None:
         # A huge archive member was spooled to the case's scratch space; once hashed it goes.
@@ -219,7 +223,8 @@ class _Writer:
         self.buf.append((item, rec, error))
         if rec is not None:
             self.result.bytes_hashed += rec.size
-        if len(self.buf) >= self.flush_files or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+        limit = self.flush_files if self.flushed >= RAMP_FILES else min(self.flush_files, RAMP_FLUSH_FILES)
+        if len(self.buf) >= limit or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
@@ -227,6 +232,7 @@ class _Writer:
         if not self.buf:
             return
         buf, self.buf = self.buf, []
+        self.flushed += len(buf)
         with self.case.session() as s:
             if s.get_bind().dialect.name == "sqlite":
                 s.execute(text(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}"))

@@ -66,6 +66,8 @@ class Registry(Generic[T]):
         self.axis = axis
         self._items: dict[str, T] = {}
         self._origin: dict[str, PluginLoad | None] = {}  # None: built in
+        # Iterated several times per walked file (parsers, detectors): sorted once per change.
+        self._sorted: list[tuple[str, T]] | None = None
         _REGISTRIES.append(self)
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -85,6 +87,7 @@ class Registry(Generic[T]):
                     raise ValueError(f"{self.axis} plugin {name!r} is already registered")
             self._items[name] = obj
             self._origin[name] = plugin
+            self._sorted = None
             if plugin is not None:
                 plugin.registered.append((self.axis, name))
             return obj
@@ -102,6 +105,7 @@ class Registry(Generic[T]):
     def _unregister(self, name: str) -> None:
         self._items.pop(name, None)
         self._origin.pop(name, None)
+        self._sorted = None
 
     def get(self, name: str) -> T:
         load_plugins()
@@ -111,13 +115,17 @@ class Registry(Generic[T]):
             known = ", ".join(sorted(self._items)) or "none"
             raise KeyError(f"unknown {self.axis} {name!r} (known: {known})") from None
 
-    def names(self) -> list[str]:
+    def _items_sorted(self) -> list[tuple[str, T]]:
         load_plugins()
-        return sorted(self._items)
+        if self._sorted is None:
+            self._sorted = sorted(self._items.items())
+        return self._sorted
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self._items_sorted()]
 
     def __iter__(self) -> Iterator[tuple[str, T]]:
-        load_plugins()
-        return iter(sorted(self._items.items()))
+        return iter(self._items_sorted())
 
     def __contains__(self, name: object) -> bool:
         load_plugins()

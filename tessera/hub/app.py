@@ -12,7 +12,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DataError
+from starlette.routing import BaseRoute, Match
 
 from tessera import __version__
 from tessera.hub import audit, reads, service
@@ -63,6 +64,17 @@ def validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
             "type": e.get("type"),
         }
         for e in errors
+    ]
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Mapping[str, Any]) -> list[str]:
+    """Every method some route serves at this path. Starlette's 405 names only the first route whose
+    path matched: PATCH on /v1/contributions/{sha256} said ``Allow: PUT`` though DELETE is served too.
+    Each method is tried against the routes (included routers answer ``matches`` for their own)."""
+    return [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+        if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in routes)
     ]
 
 
@@ -266,6 +278,11 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
+
+    @app.exception_handler(405)
+    async def not_allowed(request: Request, exc: Exception) -> JSONResponse:
+        allow = ", ".join(allowed_methods(app.router.routes, request.scope))
+        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allow})
 
     @app.exception_handler(DataError)
     async def unstorable(request: Request, _exc: DataError) -> JSONResponse:

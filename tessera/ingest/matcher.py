@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tessera.hashing.algorithms import ALGORITHMS
-from tessera.matching.exact import exact_matches, exact_matches_for_set
+from tessera.matching.exact import exact_matches_for_set, exact_matches_records
 from tessera.matching.gpu import PdqMatcher, pdq_index
 from tessera.matching.pdq import PdqIndex
 from tessera.matching.video import VideoIndex
@@ -102,7 +102,8 @@ class CaseMatcher:
 
     def match_records(self, session: Session, records: Sequence[MediaRecord]) -> list[Hit]:
         """Match newly stored media; writes the match rows (idempotently) and returns the hits."""
-        hits = [Hit(s, e, h, a, 0) for s, e, h, a in exact_matches(session, [r.sha256 for r in records])]
+        # The records' own digests drive the lookup: no statement here reads (or scales with) media.
+        hits = [Hit(s, e, h, a, 0) for s, e, h, a in exact_matches_records(session, records)]
         usable: list[tuple[str, str]] = []
         for r in records:
             if r.pdq is not None and r.pdq_quality is not None and r.pdq_quality >= self.min_quality:

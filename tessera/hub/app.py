@@ -288,7 +288,7 @@ def create_app(
     async def unstorable(request: Request, _exc: DataError) -> JSONResponse:
         # A value the database cannot take (out of its column's range) that validation let through is
         # the client's mistake, not a server failure; logged in one line, without the query's values.
-        log.info("bad input: %s %s: DataError", request.method, request.url.path)
+        log.info("bad input: %s %s: DataError", request.method, redact_path(request.url.path))
         return JSONResponse({"detail": "a value is out of the range the hub stores"}, status_code=400)
 
     def caller(*scopes: str) -> Callable[..., Principal]:

@@ -6,7 +6,9 @@ refused unless the examiner says it is more of the same device (``--add-source``
 card): an added source's files are stored under ``/<name of the source>`` so its locators can never
 coincide with the primary's, and it is only accepted when nothing the device already holds sits under
 that name (checked against a device whose earlier sources are completely ingested, so the check is
-exact). Source paths are stored absolute, as the examiner gave them (symbolic links not resolved).
+exact). Source paths are stored absolute with symbolic links resolved: the place the evidence was
+read from, so a link later pointed at other evidence names a different source, never a resume. An added
+source's files go under the name of its stored folder, whichever path names it on a rerun.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ class SourceClaim:
 
 
 def absolute(source: Path | str) -> str:
-    """The source path as stored: absolute, normalised, links kept as the examiner named them."""
-    return os.path.abspath(os.fspath(source))
+    """The source path as stored: absolute, links resolved (where the bytes were read from)."""
+    return os.path.realpath(os.fspath(source))
 
 
 def _same(stored: str, source: Path) -> bool:
@@ -62,18 +64,19 @@ def _same(stored: str, source: Path) -> bool:
         return False
 
 
-def _prefix(source: Path) -> str:
-    """Where an added source's files go: a folder is ``/<its name>/...``; a file (an image, an archive)
-    is already ``/<its name>`` with its members after ``!``, so it needs no prefix."""
+def _prefix(stored: str, source: Path) -> str:
+    """Where an added source's files go: a folder is ``/<name of its stored path>/...`` (the stored
+    path, not the one given now, so another name for the same folder finds its files where they are);
+    a file (an image, an archive) is already ``/<its name>`` with its members after ``!``."""
     try:
         is_dir = stat.S_ISDIR(os.stat(source).st_mode)
     except OSError:
         is_dir = False
-    return "/" + os.path.basename(absolute(source)) if is_dir else ""
+    return _name(stored) if is_dir else ""
 
 
-def _name(source: Path) -> str:
-    return "/" + os.path.basename(absolute(source))
+def _name(stored: str) -> str:
+    return "/" + os.path.basename(os.path.normpath(stored))
 
 
 def claim_source(s: Session, device_id: str, source: Path, *, add_source: bool) -> SourceClaim | None:
@@ -87,13 +90,16 @@ def claim_source(s: Session, device_id: str, source: Path, *, add_source: bool) 
     if dev.source_path is None or _same(dev.source_path, source):
         dev.source_path = path
         return SourceClaim(path, "", True)
-    known = set(s.scalars(select(m.IngestRun.source_path).where(m.IngestRun.device_id == device_id)))
-    if any(_same(p, source) for p in known - {dev.source_path}):
-        return SourceClaim(path, _prefix(source), False)  # an added source, resumed
+    known = s.scalars(
+        select(m.IngestRun.source_path).where(m.IngestRun.device_id == device_id).order_by(m.IngestRun.id)
+    )
+    for earlier in known:  # the first run's path names the folder (cases from before links were resolved)
+        if earlier != dev.source_path and _same(earlier, source):
+            return SourceClaim(path, _prefix(earlier, source), False)  # an added source, resumed
     if not add_source:
         raise SourceConflict(
             f"device {device_id} was ingested from {dev.source_path}, not {path}: to add this source to "
-            f"the same device pass --add-source (its files are stored under {_name(source)}), otherwise "
+            f"the same device pass --add-source (its files are stored under {_name(path)}), otherwise "
             "use another --device"
         )
     unfinished = _unfinished_sources(s, device_id)
@@ -101,7 +107,7 @@ def claim_source(s: Session, device_id: str, source: Path, *, add_source: bool) 
         raise SourceConflict(
             f"device {device_id}: finish the ingest of {unfinished[0]} first (run it again), then add {path}"
         )
-    name = _name(source)
+    name = _name(path)
     clash = s.scalar(
         select(m.File.locator)
         .where(
@@ -118,7 +124,7 @@ def claim_source(s: Session, device_id: str, source: Path, *, add_source: bool) 
             f"device {device_id} already holds {clash}: the files of {path} (stored under {name}) could "
             "collide with it; rename the source's folder (or its link) or use another --device"
         )
-    return SourceClaim(path, _prefix(source), False)
+    return SourceClaim(path, _prefix(path, source), False)
 
 
 def check_claim(case: CaseHandle, device_id: str, source: Path, *, add_source: bool) -> None:

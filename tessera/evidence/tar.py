@@ -5,9 +5,10 @@ is decompressed once and never whole in memory. Directory, device and fifo membe
 hold no content); symbolic links are recorded, never followed.
 
 A member over a limit is recorded as not read, with its name and the limit, and the walk goes on to
-every later member: one 300 MiB zero-filled swap file must not hide what follows it. The only stop is
-a compressed stream that would decompress past ``max_total_bytes`` just to reach the next header
-(skipping a member in a compressed stream means decompressing it).
+every later member: one 300 MiB zero-filled swap file, or one bigger than ``max_total_bytes``, must not
+hide what follows it. The only stop is a compressed stream that would decompress past
+``max_skip_bytes`` just to reach the next header (skipping a member in a compressed stream means
+decompressing it, though nothing is kept), and it is named in a note on the archive.
 
 Hard links are names for content stored earlier in the archive under another name. A stream cannot
 go back, so they are collected during the pass and, when there are any, one second pass reads the
@@ -162,13 +163,14 @@ class _Pass:
                 links.append(_Link(hard, reach))
                 regular[info.name] = reach  # a link to a link reaches the same content
                 continue
-            if self.compressed and info.offset_data + info.size > limits.max_total_bytes:
-                # Even skipping it would decompress past the container's whole budget.
+            skip = max(limits.max_skip_bytes, limits.max_total_bytes)
+            if self.compressed and info.offset_data + info.size > skip:
+                # Even skipping it would decompress past what a listing may cost.
                 yield replace(item, size=info.size, error=total_error(limits))
                 yield container_note(
                     parent,
                     f"the rest of the archive was not read: reaching it means decompressing "
-                    f"past {limits.max_total_bytes} bytes (limit max_total_bytes)",
+                    f"past {skip} bytes (limit max_skip_bytes)",
                 )
                 return
             got = self.read(info, item)
@@ -183,7 +185,7 @@ class _Pass:
         """The member with its content, or recorded as not read (why) when a limit stops it."""
         limits = self.limits
         if self.used + info.size > limits.max_total_bytes:
-            return replace(item, size=info.size, error=total_error(limits))
+            return replace(item, size=info.size, error=f"{total_error(limits)}; not read, later members are")
         sink = MemberSink(limits)
         start = self.counting.count
         bufsize = self.tf.fileobj.bufsize if hasattr(self.tf.fileobj, "bufsize") else tarfile.RECORDSIZE

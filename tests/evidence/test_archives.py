@@ -18,6 +18,7 @@ from tessera.synth.trees import zip_bomb_bytes
 
 MiB = 1024 * 1024
 BOMB = "zip bomb guard: member expands past ratio 200 (limit max_ratio)"
+TOTAL = "container expands past 2097152 bytes (limit max_total_bytes)"
 
 
 def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -225,12 +226,37 @@ def test_tar_gz_bomb_member_skipped_and_later_members_read(tmp_path: Path, limit
     assert limits.scratch_dir is not None and not list(limits.scratch_dir.iterdir())  # spool removed
 
 
-def test_tar_gz_past_total_budget_stops_with_a_named_note(tmp_path: Path, limits: Limits) -> None:
+def test_tar_gz_member_past_total_budget_does_not_hide_later_members(tmp_path: Path, limits: Limits) -> None:
+    # A member bigger than the whole byte budget (a 20 GiB zero-filled swap file gzips to 20 MB) is
+    # not read; the stream is still decompressed through it, unkept, so every later member is listed.
     tight = Limits(max_total_bytes=2 * MiB, ratio_min_bytes=64 * 1024, scratch_dir=limits.scratch_dir)
+    later = {f"after/{n}.bin": os.urandom(1000 + n) for n in range(3)}
+    data = _tar({"zeros": bytes(4 * MiB), "big": os.urandom(3 * MiB), **later}, "w:gz")
+    items = _walk(tmp_path, {"t.tar.gz": data}, tight)
+    for member in ("zeros", "big"):
+        item = items[f"/t.tar.gz!/{member}"]
+        assert item.opener is None and item.error == TOTAL + "; not read, later members are"
+    for member, content in later.items():
+        item = items[f"/t.tar.gz!/{member}"]
+        assert item.error is None and _read(item) == content
+    assert "/t.tar.gz!/" not in items
+    assert limits.scratch_dir is not None and not list(limits.scratch_dir.iterdir())
+
+
+def test_tar_gz_past_skip_budget_stops_with_a_named_note(tmp_path: Path, limits: Limits) -> None:
+    # Reaching the next header means decompressing through the member: that is bounded too (a bzip2
+    # or xz stream can expand a million-fold), and the stop is named, never silent.
+    tight = Limits(
+        max_total_bytes=1 * MiB,
+        max_skip_bytes=2 * MiB,
+        ratio_min_bytes=64 * 1024,
+        scratch_dir=limits.scratch_dir,
+    )
     items = _walk(tmp_path, {"t.tar.gz": _tar({"zeros": bytes(4 * MiB), "b": b"b"}, "w:gz")}, tight)
-    assert "limit max_total_bytes" in (items["/t.tar.gz!/zeros"].error or "")
+    assert items["/t.tar.gz!/zeros"].error == TOTAL.replace("2097152", "1048576")
     note = items["/t.tar.gz!/"].error or ""
-    assert note.startswith("the rest of the archive was not read") and "max_total_bytes" in note
+    assert note.startswith("the rest of the archive was not read") and "max_skip_bytes" in note
+    assert "/t.tar.gz!/b" not in items
 
 
 def test_depth_limit(tmp_path: Path, limits: Limits) -> None:

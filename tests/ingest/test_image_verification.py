@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,24 @@ def test_the_report_states_the_verification(sqlite_case: CaseHandle, e01s: tuple
     (dev,) = build_report(sqlite_case, "E3")["devices"]
     (check,) = dev["verifications"]
     assert check["locator"] == "/disk.E01" and check["verified"] is False
+
+
+def test_an_image_inside_the_evidence_is_verified_but_never_the_device_s_evidence_hash(
+    sqlite_case: CaseHandle, e01s: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # The device's evidence item is the folder or archive given; an image found in it is a file it
+    # holds: its check is recorded against its own locator, the device gets no evidence hash from it.
+    good, bad = e01s
+    folder = tmp_path / "exhibit"
+    folder.mkdir()
+    shutil.copy(bad, folder / "disk.E01")
+    archive = tmp_path / "exhibit.tar"
+    with tarfile.open(archive, "w") as tf:
+        tf.add(good, arcname="disk.E01")
+    ingest(sqlite_case, folder, IngestOptions("F1", workers=0))
+    ingest(sqlite_case, archive, IngestOptions("A1", workers=0))
+    with sqlite_case.session() as s:
+        checks = {(v.device_id, v.locator): v.verified for v in s.scalars(select(ImageVerification))}
+        hashes = {d.id: d.evidence_hash for d in s.scalars(select(m.Device))}
+    assert hashes == {"F1": None, "A1": None}
+    assert checks == {("F1", "/disk.E01"): False, ("A1", "/exhibit.tar!/disk.E01"): True}

@@ -15,14 +15,14 @@ Memory (issue 16; ``bench/bench_hub_index.py``, bench/RESULTS.md): three profile
 process (``tessera hub serve --index-profile``):
 
 * ``compact`` (the default): multi-index tables without cached heads within about 112 bytes per entry
-  all told (hash, id, seen flag, spare capacity, tables); measured at 10M entries 104 B/entry and
-  1.4-1.7 ms per query, a ninth of a scan's time;
+  all told (hash, id, seen flag, spare capacity, tables); measured at 10M entries 108.5 B/entry and
+  0.29 ms per query in a batch, a fifteenth of a scan's time;
 * ``fast``: tables with a 16-byte head per row, so candidates are screened with sequential reads:
-  about 500 bytes per entry, 0.07 ms per query at 1M entries;
+  313 B/entry and 0.12 ms per query at 10M entries (about 500 B/entry at 1M);
 * ``minimal``: 64 bytes per entry. Multi-index tables beat a scan at the PDQ radius only from some
   50-60 bytes of tables per row (11-12 chunks of 4-byte row numbers: 256 bits at radius 31 need that
   many for the pigeonhole bound to keep buckets small), which the hash, id and flag leave no room for;
-  so no tables, and every search is one exact scan (9-12 ms per query at 10M entries).
+  so no tables, and every search is one exact scan (4.3 ms per query in a batch at 10M entries).
 """
 
 from __future__ import annotations

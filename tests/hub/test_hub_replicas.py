@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from tessera.audit.keys import AuditKey
 from tessera.hub import audit
@@ -31,6 +30,7 @@ from tessera.hub.client import batch_id
 from tessera.hub.db import open_hub, sessions
 
 from ..conftest import PG_ADMIN_URL
+from ..hashsets.trip import fresh_pg
 from .conftest import Hub, auth, flip_bits, free_port, rand_item
 
 #: Failure bound for a catch-up (the issue's goal is 5 s; the measured time is printed).
@@ -45,16 +45,8 @@ def replica_db(request: pytest.FixtureRequest, pg_ok: bool) -> Iterator[str]:
         pytest.skip("several hub processes need PostgreSQL (SQLite serialises every transaction)")
     if not pg_ok:
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
-    name = f"tessera_r_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg() as url:
+        yield url
 
 
 def tessera(*args: str) -> list[str]:

@@ -4,7 +4,6 @@ is present, and how an index is chosen. All hashes are random or invented."""
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -14,9 +13,10 @@ from tessera.matching import gpu
 from tessera.matching.gpu import GpuPdqIndex, NoGpuError, choose_device, decide, pdq_index, xp_scan
 from tessera.matching.pdq import PdqIndex, hex_to_rows
 
+from .test_pdq_index import conformance_lists
+
 U8 = npt.NDArray[np.uint8]
 Triple = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
-CONFORMANCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "pdq"
 GPU_REASON = gpu.gpu_unavailable_reason()
 
 
@@ -156,11 +156,7 @@ def test_hex_rows_and_bad_input() -> None:
 
 
 def test_conformance_haystack_needles() -> None:
-    haystack, needles = CONFORMANCE / "haystack.txt", CONFORMANCE / "needles.txt"
-    if not (haystack.is_file() and needles.is_file()):
-        pytest.skip(f"conformance lists not found under {CONFORMANCE.resolve()}")
-    refs = hex_to_rows(line.strip() for line in haystack.read_text().splitlines() if line.strip())
-    queries = hex_to_rows(line.strip() for line in needles.read_text().splitlines() if line.strip())
+    refs, queries = conformance_lists()
     ids = np.arange(len(refs), dtype=np.int64)
     for radius in (31, 63):
         want = cpu_answer(ids, refs, queries, radius)

@@ -166,12 +166,18 @@ def test_pigeonhole_bound_holds() -> None:
             assert sum(ts) + chunks >= radius + 1
 
 
-def test_conformance_haystack_needles(mode: str) -> None:
+def conformance_lists() -> tuple[U8, U8]:
+    """The PDQ conformance haystack and needles as rows (the test skips where they are absent)."""
     haystack, needles = CONFORMANCE / "haystack.txt", CONFORMANCE / "needles.txt"
     if not (haystack.is_file() and needles.is_file()):
         pytest.skip(f"conformance lists not found under {CONFORMANCE.resolve()}")
     refs = hex_to_rows(line.strip() for line in haystack.read_text().splitlines() if line.strip())
     queries = hex_to_rows(line.strip() for line in needles.read_text().splitlines() if line.strip())
+    return refs, queries
+
+
+def test_conformance_haystack_needles(mode: str) -> None:
+    refs, queries = conformance_lists()
     ids = np.arange(len(refs), dtype=np.int64)
     for compact in (False, True):
         index = PdqIndex(compact=compact)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from tessera.hashsets import FORMATS, open_hashset
 from tessera.ingest.known import import_known, known_counts
@@ -133,6 +133,13 @@ def import_hashset(
             hs.meta = meta  # assigned whole: an in-place change of a JSON column is not seen
             hs.entry_count = total
             s.commit()
+            if s.get_bind().dialect.name == "postgresql":
+                # Fresh statistics for the table just filled: where autovacuum is off (or has not woken
+                # yet) the planner would keep planning the matching below, and every ingest's, for the
+                # table as it was before (measured: a full scan of the algorithm's entries per statement).
+                table = m.HashEntry.__tablename__ if disp != KNOWN_GOOD else "known_hash"
+                s.execute(text(f"ANALYZE {table}"))
+                s.commit()
             result = ImportResult(hs.id, set_name, hs.format, hs.version, total, counts, disposition=disp)
     if disp == KNOWN_GOOD:
         return result  # known-good digests are never hits: nothing to match

@@ -56,7 +56,7 @@ class Limits:
     max_member_bytes: int = 256 * MiB
     #: Uncompressed bytes read out of one container, all members together.
     max_total_bytes: int = 16 * GiB
-    #: Uncompressed bytes a compressed tar is decompressed through, unkept, to reach the members after
+    #: Uncompressed bytes a compressed tar or cpio is decompressed through, unkept, to reach the members after
     #: ones not read (too big, a bomb): a limit on reading must not hide what follows (64 GiB of zeros
     #: is a few minutes of inflating; bzip2 and xz can expand a million-fold, hence a bound at all).
     max_skip_bytes: int = 64 * GiB

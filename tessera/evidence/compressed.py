@@ -18,12 +18,15 @@ from typing import IO, Any, ClassVar
 
 from tessera.evidence.base import (
     CONTAINERS,
+    SPARSE_PROBE,
     LimitHit,
     Limits,
     MemberSink,
+    bomb_error,
     member_cap,
     member_locator,
     open_item,
+    ratio_exempt,
 )
 from tessera.records import EvidenceItem, Opener
 
@@ -70,6 +73,72 @@ def decompressing(head: bytes, fh: IO[bytes]) -> IO[bytes]:
     if head.startswith(XZ_MAGIC):
         return lzma.LZMAFile(fh)
     return bz2.BZ2File(fh)
+
+
+class CountingReader:
+    """A file read through, counting the bytes handed over, never seekable.
+
+    Wrapped around an archive file, it counts the compressed bytes consumed while one member
+    streams out: that member's own expansion ratio, so a zero-filled member is caught without
+    blaming the members around it. Wrapped around a decompressing reader, it gives the position
+    in the decompressed stream. Not seekable, so a reader (libarchive) never asks a decompressor
+    to seek, which would mean decompressing again from the start.
+    """
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.count = 0
+        #: the exception the file raised (damaged or truncated compressed data), kept for the report
+        #: where the reader is a C library that would only see an early end
+        self.error: Exception | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.fh.read(size)
+        self.count += len(data)
+        return data
+
+    def readinto(self, buf: Any) -> int:
+        # read1: one read from the decompressor, so the bytes it produced before damage come out
+        # first (a buffered read() that meets the damage while filling ``buf`` drops them).
+        read = getattr(self.fh, "read1", self.fh.read)
+        try:
+            data = read(len(buf))
+        except Exception as exc:  # hostile compressed data raises from zlib, bz2, lzma, gzip
+            self.error = exc
+            return 0
+        buf[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+    def seekable(self) -> bool:
+        return False
+
+
+class RatioGuard:
+    """The compression-ratio check on one archive member read out of a compressed stream.
+
+    ``spent`` is the compressed bytes consumed since the member began, plus the reader's read-ahead
+    (one buffer that may hold part of this member). A member past ``max_ratio`` times that (and
+    past ``ratio_min_bytes``) raises :class:`LimitHit`, unless it starts like a sparse format (a
+    disk image), which only the byte budget bounds (see :func:`ratio_exempt`).
+    """
+
+    def __init__(self, limits: Limits, name: str) -> None:
+        self.limits = limits
+        self.name = name
+        self.head = bytearray()
+        self.exempt: bool | None = None
+
+    def check(self, chunk: bytes, size: int, spent: int) -> None:
+        """After ``chunk`` was written, with ``size`` bytes of the member out so far."""
+        limits = self.limits
+        if len(self.head) < SPARSE_PROBE:
+            self.head += chunk[: SPARSE_PROBE - len(self.head)]
+        if size > limits.ratio_min_bytes and size > limits.max_ratio * spent:
+            if self.exempt is None:
+                self.exempt = ratio_exempt(bytes(self.head), self.name)
+            if not self.exempt:
+                raise LimitHit(bomb_error(limits))
 
 
 class StreamDamage(Exception):

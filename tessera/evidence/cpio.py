@@ -5,9 +5,13 @@ Why libarchive: it is the maintained reader behind bsdtar/bsdcpio that knows eve
 system's ``libarchive13``, so nothing is compiled. The archive is streamed (one pass, no seeking
 needed); names are taken as the raw bytes stored, not through the locale.
 
-A compressed cpio (an initramfs ``.cpio.gz``) is a gzip container holding a cpio: the compressed
-format opens the outer layer and this one the inner. Limits as for tar: a member over a limit is
-recorded as not read and the walk goes on.
+A compressed cpio (an initramfs ``.cpio.gz``, gzip, bzip2 or xz) is read here as one stream, as a
+``.tar.gz`` is by the tar format, so each member's own expansion can be measured: decompressing the
+whole cpio into one spooled member first would copy a zero-filled member up to the byte budget, or
+refuse the whole archive for the ratio of one member. Limits as for tar: a member over a limit (the
+ratio, the byte budget) is recorded as not read, with the limit, and the walk goes on to every later
+member; the only stop is a compressed stream that would decompress past ``max_skip_bytes`` to reach
+the next header, named in a note on the archive.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, ClassVar
 
 from tessera.evidence.base import (
     CONTAINERS,
+    LimitHit,
     Limits,
     MemberNames,
     MemberSink,
@@ -28,10 +33,21 @@ from tessera.evidence.base import (
     open_item,
     total_error,
 )
+from tessera.evidence.compressed import (
+    CountingReader,
+    RatioGuard,
+    decompressing,
+    is_compressed,
+    peek_decompressed,
+)
 from tessera.records import EvidenceItem, Opener
 
 _ASCII_MAGIC = (b"070701", b"070702", b"070707")  # newc, newc with CRC, odc (portable ASCII)
 _BINARY = {b"\xc7\x71": "<", b"\x71\xc7": ">"}  # old binary, little or big endian
+_SUFFIXES = (".cpio.gz", ".cpgz", ".cpio.bz2", ".cpio.xz")  # for bzip2, which cannot be peeked
+#: Compressed bytes a decompressor may have read ahead when a member starts (Python's readers take
+#: 8 KiB to 128 KiB at a time): counted as the member's own, so a member is never blamed for them.
+_READ_AHEAD = 128 * 1024
 _MISSING = (
     "cpio archive not read: the libarchive-c package (and the system's libarchive13) is needed "
     "for cpio; install it"
@@ -60,10 +76,12 @@ class CpioFormat:
     priority: ClassVar[int] = 25
 
     def sniff(self, head: bytes, name: str) -> bool:
-        if head[:6] in _ASCII_MAGIC:
-            return True
-        order = _BINARY.get(head[:2])
-        return order is not None and _binary_header_ok(head, order)
+        if is_compressed(head):
+            inner = peek_decompressed(head)
+            if inner is not None and len(inner) >= 26:
+                return _plain_cpio(inner)
+            return name.lower().endswith(_SUFFIXES)  # bzip2, or a head too short to decide
+        return _plain_cpio(head)
 
     def members(self, opener: Opener, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
         lib = _libarchive()
@@ -71,19 +89,50 @@ class CpioFormat:
             yield container_note(parent, _MISSING)
             return
         with open_item(opener) as fh:
+            head = fh.read(16)
+            fh.seek(0)
+            stream: _Stream | None = None
+            source: Any = fh
+            if is_compressed(head):
+                # Decompressed here, not by libarchive, so the compressed bytes each member costs
+                # are counted (the ratio) and the decompressed position is known (the skip budget).
+                counting = CountingReader(fh)
+                stream = _Stream(counting, CountingReader(decompressing(head, counting)))  # type: ignore[arg-type]
+                source = stream.out
             try:
-                reader = lib.stream_reader(fh, format_name="cpio", filter_name="none")
+                reader = lib.stream_reader(source, format_name="cpio", filter_name="none")
                 archive = reader.__enter__()
             except Exception as exc:  # libarchive refuses the header
-                yield container_note(parent, f"corrupt archive: {exc}")
+                yield container_note(parent, f"corrupt archive: {_why(exc, stream)}")
                 return
             try:
-                yield from _members(lib, archive, parent, limits)
+                yield from _members(lib, archive, parent, limits, stream)
             finally:
                 reader.__exit__(None, None, None)
 
 
-def _members(lib: Any, archive: Any, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
+class _Stream:
+    """A compressed cpio's two positions: ``raw`` counts compressed bytes, ``out`` decompressed."""
+
+    def __init__(self, raw: CountingReader, out: CountingReader) -> None:
+        self.raw, self.out = raw, out
+
+
+def _why(exc: Exception, stream: _Stream | None) -> str:
+    """libarchive only sees an early end where the decompressor raised: that error says more."""
+    return str(stream.out.error) if stream is not None and stream.out.error is not None else str(exc)
+
+
+def _plain_cpio(head: bytes) -> bool:
+    if head[:6] in _ASCII_MAGIC:
+        return True
+    order = _BINARY.get(head[:2])
+    return order is not None and _binary_header_ok(head, order)
+
+
+def _members(
+    lib: Any, archive: Any, parent: EvidenceItem, limits: Limits, stream: _Stream | None
+) -> Iterator[EvidenceItem]:
     names = MemberNames()
     depth = parent.depth + 1
     used = count = 0
@@ -96,9 +145,13 @@ def _members(lib: Any, archive: Any, parent: EvidenceItem, limits: Limits) -> It
         try:
             entry = next(entries, None)
         except Exception as exc:  # a damaged header or a truncated archive
-            yield container_note(parent, f"corrupt archive: {exc}")
+            yield container_note(parent, f"corrupt archive: {_why(exc, stream)}")
             break
         if entry is None:
+            if stream is not None and (damage := _tail_damage(stream, limits)):
+                # Every member came out whole, but the stream is damaged after them (a cut trailer,
+                # bytes appended that are not compressed data: something may be hidden there).
+                yield container_note(parent, f"corrupt compressed stream after the last member: {damage}")
             break
         if not (entry.isreg or entry.issym or entry.islnk):
             continue  # directories, devices, fifos: no content
@@ -123,16 +176,29 @@ def _members(lib: Any, archive: Any, parent: EvidenceItem, limits: Limits) -> It
         elif size == 0:
             empty[raw] = item
             continue
+        skip = max(limits.max_skip_bytes, limits.max_total_bytes)
+        if stream is not None and stream.out.count + size > skip:
+            # Even skipping it would decompress past what a listing may cost.
+            yield replace(item, size=size, error=total_error(limits))
+            yield container_note(
+                parent,
+                f"the rest of the archive was not read: reaching it means decompressing "
+                f"past {skip} bytes (limit max_skip_bytes)",
+            )
+            break
         if used + size > limits.max_total_bytes:
             yield replace(item, size=size, error=total_error(limits))
             continue  # libarchive skips the data by itself
         sink = MemberSink(limits)
         try:
-            for block in entry.get_blocks():
-                sink.write(block)
+            _read(entry, size, sink, stream, RatioGuard(limits, loc.rsplit("/", 1)[-1]))
+        except LimitHit as exc:
+            sink.discard()
+            yield replace(item, size=size, error=f"{exc}; not read, later members are")
+            continue  # libarchive decompresses through the rest of it to the next header
         except Exception as exc:
             sink.discard()
-            yield replace(item, size=size, error=f"corrupt member: {exc}")
+            yield replace(item, size=size, error=f"corrupt member: {_why(exc, stream)}")
             break  # the position in the archive is lost with the member's bytes
         used += sink.size
         opener = sink.opener()
@@ -148,6 +214,29 @@ def _members(lib: Any, archive: Any, parent: EvidenceItem, limits: Limits) -> It
         yield replace(item, size=sink.size, opener=opener)
     for item in empty.values():
         yield replace(item, size=0, opener=Opener(data=b""))
+
+
+def _tail_damage(stream: _Stream, limits: Limits) -> str | None:
+    """What is wrong with the compressed stream after the cpio trailer (libarchive stops reading
+    there), read through to its end within the skip budget; None when it ends cleanly."""
+    room = max(limits.max_skip_bytes, limits.max_total_bytes) - stream.out.count
+    buf = bytearray(1 << 16)
+    while stream.out.error is None and room > 0 and (n := stream.out.readinto(buf)):
+        room -= n
+    return None if stream.out.error is None else str(stream.out.error)
+
+
+def _read(entry: Any, size: int, sink: MemberSink, stream: _Stream | None, guard: RatioGuard) -> None:
+    """The member's bytes into ``sink``; in a compressed stream, checked against its own ratio."""
+    start = stream.raw.count if stream is not None else 0
+    for block in entry.get_blocks():
+        sink.write(block)
+        if stream is not None:
+            guard.check(block, sink.size, stream.raw.count - start + _READ_AHEAD)
+    if stream is not None and stream.out.error is not None and sink.size < size:
+        # libarchive saw an early end inside the member; damage found reading ahead past a whole
+        # member is the next header's (named on the archive), not this member's.
+        raise stream.out.error
 
 
 def _second(opener: Opener, limits: Limits) -> Opener:

@@ -26,25 +26,22 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, ClassVar
+from typing import ClassVar
 
 from tessera.evidence.base import (
     CONTAINERS,
-    SPARSE_PROBE,
     SPOOL_PREFIX,
     LimitHit,
     Limits,
     MemberNames,
     MemberSink,
-    bomb_error,
     container_note,
     display_name,
     members_error,
     open_item,
-    ratio_exempt,
     total_error,
 )
-from tessera.evidence.compressed import is_compressed, peek_decompressed
+from tessera.evidence.compressed import CountingReader, RatioGuard, is_compressed, peek_decompressed
 from tessera.records import EvidenceItem, Opener
 
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tbz2", ".tb2", ".tar.xz", ".txz", ".tar")
@@ -53,23 +50,6 @@ _CHUNK = 1 << 16
 
 def _is_ustar(block: bytes) -> bool:
     return block[257:262] == b"ustar"
-
-
-class _Counting:
-    """The archive file as tarfile reads it, counting the (compressed) bytes handed over.
-
-    Compressed bytes consumed while one member streams out give that member's own expansion ratio,
-    so a zero-filled member is caught without blaming the members around it.
-    """
-
-    def __init__(self, fh: BinaryIO) -> None:
-        self.fh = fh
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.fh.read(size)
-        self.count += len(data)
-        return data
 
 
 class TarFormat:
@@ -91,7 +71,7 @@ class TarFormat:
         with open_item(opener) as fh:
             compressed = is_compressed(fh.read(16))
             fh.seek(0)
-            counting = _Counting(fh)
+            counting = CountingReader(fh)
             try:
                 tf = tarfile.open(  # type: ignore[call-overload]  # noqa: SIM115 (closed below)
                     fileobj=counting,
@@ -123,7 +103,12 @@ class _Pass:
     """The first (and usually only) pass over a tar stream."""
 
     def __init__(
-        self, tf: tarfile.TarFile, counting: _Counting, compressed: bool, parent: EvidenceItem, limits: Limits
+        self,
+        tf: tarfile.TarFile,
+        counting: CountingReader,
+        compressed: bool,
+        parent: EvidenceItem,
+        limits: Limits,
     ) -> None:
         self.tf, self.counting, self.compressed = tf, counting, compressed
         self.parent, self.limits = parent, limits
@@ -189,25 +174,14 @@ class _Pass:
         sink = MemberSink(limits)
         start = self.counting.count
         bufsize = self.tf.fileobj.bufsize if hasattr(self.tf.fileobj, "bufsize") else tarfile.RECORDSIZE
-        head = bytearray()
-        exempt: bool | None = None
+        guard = RatioGuard(limits, item.locator.rsplit("/", 1)[-1])
         try:
             data = self.tf.extractfile(info)
             while data is not None and (chunk := data.read(_CHUNK)):
                 sink.write(chunk)
-                if len(head) < SPARSE_PROBE:
-                    head += chunk[: SPARSE_PROBE - len(head)]
-                # A stream's read-ahead (one buffer) may hold part of this member: counted as its own.
-                spent = self.counting.count - start + bufsize
-                if (
-                    self.compressed
-                    and sink.size > limits.ratio_min_bytes
-                    and sink.size > limits.max_ratio * spent
-                ):
-                    if exempt is None:  # a disk image is legitimately almost empty: budget-bound
-                        exempt = ratio_exempt(bytes(head), item.locator.rsplit("/", 1)[-1])
-                    if not exempt:
-                        raise LimitHit(bomb_error(limits))
+                if self.compressed:
+                    # A stream's read-ahead (one buffer) may hold part of this member: counted as its own.
+                    guard.check(chunk, sink.size, self.counting.count - start + bufsize)
         except LimitHit as exc:
             sink.discard()
             return replace(item, size=info.size, error=f"{exc}; not read, later members are")

@@ -98,7 +98,7 @@ def _serve_app(settings: dict[str, Any]) -> Any:
             policy,
             catchup_interval=settings["catchup_interval"],
             replica=settings["replica"],
-            index_profile=settings.get("index_profile", "compact"),
+            index_profile=settings["index_profile"],
         )
     except (HubError, AuditError) as exc:
         fail(str(exc))

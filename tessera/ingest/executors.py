@@ -1,7 +1,7 @@
 """Where hashing runs: worker processes on this machine, the calling thread, or a Dask cluster.
 
 The pipeline hands an executor small batches of ``(index, Opener)`` and a function to run on them
-(:func:`tessera.ingest.pipeline.hash_batch`); it never looks at how the work is done. Every executor
+(:func:`tessera.ingest.hashwork.hash_files`); it never looks at how the work is done. Every executor
 returns :class:`concurrent.futures.Future` objects, so the pipeline's bounded window, its single writer
 and therefore its resumability are the same whichever one runs the hashing.
 

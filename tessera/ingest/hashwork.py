@@ -16,16 +16,9 @@ from tessera.records import MediaRecord, Opener
 def hash_batch(
     batch: Sequence[tuple[int, Opener]], fast_decode: bool, video: VideoOptions | None = None
 ) -> list[tuple[int, MediaRecord | None, str | None]]:
-    """Worker entry point: hash each opener; a failure is returned, never raised."""
-    out: list[tuple[int, MediaRecord | None, str | None]] = []
-    for idx, opener in batch:
-        try:
-            out.append((idx, hash_item(opener, fast_decode=fast_decode, video=video), None))
-        except OSError as exc:
-            out.append((idx, None, f"unreadable: {exc.strerror or exc}"))
-        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
-            out.append((idx, None, f"hashing failed: {type(exc).__name__}: {exc}"))
-    return out
+    """The older entry point (numbered openers in, numbered records out): :func:`hash_files` beneath."""
+    results = hash_files([opener for _, opener in batch], fast_decode, video)
+    return [(idx, *record_of(res)) for (idx, _), res in zip(batch, results, strict=True)]
 
 
 #: What a worker sends back for one file of :func:`hash_files`: the digests, size and type as a plain
@@ -51,18 +44,8 @@ def hash_files(
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
             out.append(f"hashing failed: {type(exc).__name__}: {exc}")
             continue
-        if (
-            rec.width is None
-            and rec.pdq is None
-            and rec.exif is None
-            and rec.error is None
-            and (
-                rec.duration is None and rec.frames is None and rec.height is None and rec.pdq_quality is None
-            )
-        ):
-            out.append((rec.sha256, rec.md5, rec.sha1, rec.size, rec.mime, rec.kind))
-        else:
-            out.append(rec)
+        plain = MediaRecord(rec.sha256, rec.md5, rec.sha1, rec.size, rec.mime, rec.kind)
+        out.append((rec.sha256, rec.md5, rec.sha1, rec.size, rec.mime, rec.kind) if rec == plain else rec)
     return out
 
 

@@ -81,12 +81,6 @@ class ExactIndex:
             for entry_id, set_id in sorted(found.get(value, ())):
                 yield sha, entry_id, set_id
 
-    def matches(self, session: Session, sha256s: Sequence[str]) -> Iterator[tuple[str, int, int]]:
-        """(media sha256, entry id, hash set id) for every entry equal to one of these media."""
-        for start in range(0, len(sha256s), _BATCH):
-            rows = _media_values(session, sha256s[start : start + _BATCH], [self.media_column])
-            yield from self.pair(session, [(sha, vals[0]) for sha, vals in rows if vals[0] is not None])
-
     def matches_for_set(self, session: Session, hashset_id: int) -> Iterator[tuple[str, int, int]]:
         """Every case media item equal to an entry of one hash set."""
         q = (

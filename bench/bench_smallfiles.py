@@ -9,9 +9,10 @@
 
 Both trees are generated once and cached under bench/out/. Each round runs, per tree, ``hashdeep -r -c
 md5,sha1,sha256 -j WORKERS`` and the real ``tessera ingest --workers WORKERS`` CLI into a fresh SQLite
-case (CLI start-up included, as hashdeep's is), interleaved, so load on the shared machine hits both
-sides alike; the median of the rounds is reported with /proc/loadavg. ``--record`` appends a section
-to bench/RESULTS.md.
+case (CLI start-up included, as hashdeep's is), and bench/pyfloor.py (the same walk, reads and digests
+in plain Python on the same processes, storing nothing: what Python itself costs), interleaved, so load on
+the shared machine hits every side alike; the median of the rounds is reported with /proc/loadavg.
+``--record`` appends a section to bench/RESULTS.md.
 
 ``--profile`` runs the ingest in-process under cProfile and prints the top of the parent's profile
 (walk, writer, matching, IPC) and of ``hash_files`` as a worker runs it (every batch, in-process).
@@ -87,6 +88,10 @@ def hashdeep(tree: Path, workers: int) -> float:
     return _timed(["hashdeep", "-r", "-c", "md5,sha1,sha256", "-j", str(workers), str(tree)])
 
 
+def pyfloor(tree: Path, workers: int) -> float:
+    return _timed([sys.executable, str(HERE / "pyfloor.py"), str(tree), "--workers", str(workers)])
+
+
 def tessera(tree: Path, workers: int) -> float:
     case = OUT / "case-small"
     shutil.rmtree(case, ignore_errors=True)
@@ -117,7 +122,7 @@ def compare(trees: list[tuple[str, Path, int, int]], rounds: int, workers: int) 
         # The fixed cost (interpreter, imports, case open, pool start) of an ingest of nothing.
         times.setdefault(("empty", "tessera"), []).append(tessera(empty, workers))
         for label, tree, n, _ in trees:
-            for side, fn in (("hashdeep", hashdeep), ("tessera", tessera)):
+            for side, fn in (("hashdeep", hashdeep), ("python", pyfloor), ("tessera", tessera)):
                 t = fn(tree, workers)
                 times.setdefault((label, side), []).append(t)
                 print(f"round {r + 1} {label:6} {side:8} {t:6.2f} s  {n / t:7,.0f} files/s  load {loadavg()}")
@@ -126,16 +131,18 @@ def compare(trees: list[tuple[str, Path, int, int]], rounds: int, workers: int) 
     for label, _, n, nbytes in trees:
         peer = statistics.median(times[(label, "hashdeep")])
         ours = statistics.median(times[(label, "tessera")])
+        floor = statistics.median(times[(label, "python")])
         ratio = peer / ours
         net = n / max(ours - fixed, 1e-3)
         print(
             f"[{label}] tessera {n / ours:,.0f} files/s ({net:,.0f} past start-up), "
-            f"hashdeep {n / peer:,.0f} files/s: x{ratio:.2f}"
+            f"hashdeep {n / peer:,.0f} files/s: x{ratio:.2f}; Python floor {n / floor:,.0f} files/s "
+            f"(x{peer / floor:.2f} of hashdeep)"
         )
         rows.append(
             f"| {label} ({n:,} files, {nbytes / 1e6:,.0f} MB) | {n / ours:,.0f} files/s ({ours:.2f} s; "
             f"{net:,.0f} files/s past the {fixed:.2f} s start-up) | {n / peer:,.0f} files/s ({peer:.2f} s) | "
-            f"**{ratio:.2f}x** |"
+            f"**{ratio:.2f}x** | {n / floor:,.0f} files/s ({floor:.2f} s; {peer / floor:.2f}x) |"
         )
     return rows
 
@@ -215,10 +222,11 @@ def main() -> None:
         "Command: `python bench/bench_smallfiles.py " + " ".join(sys.argv[1:]) + "`",
         f"Median of {args.rounds} interleaved rounds; both sides on {args.workers} workers "
         f"(`hashdeep -r -c md5,sha1,sha256 -j {args.workers}`, `tessera ingest --workers {args.workers}` "
-        "into a fresh SQLite case, CLI start-up included).",
+        "into a fresh SQLite case, CLI start-up included); the Python floor is bench/pyfloor.py, the same "
+        "walk, reads and digests in plain Python on the same processes, storing nothing.",
         "",
-        "| tree | tessera ingest | hashdeep | ratio |",
-        "|---|---|---|---|",
+        "| tree | tessera ingest | hashdeep | ratio | Python floor (walk + read + 3 digests, nothing kept) |",
+        "|---|---|---|---|---|",
         *rows,
         "",
     ]

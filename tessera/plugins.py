@@ -68,6 +68,7 @@ class Registry(Generic[T]):
         self._origin: dict[str, PluginLoad | None] = {}  # None: built in
         # Iterated several times per walked file (parsers, detectors): sorted once per change.
         self._sorted: list[tuple[str, T]] | None = None
+        self._names: tuple[str, ...] | None = None
         _REGISTRIES.append(self)
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -87,7 +88,7 @@ class Registry(Generic[T]):
                     raise ValueError(f"{self.axis} plugin {name!r} is already registered")
             self._items[name] = obj
             self._origin[name] = plugin
-            self._sorted = None
+            self._sorted = self._names = None
             if plugin is not None:
                 plugin.registered.append((self.axis, name))
             return obj
@@ -105,10 +106,11 @@ class Registry(Generic[T]):
     def _unregister(self, name: str) -> None:
         self._items.pop(name, None)
         self._origin.pop(name, None)
-        self._sorted = None
+        self._sorted = self._names = None
 
     def get(self, name: str) -> T:
-        load_plugins()
+        if not _state["done"]:
+            load_plugins()
         try:
             return self._items[name]
         except KeyError:
@@ -116,19 +118,29 @@ class Registry(Generic[T]):
             raise KeyError(f"unknown {self.axis} {name!r} (known: {known})") from None
 
     def _items_sorted(self) -> list[tuple[str, T]]:
-        load_plugins()
+        if not _state["done"]:
+            load_plugins()
         if self._sorted is None:
             self._sorted = sorted(self._items.items())
         return self._sorted
 
     def names(self) -> list[str]:
-        return [name for name, _ in self._items_sorted()]
+        return list(self.name_tuple())
+
+    def name_tuple(self) -> tuple[str, ...]:
+        """The names in order, as one tuple kept until the registry changes: callers that memoise
+        per set of names (the walk's detectors, several times per file) key on it for free."""
+        items = self._items_sorted()
+        if self._names is None:
+            self._names = tuple(name for name, _ in items)
+        return self._names
 
     def __iter__(self) -> Iterator[tuple[str, T]]:
         return iter(self._items_sorted())
 
     def __contains__(self, name: object) -> bool:
-        load_plugins()
+        if not _state["done"]:
+            load_plugins()
         return name in self._items
 
 

@@ -46,7 +46,7 @@ def pick_source(root: Path, source: str = "auto") -> type[EvidenceSource]:
 
 def sniff_container(head: bytes, name: str) -> ContainerFormat | None:
     """The container format whose magic bytes ``head`` carries, if any."""
-    for fmt in _in_order(tuple(CONTAINERS.names())):
+    for fmt in _in_order(CONTAINERS.name_tuple()):
         if fmt.sniff(head, name):
             return fmt
     return None

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from itertools import combinations
+from types import ModuleType
+from typing import Any
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -27,7 +28,16 @@ Triple = tuple[I64, I64, I64]
 #: barrier, measured at 20-29 ms on the 2-core machine under load, against 0.8 ms for one query over
 #: 1M references on one thread (bench/RESULTS.md, hub PDQ index memory).
 SERIAL_PAIRS = 1 << 25
-_OMP_THREADS = faiss.omp_get_max_threads()
+
+
+@lru_cache(maxsize=1)
+def _faiss() -> tuple[ModuleType, int]:
+    # Imported on the first brute-force search, not with the matcher: faiss costs ~50-100 ms of every
+    # command's start-up (an ingest that matches nothing, a listing) and a case without PDQ references
+    # never needs it.
+    import faiss
+
+    return faiss, faiss.omp_get_max_threads()
 
 
 def empty_triple() -> Triple:
@@ -210,11 +220,13 @@ def brute(refs: U8, queries: U8, radius: int, row_offset: int = 0) -> Triple:
         return empty_triple()
     refs = np.ascontiguousarray(refs)
     queries = np.ascontiguousarray(queries)
+    faiss: Any
+    faiss, omp_threads = _faiss()
     res = faiss.RangeSearchResult(nq)
     # OpenMP's thread count is per calling thread, so this does not touch concurrent searches.
-    faiss.omp_set_num_threads(1 if nq * nr < SERIAL_PAIRS else _OMP_THREADS)
+    faiss.omp_set_num_threads(1 if nq * nr < SERIAL_PAIRS else omp_threads)
     # faiss keeps distances strictly below its radius argument.
-    faiss.hamming_range_search(  # type: ignore[attr-defined]
+    faiss.hamming_range_search(
         faiss.swig_ptr(queries), faiss.swig_ptr(refs), nq, nr, radius + 1, refs.shape[1], res
     )
     lims = faiss.rev_swig_ptr(res.lims, nq + 1).copy().astype(np.int64)

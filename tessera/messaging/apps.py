@@ -171,7 +171,7 @@ for _key, _title, _app_ids, _readers, _reason in _DATA:
 
 
 def _any_name() -> re.Pattern[str]:
-    return _compiled(tuple(APPS.names()))
+    return _compiled(APPS.name_tuple())
 
 
 @lru_cache(maxsize=4)
@@ -204,7 +204,7 @@ def identify(locator: str) -> tuple[str, KnownApp, str] | None:
     """(entry, app, evidence locator) when a path names a known app's package, bundle or app group:
     the evidence locator ends with the named folder or file (``/x.zip!/data/data/com.viber.voip``)."""
     low = locator.lower()
-    pattern, owner = _ids(tuple(APPS.names()))
+    pattern, owner = _ids(APPS.name_tuple())
     m = pattern.search(low)
     if m is None:
         return None

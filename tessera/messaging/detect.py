@@ -23,7 +23,7 @@ def base_name(locator: str) -> str:
 
 
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    return _compiled(tuple(PARSERS.names()))
+    return _compiled(PARSERS.name_tuple())
 
 
 @lru_cache(maxsize=4)
@@ -53,7 +53,7 @@ def is_companion(locator: str) -> bool:
 def detect_parser(locator: str, head: bytes) -> str | None:
     """The registered parser that claims this file, or None."""
     name = base_name(locator)
-    for pname, parser, names in _by_parser(tuple(PARSERS.names())):
+    for pname, parser, names in _by_parser(PARSERS.name_tuple()):
         if names.match(name) is not None and parser.detect(locator, head):
             return pname
     return None

@@ -69,3 +69,40 @@ def test_writes_are_idempotent(case: CaseHandle) -> None:
             "/DCIM/caf\\xe9.jpg",
         }
         assert existing_locators(s, "D002", ["/a"]) == set()
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from tessera.store.db import HEAD_REVISION, MIGRATIONS, alembic_config, make_engine
+
+    script = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://")))
+    assert script.get_heads() == [HEAD_REVISION], "a new migration needs HEAD_REVISION moved to it"
+    assert MIGRATIONS.is_dir()
+
+
+def test_a_case_behind_the_head_is_migrated_on_open(case: CaseHandle) -> None:
+    from alembic import command
+
+    from tessera.store.db import HEAD_REVISION, alembic_config, current_revision
+
+    assert current_revision(case.engine) == HEAD_REVISION
+    command.downgrade(alembic_config(case.engine), "0014")
+    assert current_revision(case.engine) == "0014"
+    assert "known_hash" not in inspect(case.engine).get_table_names()
+    reopened = open_case(case.directory)
+    assert current_revision(reopened.engine) == HEAD_REVISION
+    assert "known_hash" in inspect(reopened.engine).get_table_names()
+    reopened.close()
+
+
+def test_opening_a_case_at_the_head_loads_no_migration_code(sqlite_case: CaseHandle) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from tessera.store.case import open_case; "
+        f"open_case(Path({str(sqlite_case.directory)!r})).close(); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

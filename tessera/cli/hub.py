@@ -5,16 +5,22 @@ from __future__ import annotations
 import gc
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from tessera.cli.common import CaseOpt, fail, is_stdout, load_case, out, output_file, say
+from tessera.cli.hub_audit import audit_app
+from tessera.cli.hub_common import (
+    DbOpt,
+    HubUrlOpt,
+    SummaryOpt,
+    TextFormatOpt,
+    TokenFileOpt,
+    check_format,
+    hub_session,
+)
 from tessera.cli.listing import emit_json, render
 from tessera.cli.transport import AllowedHostOpt, CertOpt, InsecureOpt, KeyfileOpt, check_transport
 from tessera.hub.client import HubClient
@@ -22,38 +28,9 @@ from tessera.hub.client import HubClient
 app = typer.Typer(help="The international hash-sharing hub and its client.", no_args_is_help=True)
 agency_app = typer.Typer(help="Agencies that may use the hub.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_is_help=True)
-audit_app = typer.Typer(help="The hub's hash-chained request log.", no_args_is_help=True)
 app.add_typer(agency_app, name="agency")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
-
-DbOpt = Annotated[str, typer.Option("--db", help="Hub database URL (postgresql://... or sqlite:///hub.db).")]
-HubUrlOpt = Annotated[str, typer.Option("--hub", help="Hub URL, e.g. https://hub.example.org")]
-TokenFileOpt = Annotated[Path, typer.Option("--token-file", help="File holding this agency's API token.")]
-TextFormatOpt = Annotated[str, typer.Option("--format", help="text (tab-separated)|json|csv")]
-SummaryOpt = Annotated[str, typer.Option("--format", help="text|json: the summary on standard output")]
-
-
-def _check(fmt: str, allowed: tuple[str, ...]) -> None:
-    if fmt not in allowed:
-        fail(f"--format must be {', '.join(allowed[:-1])} or {allowed[-1]}")
-
-
-@contextmanager
-def _hub_session(db: str, create: bool = False) -> Iterator[tuple[Engine, Session]]:
-    from tessera.hub.db import HubError, open_hub, sessions
-
-    try:
-        engine = open_hub(db, create=create)
-    except HubError as exc:
-        fail(str(exc))
-    try:
-        with sessions(engine)() as s:
-            yield engine, s
-    except HubError as exc:
-        fail(str(exc))
-    finally:
-        engine.dispose()
 
 
 def _client(hub: str, token_file: Path) -> HubClient:
@@ -71,7 +48,7 @@ def _client(hub: str, token_file: Path) -> HubClient:
 @app.command("init")
 def init_cmd(db: DbOpt) -> None:
     """Create (or migrate) a hub database."""
-    with _hub_session(db, create=True):
+    with hub_session(db, create=True):
         pass
     out.print(f"hub database ready: {db}")
 
@@ -208,7 +185,7 @@ def agency_add(code: str, name: str, db: DbOpt) -> None:
     from tessera.hub import audit
     from tessera.hub.auth import add_agency
 
-    with _hub_session(db) as (_, s):
+    with hub_session(db) as (_, s):
         agency = add_agency(s, code, name)
         audit.append(s, "operator", "agency add", code, {"name": name})
         s.commit()
@@ -220,8 +197,8 @@ def agency_list(db: DbOpt, fmt: TextFormatOpt = "text") -> None:
     """List agencies with their number of unrevoked tokens (tab-separated)."""
     from tessera.hub.auth import list_agencies
 
-    _check(fmt, ("text", "json", "csv"))
-    with _hub_session(db) as (_, s):
+    check_format(fmt, ("text", "json", "csv"))
+    with hub_session(db) as (_, s):
         rows = list_agencies(s)
     if fmt != "text":
         render(rows, fmt, ("code", "name", "active_tokens"))
@@ -240,8 +217,8 @@ def token_list(
     """List tokens, tab-separated: id, agency, first characters, scopes, state, label (never the token)."""
     from tessera.hub.auth import list_tokens
 
-    _check(fmt, ("text", "json", "csv"))
-    with _hub_session(db) as (_, s):
+    check_format(fmt, ("text", "json", "csv"))
+    with hub_session(db) as (_, s):
         rows = list_tokens(s, agency, revoked=not active)
     if fmt != "text":
         render(rows, fmt, ("id", "agency", "prefix", "scopes", "created_at", "revoked_at", "label"))
@@ -264,7 +241,7 @@ def token_create(
     from tessera.hub.auth import create_token
 
     scopes = [p.strip() for s in scope for p in s.split(",") if p.strip()]
-    with _hub_session(db) as (_, s):
+    with hub_session(db) as (_, s):
         token_id, token = create_token(s, agency, scopes, label)
         audit.append(s, "operator", "token create", agency, {"token_id": token_id, "scopes": sorted(scopes)})
         s.commit()
@@ -280,107 +257,11 @@ def token_revoke(token_id: int, db: DbOpt) -> None:
     from tessera.hub import audit
     from tessera.hub.auth import revoke_token
 
-    with _hub_session(db) as (_, s):
+    with hub_session(db) as (_, s):
         revoke_token(s, token_id)
         audit.append(s, "operator", "token revoke", str(token_id), {})
         s.commit()
     out.print(f"token {token_id} revoked")
-
-
-HubKeyOpt = Annotated[
-    Path | None,
-    typer.Option("--key", help="The hub's audit key file (default: $TESSERA_HUB_AUDIT_KEY)."),
-]
-
-
-def _hub_key_path(key: Path | None) -> Path | None:
-    from tessera.hub.audit import HUB_KEY_ENV
-
-    if key is not None:
-        return key
-    env = os.environ.get(HUB_KEY_ENV)
-    return Path(env) if env else None
-
-
-@audit_app.command("keygen")
-def audit_keygen(
-    db: DbOpt,
-    key: Annotated[Path, typer.Option("--key", help="Where to write the new key (mode 0600).")],
-) -> None:
-    """Create the hub's audit key: entries after the current last one are keyed (HMAC-SHA256). Keep
-    the file off the database's machine and point $TESSERA_HUB_AUDIT_KEY at it when serving."""
-    from tessera.audit.keys import AuditKeyError
-    from tessera.hub.audit import create_hub_key
-
-    if key.exists():
-        fail(f"{key} exists: a key is never overwritten")
-    with _hub_session(db) as (_, s):
-        try:
-            made = create_hub_key(s, key)
-        except (AuditKeyError, OSError) as exc:
-            fail(f"cannot create the hub audit key: {exc}")
-    out.print(f"hub audit key written to {key} (0600); keyed from entry #{made.from_sequence}")
-
-
-@audit_app.command("anchor")
-def audit_anchor(
-    db: DbOpt,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Write the receipt here.")] = None,
-    key: HubKeyOpt = None,
-) -> None:
-    """Verify the hub log, then write a MACed receipt of its head to keep elsewhere."""
-    import json
-
-    from tessera.hub.audit import AuditError, anchor, hub_key
-
-    path = _hub_key_path(key)
-    try:
-        audit_key = hub_key(path) if path is not None else None
-    except AuditError as exc:
-        fail(str(exc))
-    if audit_key is None:
-        fail("no hub audit key: run `tessera hub audit keygen --key FILE` and set $TESSERA_HUB_AUDIT_KEY")
-    with _hub_session(db) as (_, s):
-        try:
-            body = anchor(s, audit_key)
-        except AuditError as exc:
-            out.print(f"not anchoring: hub audit log FAILED verification: {exc}")
-            raise typer.Exit(1) from None
-    text = json.dumps(body, indent=2) + "\n"
-    if out_file is None:
-        out.print(text, end="", markup=False)
-        return
-    if out_file.exists():
-        fail(f"{out_file} exists: receipts are never overwritten")
-    out_file.write_text(text, encoding="utf-8")
-    out.print(f"receipt of entry #{body.get('sequence')} written to {out_file}")
-
-
-@audit_app.command("verify")
-def audit_verify(
-    db: DbOpt,
-    receipt: Annotated[
-        list[Path] | None, typer.Option("--receipt", help="A receipt from `hub audit anchor` (repeatable).")
-    ] = None,
-    key: HubKeyOpt = None,
-) -> None:
-    """Check the hub audit chain (keyed where a key is given) and the receipts; exits 1 naming the
-    first altered, removed or reordered entry."""
-    from tessera.audit.receipt import read_receipt
-    from tessera.hub.audit import AuditError, hub_key, verify_all
-
-    path = _hub_key_path(key)
-    with _hub_session(db) as (_, s):
-        try:
-            audit_key = hub_key(path) if path is not None else None
-            receipts = [read_receipt(p) for p in receipt or []]
-            res = verify_all(s, audit_key, receipts, find_key=False)
-        except AuditError as exc:
-            out.print(f"hub audit log BROKEN: {exc}")
-            raise typer.Exit(1) from None
-    out.print(f"hub audit log intact: {res.entries:,} entries; {res.receipts} receipt(s) hold")
-    for note in res.notes:
-        out.print(f"note: {note}", markup=False)
 
 
 @app.command("export")
@@ -401,7 +282,7 @@ def export_cmd(
 
     if fmt not in ("vics", "icse"):
         fail("--format must be vics or icse")
-    with _hub_session(db) as (_, s), output_file(out_file) as path:
+    with hub_session(db) as (_, s), output_file(out_file) as path:
         details: dict[str, Any] = {"format": fmt}
         if fmt == "vics":
             details["profile"], _ = vics_variant(s, profile, "2.0")  # refused before the file exists
@@ -423,7 +304,7 @@ def push_cmd(
     from tessera.hub.caseside import contributions
     from tessera.hub.client import HubClientError
 
-    _check(fmt, ("text", "json"))
+    check_format(fmt, ("text", "json"))
     handle = load_case(case)
     with _client(hub, token_file) as client:
         try:
@@ -453,7 +334,7 @@ def pull_cmd(
     from tessera.hub.caseside import pull
     from tessera.hub.client import HubClientError
 
-    _check(fmt, ("text", "json"))
+    check_format(fmt, ("text", "json"))
     handle = load_case(case)
     with _client(hub, token_file) as client:
         try:
@@ -477,7 +358,7 @@ def push_benign_cmd(
     from tessera.hub.benign import push_benign
     from tessera.hub.client import HubClientError
 
-    _check(fmt, ("text", "json"))
+    check_format(fmt, ("text", "json"))
     handle = load_case(case)
     with _client(hub, token_file) as client:
         try:
@@ -503,7 +384,7 @@ def pull_benign_cmd(
     from tessera.hub.benign import pull_benign
     from tessera.hub.client import HubClientError
 
-    _check(fmt, ("text", "json"))
+    check_format(fmt, ("text", "json"))
     handle = load_case(case)
     with _client(hub, token_file) as client:
         try:

@@ -12,12 +12,19 @@ refuse the whole archive for the ratio of one member. Limits as for tar: a membe
 ratio, the byte budget) is recorded as not read, with the limit, and the walk goes on to every later
 member; the only stop is a compressed stream that would decompress past ``max_skip_bytes`` to reach
 the next header, named in a note on the archive.
+
+One file may hold several archives: an initramfs with early microcode is a plain cpio, NUL padding
+and a compressed cpio; ``cat a.cpio b.cpio | gzip`` is one stream of two. libarchive stops at the
+first trailer, so each archive is read in turn from where its trailer ends (found from libarchive's
+last header position in the bytes it was given), and whatever follows that is not an archive is
+named with its size.
 """
 
 from __future__ import annotations
 
+import ctypes
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -48,6 +55,12 @@ _SUFFIXES = (".cpio.gz", ".cpgz", ".cpio.bz2", ".cpio.xz")  # for bzip2, which c
 #: Compressed bytes a decompressor may have read ahead when a member starts (Python's readers take
 #: 8 KiB to 128 KiB at a time): counted as the member's own, so a member is never blamed for them.
 _READ_AHEAD = 128 * 1024
+#: The trailer entry's name and its NUL; an archive ends with it (and padding).
+_TRAILER = b"TRAILER!!!\0"
+#: Bytes of libarchive's reads kept to find what follows a trailer (it reads 4 KiB blocks).
+_KEEP = 64 * 1024
+#: Archives read one after another from one file (an initramfs holds two or three).
+_MAX_SEGMENTS = 64
 _MISSING = (
     "cpio archive not read: the libarchive-c package (and the system's libarchive13) is needed "
     "for cpio; install it"
@@ -89,26 +102,161 @@ class CpioFormat:
             yield container_note(parent, _MISSING)
             return
         with open_item(opener) as fh:
-            head = fh.read(16)
-            fh.seek(0)
-            stream: _Stream | None = None
-            source: Any = fh
-            if is_compressed(head):
-                # Decompressed here, not by libarchive, so the compressed bytes each member costs
-                # are counted (the ratio) and the decompressed position is known (the skip budget).
-                counting = CountingReader(fh)
-                stream = _Stream(counting, CountingReader(decompressing(head, counting)))  # type: ignore[arg-type]
-                source = stream.out
-            try:
-                reader = lib.stream_reader(source, format_name="cpio", filter_name="none")
-                archive = reader.__enter__()
-            except Exception as exc:  # libarchive refuses the header
-                yield container_note(parent, f"corrupt archive: {_why(exc, stream)}")
+            yield from _segments(lib, _Chain(b"", fh), parent, limits, MemberNames(), None)
+
+
+def _segments(
+    lib: Any, src: _Chain, parent: EvidenceItem, limits: Limits, names: MemberNames, stream: _Stream | None
+) -> Iterator[EvidenceItem]:
+    """Every cpio archive in ``src``, one after another. libarchive stops at the first trailer, but
+    a file may hold several: an initramfs with early microcode is a plain cpio followed by a
+    compressed one, and ``cat a.cpio b.cpio | gzip`` makes one stream of two archives. What follows
+    a trailer (after NUL padding) is read as the next archive, or named, never dropped."""
+    for _ in range(_MAX_SEGMENTS):
+        zeros = src.skip_zeros()
+        head = src.peek(26)
+        if not head:
+            if stream is not None and stream.out.error is not None:
+                # Every member came out whole, but the stream is damaged after them (a cut trailer,
+                # bytes appended that are not compressed data: something may be hidden there).
+                yield container_note(
+                    parent, f"corrupt compressed stream after the last member: {stream.out.error}"
+                )
+            return
+        if is_compressed(head) and stream is None:
+            # Decompressed here, not by libarchive, so the compressed bytes each member costs are
+            # counted (the ratio) and the decompressed position is known (the skip budget).
+            counting = CountingReader(src)  # type: ignore[arg-type]
+            inner = _Stream(counting, CountingReader(decompressing(head, counting)))  # type: ignore[arg-type]
+            yield from _segments(lib, _Chain(b"", inner.out), parent, limits, names, inner)
+            if inner.out.error is None and (left := _drain(src, limits)):
+                yield container_note(parent, f"{left:,} bytes after the compressed stream not read")
+            return
+        if not _plain_cpio(head):
+            # Only after an archive (the file itself was sniffed as cpio or compressed cpio).
+            left = _drain(src, limits)
+            where = "the compressed stream" if stream is not None else "the file"
+            yield container_note(
+                parent,
+                f"{left:,} bytes after the cpio trailer (and {zeros:,} NUL bytes of padding) in {where} are "
+                "neither a cpio archive nor a compressed stream: not read",
+            )
+            return
+        keep = _Keep(src)
+        try:
+            reader = lib.stream_reader(keep, format_name="cpio", filter_name="none")
+            archive = reader.__enter__()
+        except Exception as exc:  # libarchive refuses the header
+            yield container_note(parent, f"corrupt archive: {_why(exc, stream)}")
+            return
+        try:
+            whole = yield from _members(lib, archive, parent, limits, stream, names)
+            trailer_at = _header_position(lib, archive) if whole else None
+        finally:
+            reader.__exit__(None, None, None)
+        if not whole:
+            return
+        # Not found among the kept bytes (it always is: libarchive stops within a block of it), what
+        # comes next is still looked at, so it is read or named, never passed over.
+        src = _Chain(keep.after(trailer_at) or b"", src)
+    yield container_note(parent, f"more than {_MAX_SEGMENTS} cpio archives in one file: the rest not read")
+
+
+class _Chain:
+    """Bytes already read (``prefix``), then the rest of ``rest``: a stream with look-ahead."""
+
+    def __init__(self, prefix: bytes, rest: Any) -> None:
+        self.buf, self.rest = bytearray(prefix), rest
+
+    def _fill(self, n: int) -> None:
+        while len(self.buf) < n:
+            more = bytearray(max(n - len(self.buf), 1 << 16))
+            got = self.rest.readinto(more)
+            if not got:
                 return
-            try:
-                yield from _members(lib, archive, parent, limits, stream)
-            finally:
-                reader.__exit__(None, None, None)
+            self.buf += more[:got]
+
+    def peek(self, n: int) -> bytes:
+        self._fill(n)
+        return bytes(self.buf[:n])
+
+    def skip_zeros(self) -> int:
+        """Drop NUL padding (archives are padded to 512-byte blocks); how many were dropped."""
+        dropped = 0
+        while True:
+            self._fill(1)
+            if not self.buf:
+                return dropped
+            keep = self.buf.lstrip(b"\0")
+            dropped += len(self.buf) - len(keep)
+            self.buf = keep
+            if keep:
+                return dropped
+
+    def readinto(self, out: Any) -> int:
+        if not self.buf:
+            return int(self.rest.readinto(out))
+        n = min(len(out), len(self.buf))
+        out[:n] = self.buf[:n]
+        del self.buf[:n]
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = 1 << 30
+        self._fill(min(size, 1 << 16))
+        data = bytes(self.buf[:size])
+        del self.buf[: len(data)]
+        return data
+
+    def seekable(self) -> bool:
+        return False
+
+
+class _Keep:
+    """``src`` as libarchive reads it, keeping the last blocks: libarchive stops at a trailer with the
+    bytes after it already read and never reported, and those are where a next archive starts."""
+
+    def __init__(self, src: _Chain) -> None:
+        self.src, self.tail, self.count = src, b"", 0
+
+    def readinto(self, buf: Any) -> int:
+        n = self.src.readinto(buf)
+        if n:
+            self.tail = self.tail[-_KEEP:] + bytes(memoryview(buf)[:n])
+            self.count += n
+        return n
+
+    def seekable(self) -> bool:
+        return False
+
+    def after(self, trailer_at: int | None) -> bytes | None:
+        """The bytes libarchive read past the trailer that starts at ``trailer_at`` (its position in
+        the data read); None when that is not among the kept bytes."""
+        if trailer_at is None:
+            return None
+        start = trailer_at - (self.count - len(self.tail))
+        at = self.tail.find(_TRAILER, max(start, 0)) if start >= 0 else -1
+        return None if at < 0 else self.tail[at + len(_TRAILER) :]
+
+
+def _header_position(lib: Any, archive: Any) -> int | None:
+    """Where libarchive read the last header (at the end: the trailer), in the data it was given."""
+    fn = getattr(lib.ffi.libarchive, "archive_read_header_position", None)
+    if fn is None:
+        return None
+    fn.restype, fn.argtypes = ctypes.c_int64, [ctypes.c_void_p]
+    pos = int(fn(archive._pointer))
+    return pos if pos >= 0 else None
+
+
+def _drain(src: Any, limits: Limits) -> int:
+    """Bytes left in ``src``, read through within the skip budget (to count them, never kept)."""
+    room, total = max(limits.max_skip_bytes, limits.max_total_bytes), 0
+    buf = bytearray(1 << 16)
+    while total < room and (n := src.readinto(buf)):
+        total += n
+    return total
 
 
 class _Stream:
@@ -131,9 +279,10 @@ def _plain_cpio(head: bytes) -> bool:
 
 
 def _members(
-    lib: Any, archive: Any, parent: EvidenceItem, limits: Limits, stream: _Stream | None
-) -> Iterator[EvidenceItem]:
-    names = MemberNames()
+    lib: Any, archive: Any, parent: EvidenceItem, limits: Limits, stream: _Stream | None, names: MemberNames
+) -> Generator[EvidenceItem, None, bool]:
+    """One archive's members; returns True when its trailer was reached (the walk may go on)."""
+    whole = False
     depth = parent.depth + 1
     used = count = 0
     # newc stores a hard-linked file's bytes once, with its last name; libarchive reports the
@@ -148,10 +297,7 @@ def _members(
             yield container_note(parent, f"corrupt archive: {_why(exc, stream)}")
             break
         if entry is None:
-            if stream is not None and (damage := _tail_damage(stream, limits)):
-                # Every member came out whole, but the stream is damaged after them (a cut trailer,
-                # bytes appended that are not compressed data: something may be hidden there).
-                yield container_note(parent, f"corrupt compressed stream after the last member: {damage}")
+            whole = True
             break
         if not (entry.isreg or entry.issym or entry.islnk):
             continue  # directories, devices, fifos: no content
@@ -214,16 +360,7 @@ def _members(
         yield replace(item, size=sink.size, opener=opener)
     for item in empty.values():
         yield replace(item, size=0, opener=Opener(data=b""))
-
-
-def _tail_damage(stream: _Stream, limits: Limits) -> str | None:
-    """What is wrong with the compressed stream after the cpio trailer (libarchive stops reading
-    there), read through to its end within the skip budget; None when it ends cleanly."""
-    room = max(limits.max_skip_bytes, limits.max_total_bytes) - stream.out.count
-    buf = bytearray(1 << 16)
-    while stream.out.error is None and room > 0 and (n := stream.out.readinto(buf)):
-        room -= n
-    return None if stream.out.error is None else str(stream.out.error)
+    return whole
 
 
 def _read(entry: Any, size: int, sink: MemberSink, stream: _Stream | None, guard: RatioGuard) -> None:

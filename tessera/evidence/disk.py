@@ -123,7 +123,14 @@ class DiskImageFormat:
         lower = name.lower()
         if not lower.endswith(_RAW_SUFFIXES):
             return False
-        return _structure(head) or lower.endswith(_DEEP_SUFFIXES)
+        if _structure(head):
+            return True
+        # Only the name says image (its signature may lie deeper, checked in full later). A head
+        # another container recognises wins: an initramfs is named initrd.img and is a cpio, and
+        # claimed here it would be hashed as one opaque file, its members never listed.
+        return lower.endswith(_DEEP_SUFFIXES) and not any(
+            fmt is not self and fmt.sniff(head, name) for _, fmt in CONTAINERS
+        )
 
     def members(self, opener: Opener, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
         name = display_name(parent.raw_path.rsplit(b"/", 1)[-1])

@@ -1,11 +1,13 @@
 """Review workstation at scale: server-side render time of the dashboard and review pages.
 
-    python bench/bench_review.py [--media 100000] [--repeat 7]
+    python bench/bench_review.py [--media 100000] [--repeat 7] [--known-good 1000000]
 
 The store: the 1,000,000-message case of bench_network.py (bench/out/network-case, copied so that
 bench stays untouched; built directly with bulk inserts when it is missing) plus 100,000 media rows,
 their file occurrences, 10% of them matched to a categorised hash set, 5% decided, and PDQ clusters.
 Rows are generated and bulk-inserted (no evidence is hashed: this measures the pages, not ingest).
+``--known-good N`` adds a known-good set (as an NSRL import leaves it) of N random SHA-256 digests plus
+every tenth medium's, so the pages pay the known-good probe of every media row.
 
 Timed with FastAPI's TestClient in process (server-side work: queries + templates), best of N, after
 one warm-up request. Target: dashboard and a review page each under 300 ms. Results are appended to
@@ -208,6 +210,22 @@ def build(n_media: int) -> CaseHandle:
     return handle
 
 
+def _known_good(handle: CaseHandle, n: int, n_media: int) -> None:
+    """A known-good set as ``tessera hashset import`` leaves an NSRL one: raw digests in known_hash."""
+    from tessera.store.models_known import KNOWN_GOOD
+
+    rng = np.random.default_rng(3)
+    digests = [bytes(r) for r in rng.integers(0, 256, (n, 32), dtype=np.uint8)]
+    digests += [bytes.fromhex(f"{i:064x}") for i in range(1, n_media + 1, 10)]
+    with handle.engine.begin() as c:
+        c.execute(insert(m.HashSet), [{"id": 2, "name": "nsrl", "format": "nsrl-rds3",
+                                       "profile": "nsrl", "meta": {"disposition": KNOWN_GOOD}}])  # fmt: skip
+        c.exec_driver_sql(
+            "INSERT INTO known_hash (digest, hashset_id, rows) VALUES (?, 2, 1)", [(d,) for d in digests]
+        )
+        c.exec_driver_sql("ANALYZE")
+
+
 def timed(client: object, path: str, repeat: int) -> float:
     client.get(path)  # type: ignore[attr-defined]  # warm-up: caches, prepared statements
     best = float("inf")
@@ -223,6 +241,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--media", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--known-good", type=int, default=0, help="digests in a known-good set (0: none)")
     args = ap.parse_args()
     from fastapi.testclient import TestClient
 
@@ -236,6 +255,8 @@ def main() -> None:
         n_media = s.scalar(select(func.count()).select_from(m.Media)) or 0
         n_msgs = s.scalar(select(func.count()).select_from(m.Message)) or 0
     t_cluster = time.perf_counter() - t
+    if args.known_good:
+        _known_good(handle, args.known_good, n_media)
     client = TestClient(create_app(handle))
     page = client.get("/login")
     tok = re.search(r'name="csrf" value="([^"]+)"', page.text)
@@ -255,7 +276,12 @@ def main() -> None:
         f"Command: `python bench/bench_review.py {' '.join(sys.argv[1:])}`",
         "",
         f"Store: {n_media:,} media, {n_msgs:,} messages (built in {t_build:.1f} s); "
-        f"PDQ clusters for {n_clustered:,} media computed in {t_cluster:.1f} s (once per case).",
+        f"PDQ clusters for {n_clustered:,} media computed in {t_cluster:.1f} s (once per case)."
+        + (
+            f" A known-good set of {args.known_good:,} digests (+ every tenth medium's) is loaded."
+            if args.known_good
+            else " No known-good set."
+        ),
         "Server-side time per request (FastAPI TestClient in process, best of "
         f"{args.repeat} after a warm-up):",
         "",

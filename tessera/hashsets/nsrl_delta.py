@@ -169,6 +169,7 @@ def read_delta(path: Path, summary: DeltaSummary | None = None) -> Iterator[Delt
         p = _Parser(toks, where)
         verb = p.word()
         if verb in _CONTROL:
+            _pass_over(summary, verb, "")
             continue
         if verb == "INSERT" or verb == "REPLACE":
             if p.peek()[1].upper() == "OR":
@@ -215,7 +216,7 @@ def _ddl_target(p: _Parser) -> str:
 
 
 def _pass_over(summary: DeltaSummary, verb: str, table: str) -> None:
-    key = f"{verb} {table}"
+    key = f"{verb} {table}" if table else verb
     summary.passed_over[key] = summary.passed_over.get(key, 0) + 1
 
 

@@ -201,7 +201,7 @@ def apply_delta(case: CaseHandle, set_name: str, path: Path) -> dict[str, Any]:
             not_found += _remove(s, hs.id, op.digest, op.op == "drop")
         if adds:
             write_add(conn, hs.id, adds)
-        s.execute(delete(KnownHash).where(KnownHash.hashset_id == hs.id, KnownHash.rows <= 0))
+        gone = s.execute(delete(KnownHash).where(KnownHash.hashset_id == hs.id, KnownHash.rows <= 0))
         count = (
             s.scalar(select(func.count()).select_from(KnownHash).where(KnownHash.hashset_id == hs.id)) or 0
         )
@@ -213,6 +213,8 @@ def apply_delta(case: CaseHandle, set_name: str, path: Path) -> dict[str, Any]:
             "rows_added": summary.adds,
             "rows_removed": summary.removes,
             "hashes_dropped": summary.drops,
+            # Digests no row lists any more (their last row removed, or dropped whole): left the set.
+            "digests_removed": int(getattr(gone, "rowcount", 0) or 0),
             "removals_not_in_set": not_found,
             "passed_over": summary.passed_over,
             "digests_before": hs.entry_count,

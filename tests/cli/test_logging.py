@@ -65,6 +65,20 @@ def test_ingest_log_is_json_lines_and_never_holds_the_password(tmp_path: Path) -
     r = tessera("--log-file", str(again), "matches", "--format", "json", "--case", str(case))
     assert r.returncode == 0 and "INFO" not in r.stderr
     json.loads(r.stdout)  # the log never mixes into the JSON on standard output
+    # A listing logs nothing of its own, yet the file records the run: its command words and exit.
+    assert [(x["message"], x.get("exit")) for x in read_log(again)] == [
+        ("tessera matches started", None),
+        ("tessera matches ended: exit 0", 0),
+    ]
+    # Grouped commands are named with their subcommand; a failed run says its exit code; the
+    # ingest's password (an argument) never reaches the start line.
+    r = tessera("--log-file", str(again), "hashset", "list", "--case", str(tmp_path / "nowhere"))
+    assert r.returncode == 2
+    assert [x["message"] for x in read_log(again)][-2:] == [
+        "tessera hashset list started",
+        "tessera hashset list ended: exit 2",
+    ]
+    assert [x["message"] for x in read_log(log)][0] == "tessera ingest started"
 
 
 def test_a_log_file_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
@@ -145,3 +159,16 @@ def test_a_registered_secret_is_masked_should_it_reach_a_message(tmp_path: Path)
     (record,) = read_log(log_file)
     assert record["message"] == "careless Bearer [redacted]" and record["header"] == "[redacted]"
     assert record["level"] == "DEBUG" and record["logger"] == "tessera.test"
+
+
+def test_case_given_before_the_command(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    assert tessera("case", "init", str(case), "--name", "c", "--agency", "XX").returncode == 0
+    r = tessera("--case", str(case), "hashset", "list", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == []
+    # The command's own --case wins over the one before it.
+    r = tessera("--case", str(tmp_path / "nowhere"), "hashset", "list", "--format", "json", "--case", str(case))
+    assert r.returncode == 0, r.stderr
+    r = tessera("--case", str(tmp_path / "nowhere"), "hashset", "list")
+    assert r.returncode == 2 and "no case at" in r.stderr

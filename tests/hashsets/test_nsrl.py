@@ -130,7 +130,10 @@ def test_device_files_listed_in_the_rds_leave_review_new_material_and_counts(
     )
     rec = apply_delta(case, "NSRL modern minimal", delta)
     assert rec["rows_added"] == 1 and rec["rows_removed"] == 1 and rec["removals_not_in_set"] == 0
-    assert rec["passed_over"] == {"INSERT PKG": 1}
+    # BEGIN/COMMIT are counted and passed over, as docs/known-good.md says; the deleted row was its
+    # digest's last, so that digest left the set (a whole-hash delete there was none).
+    assert rec["passed_over"] == {"BEGIN": 1, "COMMIT": 1, "INSERT PKG": 1}
+    assert rec["digests_removed"] == 1 and rec["hashes_dropped"] == 0
     assert rec["digests_after"] == expected
     assert _queue(case) == {listed[0].sha256} | {k.sha256 for k in other[1:]}
 
@@ -153,12 +156,12 @@ def test_a_hash_listed_by_two_packages_stays_until_both_rows_are_deleted(
     )
     apply_delta(sqlite_case, "rds", twice)
     once = write_delta(tmp_path / "d2.sql", deletes=[(listed[0].sha256, 7, "copy.jpg")])
-    apply_delta(sqlite_case, "rds", once)
+    assert apply_delta(sqlite_case, "rds", once)["digests_removed"] == 0  # a row is left
     assert listed[0].sha256 not in _queue(sqlite_case)  # still listed by package 201
     rec = apply_delta(
         sqlite_case, "rds", write_delta(tmp_path / "d3.sql", deletes=[(listed[0].sha256, 201, "img0.jpg")])
     )
-    assert rec["rows_removed"] == 1
+    assert rec["rows_removed"] == 1 and rec["digests_removed"] == 1
     assert listed[0].sha256 in _queue(sqlite_case)
     missing = apply_delta(sqlite_case, "rds", once)
     assert missing["removals_not_in_set"] == 1
@@ -252,6 +255,12 @@ def test_known_good_list_and_the_benign_set(sqlite_case: CaseHandle, tmp_path: P
     sets = {h["name"]: h for h in hashset_summary(sqlite_case)}
     assert sets["local-benign"]["disposition"] == "known-good"
     assert sets["local-benign"]["entries"] == 1 and sets["icons"]["by_algorithm"] == {"md5": 3}
+    # The benign set has no source file: the report says so rather than printing "None".
+    html = tmp_path / "report.html"
+    r = runner.invoke(cli, ["report", "--format", "html", "--out", str(html)], env=env)
+    assert r.exit_code == 0, r.output
+    page = html.read_text(encoding="utf-8")
+    assert "local-benign" in page and "none (made in the case)" in page and ">None<" not in page
 
 
 def test_cli_imports_an_rds_and_shows_the_exclusions(sqlite_case: CaseHandle, tmp_path: Path) -> None:
@@ -275,7 +284,8 @@ def test_cli_imports_an_rds_and_shows_the_exclusions(sqlite_case: CaseHandle, tm
     delta = write_delta(tmp_path / "delta.sql", deletes=[(listed[0].sha256, 201, listed[0].name)])
     r = runner.invoke(cli, ["hashset", "apply-delta", "nsrl", str(delta)], env=env)
     assert r.exit_code == 0, r.output
-    assert "removed 1" in r.stdout
+    assert "removed 1" in r.stdout and "digests that left the set 1" in r.stdout
+    assert "statements passed over: BEGIN 1, COMMIT 1" in r.stdout
     bad = tmp_path / "bad.sql"
     bad.write_text("UPDATE FILE SET md5 = 'x';\n")
     r = runner.invoke(cli, ["hashset", "apply-delta", "nsrl", str(bad)], env=env)

@@ -9,36 +9,22 @@ listed and nothing said so, and a plain cpio named ``.img`` was taken for a disk
 
 from __future__ import annotations
 
-import bz2
 import gzip
 import hashlib
-import lzma
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tessera.evidence import Limits, iter_evidence, open_item
+from tessera.evidence import Limits, open_item
 from tessera.evidence.resolve import reopen
 from tessera.records import EvidenceItem
 from tests.evidence.test_containers import newc, odc
+from tests.evidence.test_cpio_limits import COMPRESSORS, _walk
 
 REG = 0o100644
 MICROCODE = newc([(b"kernel/x86/microcode/AuthenticAMD.bin", b"\x01\x02" * 1500, REG, 1, 1)])
 MAIN = {b"init": b"#!/bin/sh\nexec /sbin/init\n", b"etc/fstab": b"proc /proc proc defaults 0 0\n"}
 MAIN_CPIO = newc([(name, data, REG, i, 1) for i, (name, data) in enumerate(MAIN.items(), 2)])
-COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
-    "gz": lambda data: gzip.compress(data, mtime=0),
-    "bz2": bz2.compress,
-    "xz": lzma.compress,
-}
-
-
-def _walk(tmp_path: Path, name: str, data: bytes, limits: Limits) -> dict[str, EvidenceItem]:
-    ev = tmp_path / "ev"
-    ev.mkdir()
-    (ev / name).write_bytes(data)
-    return {i.locator: i for i in iter_evidence(ev, limits)}
 
 
 def _bytes(item: EvidenceItem) -> bytes:

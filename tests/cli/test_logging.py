@@ -168,7 +168,9 @@ def test_case_given_before_the_command(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
     # The command's own --case wins over the one before it.
-    r = tessera("--case", str(tmp_path / "nowhere"), "hashset", "list", "--format", "json", "--case", str(case))
+    r = tessera(
+        "--case", str(tmp_path / "nowhere"), "hashset", "list", "--format", "json", "--case", str(case)
+    )
     assert r.returncode == 0, r.stderr
     r = tessera("--case", str(tmp_path / "nowhere"), "hashset", "list")
     assert r.returncode == 2 and "no case at" in r.stderr

@@ -330,7 +330,9 @@ def create_app(
     @app.post("/v1/contributions", response_model=PushResult)
     def push(body: PushRequest, request: Request, who: Principal = Depends(contribute)) -> dict[str, Any]:
         """Contribute a batch (idempotent by batch id and by (entry, agency))."""
-        request.state.audit.update(batch_id=body.batch_id, items=len(body.items))
+        # The batch id is the client's choice (a file's SHA-256 fits its pattern): the log keeps a
+        # digest of it, enough to tie a retry to its first push, never the id as sent.
+        request.state.audit.update(batch=audit.batch_ref(body.batch_id), items=len(body.items))
         if len(body.items) > state.policy.max_push_items:
             raise HTTPException(
                 413, f"{len(body.items)} items exceed the limit of {state.policy.max_push_items} per batch"

@@ -48,6 +48,12 @@ __all__ = [
 HUB_KEY_ENV = "TESSERA_HUB_AUDIT_KEY"
 
 
+def batch_ref(batch_id: str) -> str:
+    """What the log keeps of a push's batch id: 16 hex digits of a digest of it. The id is the
+    client's to choose, and a file's SHA-256 fits its pattern; the log never holds hash values."""
+    return hashlib.sha256(b"tessera-hub-batch\0" + batch_id.encode()).hexdigest()[:16]
+
+
 def hub_key(path: Path | None = None) -> AuditKey | None:
     """The hub's key (``path`` or $TESSERA_HUB_AUDIT_KEY); None when the hub has none."""
     if path is None:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from tessera.cli import app as cli
 from tessera.hub import models as hm
+from tessera.hub.audit import batch_ref
 from tessera.hub.service import Policy
 from tessera.store import models as m
 from tessera.store.case import init_case
@@ -26,10 +27,12 @@ from tests.hub.test_hub_live import _add_media
 def test_no_entry_call_leaves_a_hash_in_the_audit_log(hub: Hub) -> None:
     rng = random.Random(71)
     item, other, unknown = rand_item(rng), rand_item(rng), rand_item(rng)
+    fourth = rand_item(rng)
     sha = item["sha256"]
     a, admin = auth(hub.tokens["A"]), auth(hub.tokens["admin"])
     with make_client(hub, Policy(max_body_bytes=2048)) as api:
         push(api, hub.tokens["A"], [item, other], "batch-regress-1")
+        push(api, hub.tokens["A"], [fourth], fourth["sha256"])  # a file's hash as the batch id
         calls = [
             api.get(f"/v1/entries/{sha}", headers=a),
             api.get(f"/v1/entries/{sha}?note={other['sha256']}", headers=a),
@@ -54,9 +57,13 @@ def test_no_entry_call_leaves_a_hash_in_the_audit_log(hub: Hub) -> None:
         rows = s.scalars(select(hm.AuditEntry)).all()
     text = " ".join(e.user + e.action + e.subject + e.details for e in rows).lower()
     assert len(rows) >= len(calls)
-    for it in (item, other, unknown):
+    for it in (item, other, unknown, fourth):
         for key in ("sha256", "md5", "sha1", "pdq"):
             assert it[key] not in text, key
+    # The batch id is kept as a digest: a client may choose a file's hash as its id.
+    pushes = [e for e in rows if e.subject == "/v1/contributions"]
+    assert pushes and all("batch-regress-1" not in e.details for e in pushes)
+    assert json.loads(pushes[0].details)["batch"] == batch_ref("batch-regress-1")
     subjects = {e.subject for e in rows}
     assert {"/v1/entries/{sha256}", "/v1/entries/{sha256}/contributors", "/v1/benign/{sha256}"} <= subjects
     assert "/v1/contributions/<hex>" in subjects and "/v1/entries/<hex>/nothing" in subjects

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -57,8 +58,9 @@ _SUFFIXES = (".cpio.gz", ".cpgz", ".cpio.bz2", ".cpio.xz")  # for bzip2, which c
 _READ_AHEAD = 128 * 1024
 #: The trailer entry's name and its NUL; an archive ends with it (and padding).
 _TRAILER = b"TRAILER!!!\0"
-#: Bytes of libarchive's reads kept to find what follows a trailer (it reads 4 KiB blocks).
-_KEEP = 64 * 1024
+#: libarchive's last reads kept to find what follows a trailer (it reads 4 KiB blocks, and stops
+#: within a block or two of the trailer).
+_KEEP_BLOCKS = 16
 #: Archives read one after another from one file (an initramfs holds two or three).
 _MAX_SEGMENTS = 64
 _MISSING = (
@@ -218,12 +220,14 @@ class _Keep:
     bytes after it already read and never reported, and those are where a next archive starts."""
 
     def __init__(self, src: _Chain) -> None:
-        self.src, self.tail, self.count = src, b"", 0
+        # The last blocks as read, joined only once at the end: re-slicing one growing tail per block
+        # copied ~64 KiB for every 4 KiB libarchive read.
+        self.src, self.blocks, self.count = src, deque[bytes](maxlen=_KEEP_BLOCKS), 0
 
     def readinto(self, buf: Any) -> int:
         n = self.src.readinto(buf)
         if n:
-            self.tail = self.tail[-_KEEP:] + bytes(memoryview(buf)[:n])
+            self.blocks.append(bytes(memoryview(buf)[:n]))
             self.count += n
         return n
 
@@ -235,9 +239,10 @@ class _Keep:
         the data read); None when that is not among the kept bytes."""
         if trailer_at is None:
             return None
-        start = trailer_at - (self.count - len(self.tail))
-        at = self.tail.find(_TRAILER, max(start, 0)) if start >= 0 else -1
-        return None if at < 0 else self.tail[at + len(_TRAILER) :]
+        tail = b"".join(self.blocks)
+        start = trailer_at - (self.count - len(tail))
+        at = tail.find(_TRAILER, start) if start >= 0 else -1
+        return None if at < 0 else tail[at + len(_TRAILER) :]
 
 
 def _header_position(lib: Any, archive: Any) -> int | None:

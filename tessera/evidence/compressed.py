@@ -10,7 +10,6 @@ recovered is evidence too, and the error says it is not the whole file.
 from __future__ import annotations
 
 import bz2
-import gzip
 import lzma
 import zlib
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ GZIP_MAGIC = b"\x1f\x8b\x08"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 _STRIP = {".gz": "", ".tgz": ".tar", ".bz2": "", ".tbz": ".tar", ".tbz2": ".tar", ".xz": "", ".txz": ".tar"}
 _CHUNK = 1 << 16
+_OUT = 1 << 20  # most bytes one decompression step may make
 
 
 def is_bzip2(head: bytes) -> bool:
@@ -67,12 +67,8 @@ def peek_decompressed(head: bytes) -> bytes | None:
 
 
 def decompressing(head: bytes, fh: IO[bytes]) -> IO[bytes]:
-    """A file-like decompressing reader (what tarfile and others are handed)."""
-    if head.startswith(GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
-    if head.startswith(XZ_MAGIC):
-        return lzma.LZMAFile(fh)
-    return bz2.BZ2File(fh)
+    """A file-like decompressing reader (what tarfile and others are handed): see :class:`Decompressed`."""
+    return Decompressed(head, fh)  # type: ignore[return-value]
 
 
 class CountingReader:
@@ -151,48 +147,121 @@ def _decompressor(kind: str) -> Any:
     return lzma.LZMADecompressor() if kind == "xz" else bz2.BZ2Decompressor()
 
 
-def decompressed_chunks(kind: str, fh: IO[bytes]) -> Iterator[bytes]:
+def decompressed_chunks(kind: str, fh: IO[bytes], read_size: int = _CHUNK) -> Iterator[bytes]:
     """The content of a gzip/bzip2/xz file, streams one after another (as gzip -d reads them).
 
     Driven by hand rather than through :class:`gzip.GzipFile`, which drops the last bytes it
-    decompressed when the input ends early: here everything before the damage comes out first.
-    Zero padding after the last stream is ignored, as the tools do; other trailing bytes are damage.
+    decompressed when the input ends early (and :class:`lzma.LZMAFile`/:class:`bz2.BZ2File`, which drop
+    whatever follows the last stream): here everything before the damage comes out first. Zero padding
+    after the last stream is ignored, as the tools do; other trailing bytes are damage. No step makes
+    more than ``_OUT`` bytes: 2 KiB of bzip2 holds 3 GiB of zeros, which one unbounded call would
+    hold in memory at once.
     """
     dec = _decompressor(kind)
     offset = 0  # compressed bytes consumed, for the error message
-    pending = b""
+    data = b""  # compressed bytes read and not yet handed to the decompressor
+    hungry = True  # the decompressor has no output pending: it needs more input
     while True:
-        data = pending or fh.read(_CHUNK)
-        pending = b""
-        if not data:
-            if dec.eof:
-                return
-            raise StreamDamage(f"the file ends inside the {kind} stream (truncated at byte {offset})")
+        if hungry and not data:
+            data = fh.read(read_size)
+            if not data:
+                raise StreamDamage(f"the file ends inside the {kind} stream (truncated at byte {offset})")
         try:
-            out = dec.decompress(data)
+            out = dec.decompress(data, _OUT)
         except (zlib.error, lzma.LZMAError, OSError, EOFError) as exc:
             raise StreamDamage(f"damaged {kind} data near byte {offset}: {exc}") from None
+        if kind == "gzip":  # zlib hands back what it did not take; bz2 and lzma keep it inside
+            left, hungry = dec.unconsumed_tail, len(out) < _OUT
+        else:
+            left, hungry = b"", dec.needs_input
+        offset += len(data) - len(left)
+        data = left
         if out:
             yield out
-        if dec.eof:
-            more = dec.unused_data
-            offset += len(data) - len(more)
-            while len(more) < 16 and (block := fh.read(_CHUNK)):
-                more += block
-            if not more:
-                return
-            if is_compressed(more[:16]) and kind_of(more[:16]) == kind:
-                dec, pending = _decompressor(kind), more  # the next stream of a concatenation
-                continue
-            if not more.strip(b"\x00") and not any(
-                block.strip(b"\x00") for block in iter(lambda: fh.read(_CHUNK), b"")
-            ):
-                return  # zero padding after the last stream, as tape blocking leaves it
-            raise StreamDamage(
-                f"the bytes after the end of the {kind} stream (from byte {offset}) are not {kind}"
-            )
-        else:
-            offset += len(data)
+        if not dec.eof:
+            continue
+        more = dec.unused_data + data
+        offset -= len(dec.unused_data)
+        while len(more) < 16 and (block := fh.read(_CHUNK)):
+            more += block
+        if not more:
+            return
+        if is_compressed(more[:16]) and kind_of(more[:16]) == kind:
+            dec, data, hungry = _decompressor(kind), more, True  # the next stream of a concatenation
+            continue
+        if not more.strip(b"\x00") and not any(
+            block.strip(b"\x00") for block in iter(lambda: fh.read(_CHUNK), b"")
+        ):
+            return  # zero padding after the last stream, as tape blocking leaves it
+        raise StreamDamage(
+            f"the bytes after the end of the {kind} stream (from byte {offset}) are not {kind}"
+        )
+
+
+class Decompressed:
+    """A gzip, bzip2 or xz file's content as a read-only stream (what tarfile and libarchive read).
+
+    Read through :func:`decompressed_chunks`, so concatenated streams are read on and bytes after the
+    last stream are damage, for all three kinds alike. Damage raises :class:`StreamDamage` from the
+    read after the one that returned the last good bytes: a reader gets everything before it first.
+    """
+
+    def __init__(self, head: bytes, fh: IO[bytes], read_size: int = _CHUNK) -> None:
+        self._chunks = decompressed_chunks(kind_of(head), fh, read_size)
+        self._buf = b""
+        self._pos = 0
+        self._done = False
+        self._error: StreamDamage | None = None
+
+    def _more(self) -> bool:
+        if self._error is not None:
+            raise self._error
+        if self._done:
+            return False
+        try:
+            self._buf, self._pos = next(self._chunks), 0
+        except StopIteration:
+            self._done = True
+            return False
+        except StreamDamage as exc:
+            self._error = exc
+            raise
+        return True
+
+    def read1(self, size: int = -1) -> bytes:
+        if self._pos >= len(self._buf) and not self._more():
+            return b""
+        end = len(self._buf) if size < 0 else self._pos + size
+        out = self._buf[self._pos : end]
+        self._pos += len(out)
+        return out
+
+    def read(self, size: int = -1) -> bytes:
+        parts: list[bytes] = []
+        got = 0
+        while size < 0 or got < size:
+            try:
+                part = self.read1(-1 if size < 0 else size - got)
+            except StreamDamage:
+                if parts:
+                    break  # these bytes first; the next read raises
+                raise
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts)
+
+    def readinto(self, buf: Any) -> int:
+        data = self.read1(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
 
 
 def member_name(raw_parent: bytes) -> bytes:

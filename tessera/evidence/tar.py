@@ -1,8 +1,9 @@
 """Tar archives, plain or compressed (gzip, bzip2, xz).
 
-Tar is read in :mod:`tarfile`'s streaming mode (``r|*``): one pass, no seeking, so a compressed tar
-is decompressed once and never whole in memory. Directory, device and fifo members are skipped (they
-hold no content); symbolic links are recorded, never followed.
+Tar is read in :mod:`tarfile`'s streaming mode: one pass, no seeking, so a compressed tar is
+decompressed once and never whole in memory (by :mod:`tessera.evidence.tarstream`, which also reads
+archives concatenated after the first and names any other bytes after its end). Directory, device
+and fifo members are skipped (they hold no content); symbolic links are recorded, never followed.
 
 A member over a limit is recorded as not read, with its name and the limit, and the walk goes on to
 every later member: one 300 MiB zero-filled swap file, or one bigger than ``max_total_bytes``, must not
@@ -18,7 +19,6 @@ targets they need; the links are listed after the other members, with their targ
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import shutil
 import tarfile
@@ -41,7 +41,8 @@ from tessera.evidence.base import (
     open_item,
     total_error,
 )
-from tessera.evidence.compressed import CountingReader, RatioGuard, is_compressed, peek_decompressed
+from tessera.evidence.compressed import RatioGuard, is_compressed, peek_decompressed
+from tessera.evidence.tarstream import READ_AHEAD, TarSource, headers
 from tessera.records import EvidenceItem, Opener
 
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tbz2", ".tb2", ".tar.xz", ".txz", ".tar")
@@ -69,22 +70,9 @@ class TarFormat:
     def members(self, opener: Opener, parent: EvidenceItem, limits: Limits) -> Iterator[EvidenceItem]:
         links: list[_Link] = []
         with open_item(opener) as fh:
-            compressed = is_compressed(fh.read(16))
-            fh.seek(0)
-            counting = CountingReader(fh)
-            try:
-                tf = tarfile.open(  # type: ignore[call-overload]  # noqa: SIM115 (closed below)
-                    fileobj=counting,
-                    mode="r|*",
-                    encoding="utf-8",
-                    errors="surrogateescape",
-                )
-            except Exception as exc:  # hostile input can raise almost anything from the parser
-                yield container_note(parent, f"corrupt archive: {exc}")
-                return
-            first = _Pass(tf, counting, compressed, parent, limits)
-            with tf:
-                yield from first.run(links)
+            source = TarSource(fh)
+            first = _Pass(source, parent, limits)
+            yield from first.run(links)
         if links:
             budget = limits.max_total_bytes - first.used
             yield from _hard_links(opener, replace(limits, max_total_bytes=budget), links)
@@ -102,16 +90,9 @@ class _Link:
 class _Pass:
     """The first (and usually only) pass over a tar stream."""
 
-    def __init__(
-        self,
-        tf: tarfile.TarFile,
-        counting: CountingReader,
-        compressed: bool,
-        parent: EvidenceItem,
-        limits: Limits,
-    ) -> None:
-        self.tf, self.counting, self.compressed = tf, counting, compressed
-        self.parent, self.limits = parent, limits
+    def __init__(self, source: TarSource, parent: EvidenceItem, limits: Limits) -> None:
+        self.counting, self.compressed = source.counting, source.compressed
+        self.source, self.parent, self.limits = source, parent, limits
         self.used = 0
 
     def run(self, links: list[_Link]) -> Iterator[EvidenceItem]:
@@ -120,15 +101,11 @@ class _Pass:
         #: name in the archive -> index of the member a hard link to that name reaches (or why not)
         regular: dict[str, int | str | None] = {}
         count = 0
-        members = iter(self.tf)
-        for index in itertools.count():
-            try:
-                info = next(members, None)
-            except Exception as exc:  # a damaged header or a truncated stream
-                yield container_note(parent, f"corrupt archive: {exc}")
+        for index, header in enumerate(headers(self.source, limits)):
+            if isinstance(header, str):
+                yield container_note(parent, header)
                 return
-            if info is None:
-                return
+            info = header.info
             if not (info.isreg() or info.issym() or info.islnk()):
                 continue  # directories, devices, fifos: no content to read
             loc, raw_path = names.locate(parent, info.name.encode("utf-8", "surrogateescape"))
@@ -149,7 +126,7 @@ class _Pass:
                 regular[info.name] = reach  # a link to a link reaches the same content
                 continue
             skip = max(limits.max_skip_bytes, limits.max_total_bytes)
-            if self.compressed and info.offset_data + info.size > skip:
+            if self.compressed and header.base + info.offset_data + info.size > skip:
                 # Even skipping it would decompress past what a listing may cost.
                 yield replace(item, size=info.size, error=total_error(limits))
                 yield container_note(
@@ -158,7 +135,7 @@ class _Pass:
                     f"past {skip} bytes (limit max_skip_bytes)",
                 )
                 return
-            got = self.read(info, item)
+            got = self.read(header.tf, info, item)
             regular[info.name] = index if got.error is None else got.error
             yield got
             if self._corrupt:
@@ -166,22 +143,22 @@ class _Pass:
 
     _corrupt = False
 
-    def read(self, info: tarfile.TarInfo, item: EvidenceItem) -> EvidenceItem:
+    def read(self, tf: tarfile.TarFile, info: tarfile.TarInfo, item: EvidenceItem) -> EvidenceItem:
         """The member with its content, or recorded as not read (why) when a limit stops it."""
         limits = self.limits
         if self.used + info.size > limits.max_total_bytes:
             return replace(item, size=info.size, error=f"{total_error(limits)}; not read, later members are")
         sink = MemberSink(limits)
         start = self.counting.count
-        bufsize = self.tf.fileobj.bufsize if hasattr(self.tf.fileobj, "bufsize") else tarfile.RECORDSIZE
         guard = RatioGuard(limits, item.locator.rsplit("/", 1)[-1])
         try:
-            data = self.tf.extractfile(info)
+            data = tf.extractfile(info)
             while data is not None and (chunk := data.read(_CHUNK)):
                 sink.write(chunk)
                 if self.compressed:
-                    # A stream's read-ahead (one buffer) may hold part of this member: counted as its own.
-                    guard.check(chunk, sink.size, self.counting.count - start + bufsize)
+                    # The decompressor's read-ahead (one read) may hold part of this member: counted as
+                    # its own.
+                    guard.check(chunk, sink.size, self.counting.count - start + READ_AHEAD)
         except LimitHit as exc:
             sink.discard()
             return replace(item, size=info.size, error=f"{exc}; not read, later members are")
@@ -231,12 +208,13 @@ def _hard_links(opener: Opener, limits: Limits, links: list[_Link]) -> Iterator[
     last = max(wanted)
     with open_item(opener) as fh:
         try:
-            with tarfile.open(fileobj=fh, mode="r|*", encoding="utf-8", errors="surrogateescape") as tf:
-                for index, info in enumerate(tf):
-                    if index in wanted:
-                        yield from _with_content(tf, info, wanted.pop(index), limits)
-                    if index >= last:
-                        break
+            for index, header in enumerate(headers(TarSource(fh), limits)):
+                if isinstance(header, str):
+                    break  # named by the first pass
+                if index in wanted:
+                    yield from _with_content(header.tf, header.info, wanted.pop(index), limits)
+                if index >= last:
+                    break
         except Exception as exc:  # the first pass read this far, so this is unexpected damage
             for group in wanted.values():
                 for link in group:

@@ -82,16 +82,20 @@ def build_app(only: str | None = None) -> typer.Typer:
     return app
 
 
+#: The root options that take a value (skipped with it to find the command's name).
+_ROOT_VALUED = ("--log-file", "--case")
+
+
 def _command_named(argv: list[str]) -> str | None:
     """The command ``argv`` runs, if it names one; None (build everything) for help and the unknown."""
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg == "--log-file":
+        if arg in _ROOT_VALUED:
             i += 2
             continue
         if (
-            arg.startswith("--log-file=")
+            arg.startswith(tuple(f"{o}=" for o in _ROOT_VALUED))
             or arg == "--verbose"
             or (arg.startswith("-v") and set(arg[1:]) == {"v"})
         ):

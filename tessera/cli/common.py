@@ -113,7 +113,9 @@ def output_file(target: Path, suffix: str = "") -> Iterator[Path]:
         if path.exists():
             with path.open("rb") as fh:
                 sys.stdout.flush()
-                shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
+                # A pipe's size at a time: when the reader stops (``| head``) a later write fails and
+                # the command ends; one large write to a closed pipe could end short with no error.
+                shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 16)
             sys.stdout.flush()
 
 

@@ -117,6 +117,8 @@ def dfxml(
             n = export_dfxml(handle, device, path, command_line=f"tessera export dfxml --device {device}")
     except DeviceNotFound as exc:
         fail(str(exc))
+    except BrokenPipeError:
+        raise  # the reader went away (``| head``): click ends the command quietly, exit 1
     except OSError as exc:
         fail(f"cannot write {out_file}: {exc.strerror or exc}")
     say(out_file).print(f"wrote {n:,} file object(s) of device {device} to {where(out_file)}")
@@ -134,6 +136,8 @@ def case_uco(
     try:
         with output_file(out_file, ".jsonld") as path:
             st = export_case(handle, path)
+    except BrokenPipeError:
+        raise  # the reader went away (``| head``): click ends the command quietly, exit 1
     except OSError as exc:
         fail(f"cannot write {out_file}: {exc.strerror or exc}")
     out = say(out_file)

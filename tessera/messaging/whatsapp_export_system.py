@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: What ``raw["actor"]`` says when the notice's actor is the device owner ("You added ...").
 YOU = "You"
@@ -77,12 +78,27 @@ class SystemPattern:
 
 def _p(
     src: str, action: str | None, locale: str, by_you: bool = False, you_target: bool = False
-) -> SystemPattern:
-    return SystemPattern(re.compile(src, re.IGNORECASE | re.DOTALL), action, locale, by_you, you_target)
+) -> tuple[str, str | None, str, bool, bool]:
+    return src, action, locale, by_you, you_target
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> tuple[tuple[SystemPattern, ...], tuple[SystemPattern, ...]]:
+    """(encryption banners, every system pattern), compiled on first use: the ~200 expressions cost
+    ~25 ms, which every command paid at start-up whether or not it met a chat export."""
+
+    def compile_all(specs: tuple[tuple[str, str | None, str, bool, bool], ...]) -> tuple[SystemPattern, ...]:
+        return tuple(
+            SystemPattern(re.compile(src, re.IGNORECASE | re.DOTALL), action, locale, by_you, you_target)
+            for src, action, locale, by_you, you_target in specs
+        )
+
+    encryption = compile_all(_ENCRYPTION_SPECS)
+    return encryption, encryption + compile_all(_EVENT_SPECS)
 
 
 # The end-to-end encryption banner: a "messages" word first, the language's "end-to-end" phrase after.
-ENCRYPTION_PATTERNS: tuple[SystemPattern, ...] = (
+_ENCRYPTION_SPECS = (
     _p(r"(?:your )?messages\b.*\bend-to-end encrypt.*", "encrypted", "en"),
     _p(r"messages (?:to|you send to) this (?:group|chat).*\bend-to-end encryption\b.*", "encrypted", "en"),
     _p(r"(?:los )?mensajes\b.*\b(?:cifrad[oa]s?|cifrado) de extremo a extremo\b.*", "encrypted", "es"),
@@ -99,7 +115,7 @@ ENCRYPTION_PATTERNS: tuple[SystemPattern, ...] = (
 )
 
 # "You ..." forms come before the "{actor} ..." forms, which would also match them.
-_EVENTS: tuple[SystemPattern, ...] = (
+_EVENT_SPECS = (
     # creation
     _p(rf"you created (?:group {_TITLE}|this group)", "created", "en", True),
     _p(rf"{_A} created (?:group {_TITLE}|this group)", "created", "en"),
@@ -341,7 +357,6 @@ _EVENTS: tuple[SystemPattern, ...] = (
     _p(rf"{_A} cambió su número de teléfono\b.*", "number_changed", "es"),
     _p(rf"{_A} mudou (?:seu|o) número de telefone\b.*", "number_changed", "pt"),
 )
-SYSTEM_PATTERNS: tuple[SystemPattern, ...] = ENCRYPTION_PATTERNS + _EVENTS
 
 #: Actions that only happen in groups: one of them makes a chat a group.
 GROUP_ACTIONS = frozenset(
@@ -360,7 +375,7 @@ GROUP_ACTIONS = frozenset(
 
 
 def match_system(text: str) -> tuple[SystemPattern, re.Match[str]] | None:
-    for pattern in SYSTEM_PATTERNS:
+    for pattern in _compiled()[1]:
         m = pattern.regex.fullmatch(text)
         if m:
             return pattern, m
@@ -373,7 +388,7 @@ def match_encryption(text: str) -> SystemPattern | None:
     WhatsApp, which a person typing about encryption rarely writes in the same sentence."""
     if "whatsapp" not in text.lower():
         return None
-    return next((p for p in ENCRYPTION_PATTERNS if p.regex.fullmatch(text)), None)
+    return next((p for p in _compiled()[0] if p.regex.fullmatch(text)), None)
 
 
 def split_targets(targets: str, locale: str) -> list[str]:

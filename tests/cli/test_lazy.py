@@ -14,6 +14,9 @@ def test_command_named_skips_the_root_options() -> None:
     assert _command_named(["ingest", "--case", "x", "src"]) == "ingest"
     assert _command_named(["-vv", "--log-file", "l.jsonl", "hub", "serve"]) == "hub"
     assert _command_named(["--verbose", "--log-file=l.jsonl", "case", "init"]) == "case"
+    # The root's own --case (added after the lazy command line) took every module in again.
+    assert _command_named(["--case", "/cases/op", "ingest", "src"]) == "ingest"
+    assert _command_named(["--case=/cases/op", "-v", "report"]) == "report"
     assert _command_named(["--help"]) is None
     assert _command_named(["bogus"]) is None
     assert _command_named([]) is None

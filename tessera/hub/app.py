@@ -34,6 +34,7 @@ from tessera.hub.benign import benign_router
 from tessera.hub.db import sessions
 from tessera.hub.guard import RequestGuard
 from tessera.hub.index import DEFAULT_PROFILE, PROFILES, HubIndex
+from tessera.hub.ratelimit import token_limiter
 from tessera.hub.schemas import (
     ChangesResponse,
     ContributionFields,
@@ -160,7 +161,8 @@ class HubState:
         self.replica = replica_name(replica)
         self.index_profile = index_profile
         self.index = HubIndex(bytes_per_entry=PROFILES[index_profile])
-        self.limiter = RateLimiter(policy.rate, policy.burst)
+        # One budget per token across every hub process on the database (tessera.hub.ratelimit).
+        self.limiter = token_limiter(engine, self.sessions, policy.rate, policy.burst)
         self.refusal_limiter = RateLimiter(policy.refusal_rate, policy.refusal_burst)
         self.refusals = RefusalLog(audit.append)
         self.catchup = CatchUp(self, catchup_interval) if catchup_interval else None

@@ -152,4 +152,5 @@ class AuditEntry(HubBase):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-from tessera.hub import models_benign  # noqa: E402,F401  (the known-benign list, migration h0004)
+# Tables of their own modules, on this metadata (migrations h0004, h0005).
+from tessera.hub import models_benign, models_rate  # noqa: E402,F401

@@ -126,9 +126,11 @@ def key_path_for(session: Session) -> Path | None:
     # An in-memory database has no directory: never pick up a stray audit.key from the cwd.
     if db and db != ":memory:" and not db.startswith("file:"):
         return Path(db).parent / KEY_FILE
-    case_env = os.environ.get("TESSERA_CASE")
-    if case_env:
-        return Path(case_env) / KEY_FILE
+    from tessera.store.casedir import default_case_dir
+
+    case_env = default_case_dir()  # the root --case, else $TESSERA_CASE
+    if case_env is not None:
+        return case_env / KEY_FILE
     from sqlalchemy import select
 
     from tessera.store import models as m

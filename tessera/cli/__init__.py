@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from importlib import import_module
 from pathlib import Path
@@ -143,10 +142,10 @@ def root(
 ) -> None:
     """Tessera: triage seized devices for known and new material; hashes and metadata only leave a case."""
     from tessera.logs import configure
+    from tessera.store.casedir import set_root_case
 
-    if case is not None:
-        # Read where every command looks when its own --case is not given.
-        os.environ["TESSERA_CASE"] = str(case)
+    # Where every command looks when its own --case is not given (this invocation only).
+    set_root_case(case)
     try:
         configure(verbose, log_file)
     except OSError as exc:

@@ -113,8 +113,8 @@ def output_file(target: Path, suffix: str = "") -> Iterator[Path]:
         if path.exists():
             with path.open("rb") as fh:
                 sys.stdout.flush()
-                # A pipe's size at a time: when the reader stops (``| head``) a later write fails and
-                # the command ends; one large write to a closed pipe could end short with no error.
+                # A pipe's size at a time: a reader that stops (``| head``) is met by the next write,
+                # which fails and ends the command, where one large write may end short silently.
                 shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 16)
             sys.stdout.flush()
 

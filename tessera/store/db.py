@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,5 +90,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def env_case_dir() -> Path | None:
-    value = os.environ.get("TESSERA_CASE")
-    return Path(value) if value else None
+    """The case a command uses when it was given no ``--case`` of its own: the root option's, else
+    $TESSERA_CASE (:mod:`tessera.store.casedir`)."""
+    from tessera.store.casedir import default_case_dir
+
+    return default_case_dir()

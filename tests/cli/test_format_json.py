@@ -180,18 +180,15 @@ def test_hub_listings_and_export_to_standard_output(tmp_path: Path) -> None:
     assert not (tmp_path / "-").exists()
 
 
-def test_a_reader_that_stops_early_ends_the_command_quietly(
+def test_a_reader_that_went_away_ends_the_command_quietly(
     worked: tuple[Path, dict[str, Any], list[Any]],
 ) -> None:
     # ``tessera export ... --out - | head`` printed "cannot write -: Broken pipe" and exited 2; now it
-    # ends as click ends a command whose reader went away: quietly, exit 1.
-    case = str(worked[0])
-    cmd = [sys.executable, "-m", "tessera", "export", "case", "--out", "-", "--case", case]
-    full = subprocess.run(cmd, capture_output=True, check=True).stdout
-    assert len(full) > 80 * 1024  # more than a pipe holds (64 KiB): the writer meets the closed pipe
+    # ends as click ends a command whose reader went away: quietly, exit 1. The reader here is gone
+    # before the first write (a reader leaving part-way may let a write end short without an error).
+    cmd = [sys.executable, "-m", "tessera", "export", "case", "--out", "-", "--case", str(worked[0])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
-    assert proc.stdout.read(100) == full[:100]
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tessera.hub.auth import add_agency, create_token
 from tessera.hub.db import open_hub, sessions
 from tessera.logs import configure, redact
@@ -174,3 +176,24 @@ def test_case_given_before_the_command(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     r = tessera("--case", str(tmp_path / "nowhere"), "hashset", "list")
     assert r.returncode == 2 and "no case at" in r.stderr
+
+
+def test_the_root_case_is_for_its_own_invocation_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The root --case was written to $TESSERA_CASE: a program running several commands in one process
+    # had a later command, given no case, open the earlier one's.
+    from typer.testing import CliRunner
+
+    from tessera.cli import app
+
+    monkeypatch.delenv("TESSERA_CASE", raising=False)
+    case = tmp_path / "case"
+    runner = CliRunner()
+    assert runner.invoke(app, ["case", "init", str(case), "--name", "c", "--agency", "XX"]).exit_code == 0
+    first = runner.invoke(app, ["--case", str(case), "hashset", "list", "--format", "json"])
+    assert first.exit_code == 0, first.output
+    assert "TESSERA_CASE" not in os.environ
+    later = runner.invoke(app, ["hashset", "list", "--format", "json"])
+    # (Through the runner the error comes back as the exception that the real entry point prints.)
+    assert later.exit_code != 0 and "no case given" in f"{later.output} {later.exception}"

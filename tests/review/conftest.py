@@ -35,4 +35,3 @@ def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
     meta = re.search(r'<meta name="csrf" content="([^"]+)"', r.text)
     assert meta and meta.group(1)
     return meta.group(1)
-

@@ -24,7 +24,7 @@ from tessera.ingest.messaging import SourceResult, link_media, record_not_parsed
 from tessera.ingest.secondary import AlreadyStored, is_secondary
 from tessera.messaging import PARSERS, ParseContext
 from tessera.messaging.coverage import COMPLETE, INCOMPLETE, NOT_PARSED, PARTIAL, Coverage
-from tessera.messaging.detect import detect_parser, is_companion, maybe_messaging
+from tessera.messaging.detect import base_name, detect_parser, is_companion, maybe_messaging
 from tessera.messaging.inventory import AppFinder, duplicate_sources
 from tessera.messaging.records import MessagingRecord
 from tessera.records import EvidenceItem, Opener
@@ -32,11 +32,11 @@ from tessera.store import models as m
 from tessera.store.case import CaseHandle
 
 
-def detect_source(item: EvidenceItem) -> str | None:
+def detect_source(item: EvidenceItem, base: str | None = None) -> str | None:
     """The parser that claims this item, or None."""
     assert item.opener is not None
     try:
-        return detect_parser(item.locator, read_head(item.opener))
+        return detect_parser(item.locator, read_head(item.opener), base)
     except OSError:
         return None
 
@@ -73,12 +73,13 @@ class MessagingStage:
         if item.opener is None or item.error is not None:
             return False
         keep = False
-        parser = detect_source(item) if maybe_messaging(item.locator) else None
+        base = base_name(item.locator)  # once: every check below starts from it
+        parser = detect_source(item, base) if maybe_messaging(item.locator, base) else None
         if parser:
             self.sources.append((item, parser))
             keep = True
-        keep = self.apps.see(item, claimed=bool(parser)) or keep
-        if is_companion(item.locator):
+        keep = self.apps.see(item, claimed=bool(parser), base=base) or keep
+        if is_companion(item.locator, base):
             self.companions[item.locator] = item.opener
             self.companion_items.append(item)
             keep = True

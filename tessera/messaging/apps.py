@@ -179,9 +179,11 @@ def _compiled(_names: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{app.name})" for _, app in APPS))
 
 
-def recognise(locator: str) -> tuple[str, KnownApp] | None:
-    """The known app whose data this file is, or None. Cheap: one regex on the base name first."""
-    base = last_name(locator).rsplit("/", 1)[-1].lower()
+def recognise(locator: str, base: str | None = None) -> tuple[str, KnownApp] | None:
+    """The known app whose data this file is, or None. Cheap: one regex on the base name first
+    (``base``: the lower-cased base name, when the caller has it)."""
+    if base is None:
+        base = last_name(locator).rsplit("/", 1)[-1].lower()
     if not _any_name().fullmatch(base):
         return None
     low = locator.lower()

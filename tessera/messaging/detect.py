@@ -40,19 +40,22 @@ def _compiled(_names: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]
     return re.compile("|".join(own) or never), re.compile("|".join(comp) or never)
 
 
-def maybe_messaging(locator: str) -> bool:
+# ``base``: the caller's base_name(locator), when it has it (the walk looks at every file several ways).
+
+
+def maybe_messaging(locator: str, base: str | None = None) -> bool:
     """Could a registered parser claim this file (by its name alone)?"""
-    return _patterns()[0].match(base_name(locator)) is not None
+    return _patterns()[0].match(base_name(locator) if base is None else base) is not None
 
 
-def is_companion(locator: str) -> bool:
+def is_companion(locator: str, base: str | None = None) -> bool:
     """Is this file one that some parser reads beside its source?"""
-    return _patterns()[1].match(base_name(locator)) is not None
+    return _patterns()[1].match(base_name(locator) if base is None else base) is not None
 
 
-def detect_parser(locator: str, head: bytes) -> str | None:
+def detect_parser(locator: str, head: bytes, base: str | None = None) -> str | None:
     """The registered parser that claims this file, or None."""
-    name = base_name(locator)
+    name = base_name(locator) if base is None else base
     for pname, parser, names in _by_parser(PARSERS.name_tuple()):
         if names.match(name) is not None and parser.detect(locator, head):
             return pname

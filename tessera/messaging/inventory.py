@@ -68,14 +68,16 @@ class AppFinder:
     #: (locator, reason) of App Store databases that could not be read: listed, never dropped.
     store_errors: list[tuple[str, str]] = field(default_factory=list)
 
-    def see(self, item: EvidenceItem, *, claimed: bool) -> bool:
-        """Note ``item``; ``claimed``: a parser took it. True when its bytes must be kept."""
+    def see(self, item: EvidenceItem, *, claimed: bool, base: str | None = None) -> bool:
+        """Note ``item``; ``claimed``: a parser took it; ``base``: its lower-cased base name, when the
+        caller has it. True when its bytes must be kept."""
         loc = item.locator
-        if not claimed and (named := recognise(loc)) is not None:
+        if base is None:
+            base = last_name(loc).rsplit("/", 1)[-1].lower()
+        if not claimed and (named := recognise(loc, base)) is not None:
             self.found.setdefault(named[0], Found()).add(loc)
         if (ids := identify(loc)) is not None:
             self.found.setdefault(ids[0], Found(kind="data")).add(ids[2])
-        base = last_name(loc).rsplit("/", 1)[-1].lower()
         if base == CONTAINER_PLIST and item.opener is not None:
             self._container(item)
             return False

@@ -13,7 +13,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, select
+from sqlalchemy import Connection, DateTime, Dialect, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -71,7 +71,8 @@ def _prepared_sqlite(
     for i, k in enumerate(order):
         proc = table.c[k].type.dialect_impl(dialect).bind_processor(dialect)
         if proc is not None:
-            procs.append((i, proc))
+            # A flush gives all its rows one timestamp (first_seen): formatted once, not per row.
+            procs.append((i, _last_value(proc) if isinstance(table.c[k].type, DateTime) else proc))
     pick = itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
 
     def values(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -84,6 +85,18 @@ def _prepared_sqlite(
         return tuple(vals)
 
     return str(compiled), values
+
+
+def _last_value(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``proc`` that hands back its last result when given the same object again."""
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, proc(value)
+        return last[1]
+
+    return convert
 
 
 def chunks(seq: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:

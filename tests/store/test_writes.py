@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ def _rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     media = [media_row(r) for r in recs]
     for row in media:
         row["first_seen"] = media[0]["first_seen"]  # one instant, so both databases hold equal rows
+    # ... but the last a second later: the prepared path formats a repeated instant once, and a new one anew.
+    media[2]["first_seen"] = media[0]["first_seen"] + timedelta(seconds=1)
     files = [
         file_row("D1", it, rec, it.error, 1) for it, rec in zip(items, [recs[0], recs[1], None], strict=True)
     ]

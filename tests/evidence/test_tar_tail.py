@@ -14,21 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tessera.evidence import Limits, iter_evidence, open_item
+from tessera.evidence import Limits, open_item
 from tessera.evidence.compressed import _OUT, decompressed_chunks
 from tessera.evidence.resolve import reopen
 from tessera.records import EvidenceItem
 from tessera.synth.archives import COMPRESS, concatenated, tar_bytes
+from tests.evidence.test_cpio_limits import _walk
 
 A = {"a/one.txt": b"first archive\n", "a/big.bin": bytes(range(256)) * 300}
 B = {"b/two.txt": b"second archive, hidden from a tool that stops at the first end\n"}
-
-
-def _walk(tmp_path: Path, name: str, data: bytes, limits: Limits) -> dict[str, EvidenceItem]:
-    ev = tmp_path / "ev"
-    ev.mkdir()
-    (ev / name).write_bytes(data)
-    return {i.locator: i for i in iter_evidence(ev, limits)}
 
 
 def _read(item: EvidenceItem) -> bytes:

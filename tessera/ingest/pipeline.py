@@ -47,6 +47,7 @@ from tessera.ingest.runs import (
     stored_file_errors,
 )
 from tessera.ingest.sources import MessagingStage
+from tessera.ingest.storeproc import StoreProcess, wanted
 from tessera.ingest.writer import FLUSH_FILES as FLUSH_FILES  # bench and callers read these here
 from tessera.ingest.writer import FLUSH_SECONDS as FLUSH_SECONDS
 from tessera.ingest.writer import RAMP_FILES, IngestProgress, _Writer
@@ -102,6 +103,9 @@ class IngestOptions:
     #: under ``/<source name>`` (see :mod:`tessera.ingest.runs`). Without it, a different source under
     #: an existing device id is refused.
     add_source: bool = False
+    #: Store in a process of its own where that is safe (:func:`tessera.ingest.storeproc.wanted`);
+    #: False stores in this process.
+    store_process: bool = True
 
 
 @dataclass
@@ -205,12 +209,22 @@ def ingest(
     walker = iter_evidence(source, limits)
     log.info("ingest of %s from %s started (%s executor)", opts.device_id, source, opts.executor)
     owned = opts.pool is None
-    executor = _executor(opts) if owned else opts.pool
-    if owned and executor is not None and executor.slots != opts.workers:
-        opts = replace(opts, workers=executor.slots)  # the window follows the cluster's size
+    store: StoreProcess | None = None
+    executor: HashingExecutor | None = None
     try:
-        result = _run(case, source, opts, walker, progress, should_stop, executor)
+        executor = _executor(opts) if owned else opts.pool
+        if owned and executor is not None and executor.slots != opts.workers:
+            opts = replace(opts, workers=executor.slots)  # the window follows the cluster's size
+        if opts.store_process and wanted(
+            threading.current_thread() is threading.main_thread(),
+            has_pool=executor is not None,
+            waits_for_hit=should_stop is not None,
+        ):
+            store = StoreProcess(case, opts.device_id)
+        result = _run(case, source, opts, walker, progress, should_stop, executor, store)
     finally:
+        if store is not None:
+            store.close()
         if owned and executor is not None:
             executor.close()
     if checks:
@@ -237,6 +251,7 @@ def _run(
     progress: IngestProgress | None,
     should_stop: Callable[[], bool] | None,
     executor: HashingExecutor | None,
+    store: StoreProcess | None,
 ) -> IngestResult:
     with case.session() as s:
         claim = _claim(s, opts, source)
@@ -247,15 +262,18 @@ def _run(
         run_id = run.id
         # Only a device that already has files can be a resumed run; a first run skips the look-ups.
         resuming = s.scalar(select(m.File.id).where(m.File.device_id == opts.device_id).limit(1)) is not None
-        matcher = CaseMatcher(case_default_threshold(s)).load(s)
+        # A store process loads the hash sets itself: this process then never matches.
+        matcher = CaseMatcher() if store is not None else CaseMatcher(case_default_threshold(s)).load(s)
     result = IngestResult(run_id=run_id, primary=claim.primary)
     if claim.prefix:
         walker = _prefixed(walker, claim.prefix)
     try:
-        _stream(case, source, opts, walker, progress, should_stop, executor, result, matcher, resuming)
+        _stream(case, source, opts, walker, progress, should_stop, executor, result, matcher, resuming, store)
     except BaseException:
         # Ctrl-C, a lost executor, a crash: the run ended early and the next one resumes it. (A kill
-        # gets here never; the next run marks it.)
+        # gets here never; the next run marks it.) The flush being stored ends first.
+        if store is not None:
+            store.close()
         end_run(case, run_id, INTERRUPTED)
         raise
     return result
@@ -272,6 +290,7 @@ def _stream(
     result: IngestResult,
     matcher: CaseMatcher,
     resuming: bool,
+    store: StoreProcess | None = None,
 ) -> None:
     if progress:
         # The pre-count only feeds the ETA: it runs beside the walk so it never delays the first hit.
@@ -279,6 +298,9 @@ def _stream(
         threading.Thread(target=lambda: counter.start(*count_tree(source)), daemon=True).start()
     run_id = result.run_id
     writer = _Writer(case, opts.device_id, run_id, matcher, result, progress)
+    if store is not None:
+        store.begin(run_id, result, progress)
+        writer.remote = store
     if should_stop is not None:
         writer.flush_files = BATCH  # a caller waiting for the first hit must not wait for a full buffer
     window = max(2, opts.workers * 4)
@@ -338,7 +360,9 @@ def _stream(
         submit(batch)
     while inflight:
         drain_one()
-    writer.flush()
+    writer.finish()
+    if store is not None:
+        store.close()  # its hash sets' index goes with it, before the messaging stage
     # Messaging sources are parsed once their device's files are stored, so attachments resolve.
     result.messaging = stage.run(
         case, opts.device_id, region=opts.region, local_tz=opts.local_tz, options=opts.parser_options

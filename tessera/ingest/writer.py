@@ -27,6 +27,7 @@ from tessera.store.writes import existing_sha256, file_row, frame_rows, insert_i
 
 if TYPE_CHECKING:
     from tessera.ingest.pipeline import IngestResult
+    from tessera.ingest.storeproc import StoreProcess
 
 #: Files walked before tasks and commits grow to their full size: the first results (and a small
 #: source's) come as quickly as before, and a kill part-way through a small source still finds part
@@ -83,6 +84,8 @@ class _Writer:
         self.keep: set[str] = set()  # locators whose spooled bytes a messaging parser still needs
         self.flush_files = FLUSH_FILES
         self.flushed = 0  # files handed to flush so far
+        #: Where flushes go when storing runs in a process of its own (tessera.ingest.storeproc).
+        self.remote: StoreProcess | None = None
 
     def add(self, item: EvidenceItem, rec: MediaRecord | None, error: str | None) -> None:
         # A huge archive member was spooled to the case's scratch space; once hashed it goes.
@@ -101,7 +104,16 @@ class _Writer:
             return
         buf, self.buf = self.buf, []
         self.flushed += len(buf)
-        self._store(buf)
+        if self.remote is not None:
+            self.remote.send(buf)
+        else:
+            self._store(buf)
+
+    def finish(self) -> None:
+        """Store what is buffered and wait until everything handed over is stored."""
+        self.flush()
+        if self.remote is not None:
+            self.remote.wait()
 
     def _store(self, buf: list[tuple[EvidenceItem, MediaRecord | None, str | None]]) -> None:
         with self.case.session() as s:

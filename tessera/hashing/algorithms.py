@@ -19,12 +19,13 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Literal
 
 from tessera.plugins import Registry
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 PDQ_BITS = 256
 PDQ_BYTES = PDQ_BITS // 8
@@ -123,6 +124,8 @@ class HashAlgorithm:
             raise ValueError(
                 f"{self.name} value {bad + 1} is {len(parts[bad]) * 2} hex digits, not {self.hex_length}"
             )
+        import numpy as np  # here, not at load: the CLI, the store and the hub start without numpy
+
         # A copy, so the array is writable and owns its memory (indexes may keep it).
         return np.frombuffer(b"".join(parts), np.uint8).reshape(-1, width).copy()
 
@@ -274,13 +277,13 @@ def pdq_hex_to_array(hexes: Iterable[str]) -> npt.NDArray[np.uint8]:
     return ALGORITHMS.get("pdq").to_bits(hexes)
 
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+def _popcount(x: npt.NDArray[np.uint8]) -> npt.NDArray[np.integer[Any]]:
+    import numpy as np
 
-
-def _popcount(x: npt.NDArray[np.uint8]) -> npt.NDArray[np.integer]:
     if hasattr(np, "bitwise_count"):  # numpy >= 2.0: a native popcount
         return np.bitwise_count(x)
-    return _POPCOUNT[x]
+    table = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+    return table[x]
 
 
 def hamming_matrix(
@@ -291,6 +294,8 @@ def hamming_matrix(
     ``queries`` may be a single hash of shape ``(32,)`` (result shape ``(1, n)``). Queries are
     processed in blocks so the temporary XOR array stays at ``block * n * 32`` bytes.
     """
+    import numpy as np
+
     q = np.atleast_2d(np.asarray(queries, np.uint8))
     b = np.asarray(base, np.uint8)
     if q.shape[1] != b.shape[1]:

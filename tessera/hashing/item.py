@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tessera.hashing.digest import digest_bytes, read_path
-from tessera.hashing.image import analyse_image
 from tessera.hashing.magic import HEAD_SIZE, sniff
 from tessera.hashing.video import VideoOptions, analyse_video
 from tessera.records import MediaRecord, Opener
@@ -46,6 +45,10 @@ def hash_item(
         kind=kind,
     )
     if kind == "image":
+        # Imported with the first image (numpy, Pillow, pdqhash: about 0.15 s), so a process that
+        # only meets other files never loads them.
+        from tessera.hashing.image import analyse_image
+
         source = data if data is not None else opener.path
         assert source is not None  # a path opener whose file was too big to hold in memory
         facts = analyse_image(source, fast_decode=fast_decode, perceptual=perceptual)

@@ -14,11 +14,13 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tessera.hashing.algorithms import ALGORITHMS, hamming_matrix
 from tessera.records import VideoFrame
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: The frame distance and minimum frame quality are the vPDQ algorithm's (per frame, as for PDQ).
 _VPDQ = ALGORITHMS.get("vpdq")

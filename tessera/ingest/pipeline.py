@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,7 +32,6 @@ from tessera.hashing.video import DEFAULT_SECONDS_PER_HASH, VideoOptions
 from tessera.ingest.executors import HashingExecutor, open_executor
 from tessera.ingest.hashwork import Hashed, hash_files, record_of, work_of
 from tessera.ingest.hashwork import hash_batch as hash_batch  # callers that import it from here
-from tessera.ingest.matcher import CaseMatcher, case_default_threshold
 from tessera.ingest.messaging import SourceResult
 from tessera.ingest.runs import (
     COMPLETE,
@@ -58,6 +58,9 @@ from tessera.records import EvidenceItem
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
 from tessera.store.writes import existing_locators
+
+if TYPE_CHECKING:
+    from tessera.ingest.matcher import CaseMatcher
 
 BATCH = 32  # items per worker task while a caller waits for the first hit ...
 #: ... and otherwise: every task costs the parent a wake-up of the pool's threads and a GIL hand-off
@@ -183,6 +186,12 @@ def _prefixed(walker: Iterator[EvidenceItem], prefix: str) -> Iterator[EvidenceI
         yield replace(item, locator=prefix + item.locator, raw_path=raw + item.raw_path)
 
 
+def _load_matcher(s: Session) -> CaseMatcher:
+    from tessera.ingest.matcher import CaseMatcher, case_default_threshold  # numpy: only where it matches
+
+    return CaseMatcher(case_default_threshold(s)).load(s)
+
+
 def _executor(opts: IngestOptions) -> HashingExecutor | None:
     return open_executor(opts.executor, workers=opts.workers, scheduler=opts.scheduler)
 
@@ -263,7 +272,7 @@ def _run(
         # Only a device that already has files can be a resumed run; a first run skips the look-ups.
         resuming = s.scalar(select(m.File.id).where(m.File.device_id == opts.device_id).limit(1)) is not None
         # A store process loads the hash sets itself: this process then never matches.
-        matcher = CaseMatcher() if store is not None else CaseMatcher(case_default_threshold(s)).load(s)
+        matcher = None if store is not None else _load_matcher(s)
     result = IngestResult(run_id=run_id, primary=claim.primary)
     if claim.prefix:
         walker = _prefixed(walker, claim.prefix)
@@ -288,7 +297,7 @@ def _stream(
     should_stop: Callable[[], bool] | None,
     executor: HashingExecutor | None,
     result: IngestResult,
-    matcher: CaseMatcher,
+    matcher: CaseMatcher | None,
     resuming: bool,
     store: StoreProcess | None = None,
 ) -> None:

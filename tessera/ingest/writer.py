@@ -17,7 +17,6 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from tessera.evidence import discard_spool
-from tessera.ingest.matcher import CaseMatcher, Hit
 from tessera.records import EvidenceItem, MediaRecord
 from tessera.store import models as m
 from tessera.store.case import CaseHandle
@@ -26,6 +25,8 @@ from tessera.store.models_video import VideoFrameRow
 from tessera.store.writes import existing_sha256, file_row, frame_rows, insert_ignore, media_row
 
 if TYPE_CHECKING:
+    # The matcher (numpy, faiss) is loaded where flushes are stored: with a store process, only there.
+    from tessera.ingest.matcher import CaseMatcher, Hit
     from tessera.ingest.pipeline import IngestResult
     from tessera.ingest.storeproc import StoreProcess
 
@@ -72,7 +73,7 @@ class _Writer:
         case: CaseHandle,
         device_id: str,
         run_id: int,
-        matcher: CaseMatcher,
+        matcher: CaseMatcher | None,
         result: IngestResult,
         progress: IngestProgress | None,
     ) -> None:
@@ -116,6 +117,9 @@ class _Writer:
             self.remote.wait()
 
     def _store(self, buf: list[tuple[EvidenceItem, MediaRecord | None, str | None]]) -> None:
+        from tessera.ingest.matcher import Hit
+
+        assert self.matcher is not None, "a writer that stores has the case's hash sets loaded"
         with self.case.session() as s:
             if s.get_bind().dialect.name == "sqlite":
                 s.execute(text(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}"))

@@ -272,9 +272,7 @@ def main() -> None:
     lines = [
         f"\n## Items at scale — {stamp}",
         f"Machine: {machine()}; {load_note()} at the start (2 cores shared with other jobs). "
-        "Command: `python bench/bench_items.py "
-        + " ".join(sys.argv[1:])
-        + "`",
+        "Command: `python bench/bench_items.py " + " ".join(sys.argv[1:]) + "`",
         "",
         f"{args.media:,} PDQ hashes generated directly ({gen_s:.1f} s, not timed): {int(fam.max()) + 1:,} "
         "families of 1-9 copies, each copy 1-30 bits from the previous one.",

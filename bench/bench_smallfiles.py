@@ -9,9 +9,10 @@
 
 Both trees are generated once and cached under bench/out/. Each round runs, per tree, ``hashdeep -r -c
 md5,sha1,sha256 -j WORKERS`` and the real ``tessera ingest --workers WORKERS`` CLI into a fresh SQLite
-case (CLI start-up included, as hashdeep's is), and bench/pyfloor.py (the same walk, reads and digests
-in plain Python on the same processes, storing nothing: what Python itself costs), interleaved, so load on
-the shared machine hits every side alike; the median of the rounds is reported with /proc/loadavg.
+case (CLI start-up included, as hashdeep's is), the same with ``--store-in-process``, and
+bench/pyfloor.py (the same walk, reads and digests in plain Python on the same processes, storing
+nothing: what Python itself costs), interleaved, so load on the shared machine hits every side alike;
+the median of the rounds is reported with /proc/loadavg.
 ``--record`` appends a section to bench/RESULTS.md.
 
 ``--profile`` runs the ingest in-process under cProfile and prints the top of the parent's profile
@@ -93,7 +94,7 @@ def pyfloor(tree: Path, workers: int) -> float:
     return _timed([sys.executable, str(HERE / "pyfloor.py"), str(tree), "--workers", str(workers)])
 
 
-def tessera(tree: Path, workers: int) -> float:
+def tessera(tree: Path, workers: int, *extra: str) -> float:
     case = OUT / "case-small"
     shutil.rmtree(case, ignore_errors=True)
     subprocess.run(
@@ -102,7 +103,15 @@ def tessera(tree: Path, workers: int) -> float:
         stdout=subprocess.DEVNULL,
     )
     cmd = [*TESSERA, "ingest", str(tree), "--device", "B1", "--workers", str(workers), "--case", str(case)]
-    return _timed(cmd)
+    return _timed([*cmd, *extra])
+
+
+def tessera_in_process(tree: Path, workers: int) -> float:
+    """The same ingest storing in its main process (as before the store process, issue 16 part 1)."""
+    return tessera(tree, workers, "--store-in-process")
+
+
+SIDES = (("hashdeep", hashdeep), ("python", pyfloor), ("tessera", tessera), ("in-proc", tessera_in_process))
 
 
 def loadavg() -> str:
@@ -123,7 +132,7 @@ def compare(trees: list[tuple[str, Path, int, int]], rounds: int, workers: int) 
         # The fixed cost (interpreter, imports, case open, pool start) of an ingest of nothing.
         times.setdefault(("empty", "tessera"), []).append(tessera(empty, workers))
         for label, tree, n, _ in trees:
-            for side, fn in (("hashdeep", hashdeep), ("python", pyfloor), ("tessera", tessera)):
+            for side, fn in SIDES:
                 t = fn(tree, workers)
                 times.setdefault((label, side), []).append(t)
                 print(f"round {r + 1} {label:6} {side:8} {t:6.2f} s  {n / t:7,.0f} files/s  load {loadavg()}")
@@ -133,17 +142,20 @@ def compare(trees: list[tuple[str, Path, int, int]], rounds: int, workers: int) 
         peer = statistics.median(times[(label, "hashdeep")])
         ours = statistics.median(times[(label, "tessera")])
         floor = statistics.median(times[(label, "python")])
+        inproc = statistics.median(times[(label, "in-proc")])
         ratio = peer / ours
         net = n / max(ours - fixed, 1e-3)
         print(
             f"[{label}] tessera {n / ours:,.0f} files/s ({net:,.0f} past start-up), "
             f"hashdeep {n / peer:,.0f} files/s: x{ratio:.2f}; Python floor {n / floor:,.0f} files/s "
-            f"(x{peer / floor:.2f} of hashdeep)"
+            f"(x{peer / floor:.2f} of hashdeep); storing in-process {n / inproc:,.0f} files/s "
+            f"(x{peer / inproc:.2f})"
         )
         rows.append(
             f"| {label} ({n:,} files, {nbytes / 1e6:,.0f} MB) | {n / ours:,.0f} files/s ({ours:.2f} s; "
             f"{net:,.0f} files/s past the {fixed:.2f} s start-up) | {n / peer:,.0f} files/s ({peer:.2f} s) | "
-            f"**{ratio:.2f}x** | {n / floor:,.0f} files/s ({floor:.2f} s; {peer / floor:.2f}x) |"
+            f"**{ratio:.2f}x** | {n / inproc:,.0f} files/s ({inproc:.2f} s; {peer / inproc:.2f}x) | "
+            f"{n / floor:,.0f} files/s ({floor:.2f} s; {peer / floor:.2f}x) |"
         )
     return rows
 
@@ -228,8 +240,11 @@ def main() -> None:
         "install has them); the Python floor is bench/pyfloor.py, the same "
         "walk, reads and digests in plain Python on the same processes, storing nothing.",
         "",
-        "| tree | tessera ingest | hashdeep | ratio | Python floor (walk + read + 3 digests, nothing kept) |",
-        "|---|---|---|---|---|",
+        "`--store-in-process`: the same ingest storing in its main process, as before the store process.",
+        "",
+        "| tree | tessera ingest | hashdeep | ratio | tessera ingest --store-in-process (x hashdeep) "
+        "| Python floor (walk + read + 3 digests, nothing kept) |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
     ]

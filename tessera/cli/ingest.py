@@ -242,6 +242,14 @@ def command(
             "logged). --key-file works for backups too.",
         ),
     ] = None,
+    store_in_process: Annotated[
+        bool,
+        typer.Option(
+            "--store-in-process",
+            help="Store in the main process instead of a storing process of its own beside it (one "
+            "process fewer; slower on trees of small files).",
+        ),
+    ] = False,
     fmt: SummaryFormatOpt = "text",
     case: CaseOpt = None,
 ) -> None:
@@ -292,6 +300,7 @@ def command(
         parser_options={"owner": owner} if owner else {},
         add_source=add_source,
         volume_keys=keys,
+        store_process=not store_in_process,
     )
     try:
         res = _ingest_with_bar(handle, source, opts, first_hit)

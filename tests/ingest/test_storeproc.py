@@ -203,8 +203,12 @@ def _wait_for_rows(db: Path, proc: subprocess.Popen[bytes]) -> None:
     pytest.fail("the ingest stored nothing in time")
 
 
-@pytest.mark.parametrize("how", ["kill -9", "Ctrl-C"])
-def test_main_process_stopped_leaves_no_store_process_and_resumes(tmp_path: Path, how: str) -> None:
+@pytest.mark.parametrize(
+    ("how", "flags"), [("kill -9", ()), ("Ctrl-C", ()), ("kill -9", ("--store-in-process",))]
+)
+def test_main_process_stopped_leaves_no_store_process_and_resumes(
+    tmp_path: Path, how: str, flags: tuple[str, ...]
+) -> None:
     root = tmp_path / "D4"
     for i in range(30_000):
         d = root / f"d{i % 50}"
@@ -212,14 +216,15 @@ def test_main_process_stopped_leaves_no_store_process_and_resumes(tmp_path: Path
         (d / f"f{i}.txt").write_bytes(b"x%d" % i)
     case = init_case(tmp_path / "case", "Operation Test", "XX-TEST")
     case.close()
-    args = ("--case", str(tmp_path / "case"), "ingest", str(root), "--device", "D4", "--workers", "2")
+    args = ("--case", str(tmp_path / "case"), "ingest", str(root), "--device", "D4", "--workers", "2", *flags)
     proc = subprocess.Popen(
         _cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     try:
         _wait_for_rows(tmp_path / "case" / "case.db", proc)
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 3  # two hashing workers and the store process
+        # Two hashing workers, and the store process unless the main process stores.
+        assert len(children) == (2 if flags else 3), [p.cmdline() for p in children]
         if how == "kill -9":
             os.kill(proc.pid, signal.SIGKILL)
         else:

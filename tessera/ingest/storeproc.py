@@ -135,10 +135,11 @@ class StoreProcess:
         case.engine.dispose()
         ctx = multiprocessing.get_context("fork")
         self._todo: Any = ctx.Queue()
+        self._stop = ctx.Event()
         self._answers, child_end = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(
             target=_child,
-            args=(self._todo, child_end, case, device_id, os.getpid()),
+            args=(self._todo, self._stop, child_end, case, device_id, os.getpid()),
             name="tessera-store",
             daemon=True,
         )
@@ -172,10 +173,12 @@ class StoreProcess:
             self._take(block=True)
 
     def close(self) -> None:
-        """Let the process end after the flush under way (nothing else is stored)."""
+        """Let the process end after the flush under way; flushes sent and not yet begun are dropped
+        (after :meth:`wait` there are none; after an interruption their files are stored on resume)."""
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
         if self._proc.is_alive():
             with contextlib.suppress(OSError, ValueError):
                 self._todo.put(None)
@@ -256,14 +259,16 @@ def _portable(exc: BaseException) -> bytes | str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _child(todo: Any, answers: Connection, parent_case: CaseHandle, device_id: str, parent: int) -> None:
+def _child(
+    todo: Any, stop: Any, answers: Connection, parent_case: CaseHandle, device_id: str, parent: int
+) -> None:
     # Ctrl-C reaches the whole process group: the main process decides, this one finishes its flush.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent, threading.current_thread() is threading.main_thread())
     # An engine of its own: the main process's (no connection open at the fork) is never used here.
     case = replace(parent_case, engine=make_engine(parent_case.url))
     try:
-        _serve(todo, answers, case, device_id)
+        _serve(todo, stop, answers, case, device_id)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the main process
         payload = _portable(exc)
         with contextlib.suppress(OSError, ValueError):
@@ -273,7 +278,7 @@ def _child(todo: Any, answers: Connection, parent_case: CaseHandle, device_id: s
         answers.close()
 
 
-def _serve(todo: Any, answers: Connection, case: CaseHandle, device_id: str) -> None:
+def _serve(todo: Any, stop: Any, answers: Connection, case: CaseHandle, device_id: str) -> None:
     from tessera.ingest.matcher import CaseMatcher, case_default_threshold
     from tessera.ingest.pipeline import IngestResult
 
@@ -287,7 +292,7 @@ def _serve(todo: Any, answers: Connection, case: CaseHandle, device_id: str) -> 
             msg = todo.get()
         except (EOFError, OSError):
             return
-        if msg is None:
+        if msg is None or stop.is_set():
             return
         kind, payload = msg
         if kind == "run":

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -256,3 +257,34 @@ def test_only_where_a_fork_is_safe_and_pays() -> None:
     assert not wanted(False, has_pool=True, waits_for_hit=False)  # a batch's device thread
     assert not wanted(True, has_pool=False, waits_for_hit=False)  # inline hashing
     assert not wanted(True, has_pool=True, waits_for_hit=True)  # first-hit callers
+
+
+def test_close_ends_after_the_flush_under_way(sqlite_case: CaseHandle) -> None:
+    """Interrupted, the store process finishes the transaction it began and drops what was queued
+    behind it (those files are stored by the resumed run), so the main process is not held up."""
+    with sqlite_case.session() as s:
+        s.add(m.Device(id="D5", kind="storage", source_path="/x"))
+        run = m.IngestRun(device_id="D5", source_path="/x", tool_version="t")
+        s.add(run)
+        s.commit()
+        run_id = run.id
+    blocker = sqlite3.connect(
+        sqlite_case.directory / "case.db", isolation_level=None, check_same_thread=False
+    )
+    store = StoreProcess(sqlite_case, "D5")
+    try:
+        store.begin(run_id, IngestResult(run_id=run_id), None)
+        blocker.execute("BEGIN IMMEDIATE")  # the store process's first flush waits for this lock
+        store.send([_item(i) for i in range(0, 10)])
+        store.send([_item(i) for i in range(10, 20)])
+        time.sleep(1.0)  # the first flush has begun (and waits); the second is queued
+        threading.Timer(1.0, blocker.execute, ("COMMIT",)).start()
+        store.close()  # returns once the first flush is committed
+    finally:
+        store.close()
+        blocker.close()
+    con = sqlite3.connect(sqlite_case.directory / "case.db")
+    assert con.execute("select locator from file order by locator").fetchall() == sorted(
+        (f"/f{i}",) for i in range(10)
+    )
+    con.close()

@@ -11,7 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +93,17 @@ def test_same_case_as_storing_in_process(case: CaseHandle, tmp_path: Path, db_ur
     res = ingest(case, tmp_path / "D1", IngestOptions("D1", workers=2), apart)
     assert "tessera-store" in apart.children  # stored by the store process, answers applied here
 
-    other = init_case(tmp_path / "inproc", "Operation Test", "XX-TEST", _fresh(db_url, tmp_path))
-    try:
-        import_hashset(other, known, name="known")
-        here = Seen()
-        res_here = ingest(other, tmp_path / "D1", IngestOptions("D1", workers=2, store_process=False), here)
-        assert "tessera-store" not in here.children
-        assert _content(case, "D1") == _content(other, "D1")
-    finally:
-        other.close()
+    with _second_db(db_url) as other_url:
+        other = init_case(tmp_path / "inproc", "Operation Test", "XX-TEST", other_url)
+        try:
+            import_hashset(other, known, name="known")
+            here = Seen()
+            opts = IngestOptions("D1", workers=2, store_process=False)
+            res_here = ingest(other, tmp_path / "D1", opts, here)
+            assert "tessera-store" not in here.children
+            assert _content(case, "D1") == _content(other, "D1")
+        finally:
+            other.close()
     got = _content(case, "D1")
     assert {f[0] for f in got["files"]} == locators
     assert got["runs"] == [("complete", len(locators), res.errors)]
@@ -113,19 +116,35 @@ def test_same_case_as_storing_in_process(case: CaseHandle, tmp_path: Path, db_ur
     assert not [p for p in multiprocessing.active_children() if p.name == "tessera-store"]  # it ended
 
 
-def _fresh(db_url: str | None, tmp_path: Path) -> str | None:
-    """A second database of the same kind for the in-process side."""
+@contextmanager
+def _second_db(db_url: str | None) -> Iterator[str | None]:
+    """A second database of the same kind for the in-process side, dropped afterwards."""
     if db_url is None:
-        return None
+        yield None
+        return
     from sqlalchemy import create_engine, text
 
-    name = db_url.rsplit("/", 1)[1] + "_b"
-    admin = create_engine(db_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
+    base, name = db_url.rsplit("/", 1)
+    name += "_b"
+    admin = create_engine(base + "/test", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return db_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _run_row(case: CaseHandle, device: str) -> int:
+    """A device and its running ingest run, for driving a StoreProcess directly."""
+    with case.session() as s:
+        s.add(m.Device(id=device, kind="storage", source_path="/x"))
+        run = m.IngestRun(device_id=device, source_path="/x", tool_version="t")
+        s.add(run)
+        s.commit()
+        return run.id
 
 
 def _item(i: int) -> tuple[EvidenceItem, MediaRecord, None]:
@@ -135,12 +154,7 @@ def _item(i: int) -> tuple[EvidenceItem, MediaRecord, None]:
 
 
 def test_a_database_fault_in_the_store_process_is_raised_here(case: CaseHandle) -> None:
-    with case.session() as s:
-        s.add(m.Device(id="D2", kind="storage", source_path="/x"))
-        run = m.IngestRun(device_id="D2", source_path="/x", tool_version="t")
-        s.add(run)
-        s.commit()
-        run_id = run.id
+    run_id = _run_row(case, "D2")
     store = StoreProcess(case, "D2")
     try:
         result = IngestResult(run_id=run_id)
@@ -262,12 +276,7 @@ def test_only_where_a_fork_is_safe_and_pays() -> None:
 def test_close_ends_after_the_flush_under_way(sqlite_case: CaseHandle) -> None:
     """Interrupted, the store process finishes the transaction it began and drops what was queued
     behind it (those files are stored by the resumed run), so the main process is not held up."""
-    with sqlite_case.session() as s:
-        s.add(m.Device(id="D5", kind="storage", source_path="/x"))
-        run = m.IngestRun(device_id="D5", source_path="/x", tool_version="t")
-        s.add(run)
-        s.commit()
-        run_id = run.id
+    run_id = _run_row(sqlite_case, "D5")
     blocker = sqlite3.connect(
         sqlite_case.directory / "case.db", isolation_level=None, check_same_thread=False
     )

@@ -12,7 +12,14 @@ from sqlalchemy.dialects import sqlite
 from tessera.records import EvidenceItem, ExifInfo, MediaRecord
 from tessera.store import models as m
 from tessera.store.case import CaseHandle, init_case
-from tessera.store.writes import _prepared_sqlite, file_row, insert_ignore, media_row
+from tessera.store.writes import (
+    SQLITE_IN,
+    _prepared_sqlite,
+    existing_sha256,
+    file_row,
+    insert_ignore,
+    media_row,
+)
 
 
 def _rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -49,8 +56,12 @@ def _setup(case: CaseHandle) -> None:
 
 
 def _dump(case: CaseHandle, table: str) -> list[tuple[Any, ...]]:
+    """Every row's values and each value's SQLite storage class (a bool bound as 1 and a text "1"
+    read back alike; typeof tells them apart)."""
     with case.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2"))]
+        cols = [r[1] for r in conn.execute(text(f"PRAGMA table_info({table})"))]
+        types = ", ".join(f"typeof({c})" for c in cols)
+        return [tuple(r) for r in conn.execute(text(f"SELECT *, {types} FROM {table} ORDER BY 1, 2"))]
 
 
 def test_prepared_insert_stores_what_core_stores(tmp_path: Path) -> None:
@@ -89,3 +100,17 @@ def test_rows_without_a_defaulted_column_take_the_default(sqlite_case: CaseHandl
         s.commit()
         stored = s.query(m.File).one()
     assert stored.deleted is False and stored.locator == "/a.jpg" and stored.mtime == 1.5
+
+
+def test_existing_sha256_finds_exactly_the_stored_digests(case: CaseHandle) -> None:
+    # More digests than one SQLite IN list holds, stored ones spread over every chunk.
+    digests = [f"{i:064x}" for i in range(2 * SQLITE_IN + 7)]
+    stored = set(digests[::3]) | {digests[-1]}
+    with case.session() as s:
+        insert_ignore(
+            s, m.Media, [media_row(MediaRecord(h, "0" * 32, "0" * 40, 1)) for h in sorted(stored)], ["sha256"]
+        )
+        s.commit()
+        assert existing_sha256(s, digests) == stored
+        assert existing_sha256(s, ["f" * 64]) == set()
+        assert existing_sha256(s, []) == set()

@@ -282,8 +282,6 @@ def _serve(todo: Any, stop: Any, answers: Connection, case: CaseHandle, device_i
     from tessera.ingest.matcher import CaseMatcher, case_default_threshold
     from tessera.ingest.pipeline import IngestResult
 
-    with case.session() as s:
-        matcher = CaseMatcher(case_default_threshold(s)).load(s)
     writer: _Writer | None = None
     result: IngestResult | None = None
     collect = _Collect()
@@ -297,9 +295,15 @@ def _serve(todo: Any, stop: Any, answers: Connection, case: CaseHandle, device_i
         kind, payload = msg
         if kind == "run":
             result = IngestResult(run_id=payload)
-            writer = _Writer(case, device_id, payload, matcher, result, collect)
+            writer = _Writer(case, device_id, payload, None, result, collect)
             continue
         assert writer is not None and result is not None
+        if writer.matcher is None:
+            # Loaded with the first flush, not at the fork: a run with nothing to store (an empty
+            # folder, everything already stored) ends without importing numpy and reading the hash
+            # sets, which the main process would otherwise wait for at the end (0.2 s of start-up).
+            with case.session() as s:
+                writer.matcher = CaseMatcher(case_default_threshold(s)).load(s)
         before = (result.files_new, result.media_new, result.hits, result.errors, len(result.problems))
         writer._store(
             [

@@ -301,7 +301,7 @@ def _serve(todo: Any, stop: Any, answers: Connection, case: CaseHandle, device_i
         if writer.matcher is None:
             # Loaded with the first flush, not at the fork: a run with nothing to store (an empty
             # folder, everything already stored) ends without importing numpy and reading the hash
-            # sets, which the main process would otherwise wait for at the end (0.2 s of start-up).
+            # sets, which the main process waited for at its end.
             with case.session() as s:
                 writer.matcher = CaseMatcher(case_default_threshold(s)).load(s)
         before = (result.files_new, result.media_new, result.hits, result.errors, len(result.problems))

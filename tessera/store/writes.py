@@ -121,11 +121,11 @@ def existing_sha256(session: Session, digests: Iterable[str]) -> set[str]:
     values = list(digests)
     conn = session.connection()
     if conn.dialect.name == "sqlite":
-        # The driver binds the digests as they are: Core's expanding IN compiled and processed each
-        # value in Python, a third of a small-file flush's storing time.
+        # The driver binds the digests as they are: Core's expanding IN compiled the list and ran a
+        # Python processor on each value, per flush of a small-file ingest a few thousand of them.
         for part in chunks(values, SQLITE_IN):
             marks = ",".join("?" * len(part))
-            sql = f"SELECT sha256 FROM media WHERE sha256 IN ({marks})"
+            sql = f"SELECT sha256 FROM {m.Media.__tablename__} WHERE sha256 IN ({marks})"
             found.update(r[0] for r in conn.exec_driver_sql(sql, tuple(part)))
         return found
     for part in chunks(values):

@@ -117,6 +117,16 @@ def __getattr__(name: str) -> Any:
 _app: typer.Typer | None = None
 
 
+_VERSION_HELP = "Print Tessera's version (the one every ingest run records) and exit."
+
+
+def _version() -> None:
+    from tessera import __version__
+
+    typer.echo(f"tessera {__version__}")
+    raise typer.Exit()
+
+
 def root(
     ctx: typer.Context,
     verbose: Annotated[
@@ -139,6 +149,12 @@ def root(
             help="The case directory, before the command (its own --case wins; else TESSERA_CASE).",
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=lambda v: _version() if v else None, help=_VERSION_HELP
+        ),
+    ] = False,
 ) -> None:
     """Tessera: triage seized devices for known and new material; hashes and metadata only leave a case."""
     from tessera.logs import configure
@@ -196,6 +212,8 @@ def _main() -> None:
     from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, ProgrammingError
 
     try:
+        if sys.argv[1:] == ["--version"]:
+            _version()  # before the command line is built, which imports every command's module
         rv = build_app(_command_named(sys.argv[1:]))(standalone_mode=False)
         if isinstance(rv, int) and rv:
             if rv == 130:  # Typer turns Ctrl-C into a returned exit code 130, silently

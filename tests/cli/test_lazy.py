@@ -44,3 +44,27 @@ def test_full_app_has_every_command() -> None:
     assert names == set(_ENTRIES) | {"demo"}
     run = subprocess.run([sys.executable, "-m", "tessera", "bogus"], capture_output=True, text=True)
     assert run.returncode == 2 and "No such command" in run.stderr
+
+
+def test_version_is_printed_without_building_the_command_line() -> None:
+    import tessera
+
+    code = (
+        "import json, sys\n"
+        "sys.argv = ['tessera', '--version']\n"
+        "from tessera.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    print(json.dumps([exc.code, sorted(m for m in sys.modules if m.startswith('tessera.cli.'))]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    first, last = run.stdout.splitlines()[0], run.stdout.splitlines()[-1]
+    assert first == f"tessera {tessera.__version__}"
+    code_, loaded = json.loads(last)
+    assert code_ == 0
+    assert not {f"tessera.cli.{name}" for name in ("ingest", "hub", "report", "review")} & set(loaded), loaded
+    # After root options, or with a command, it is the root's eager option: same line, exit 0.
+    for argv in (["-v", "--version"], ["--version", "ingest"]):
+        run = subprocess.run([sys.executable, "-m", "tessera", *argv], capture_output=True, text=True)
+        assert (run.returncode, run.stdout.strip()) == (0, f"tessera {tessera.__version__}"), argv

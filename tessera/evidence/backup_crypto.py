@@ -25,9 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-# cryptography is imported where a key is unwrapped or a file decrypted: every walk imports this
-# module (the backup source is registered) and most never meet an encrypted backup (7 ms at start-up).
-
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 #: Iteration caps (as ``iphone_backup_decrypt`` 0.11 sets them): real backups use 10,000,000 / 10,000.
 MAX_DPIC = 50_000_000
@@ -109,8 +108,6 @@ class Keybag:
 
     def unlock(self, password: str) -> dict[int, bytes]:
         """Every class key the password opens; :class:`WrongPassword` when it opens none."""
-        from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
-
         key = self.passcode_key(password)
         out: dict[int, bytes] = {}
         for number, fields in self.classes.items():
@@ -152,8 +149,6 @@ def unwrap_file_key(class_keys: dict[int, bytes], wrapped: bytes) -> bytes:
     """A file's (or the manifest's) AES key from its 4-byte class + wrapped key field."""
     if len(wrapped) < 4 + 24:
         raise KeybagError(f"wrapped key too short ({len(wrapped)} bytes)")
-    from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
-
     (klass,) = struct.unpack("<L", wrapped[:4])
     if klass not in class_keys:
         raise KeybagError(f"protection class {klass} has no key in the backup's keybag")
@@ -170,8 +165,6 @@ def decrypt_stream(src: BinaryIO, key: bytes, write: object, size_hint: int | No
     it is not valid padding (a file iOS recorded with a stale size), the content is cut to
     ``size_hint`` instead, or kept whole.
     """
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
     sink = write  # a callable taking bytes (a MemberSink's write, a file's write)
     assert callable(sink)
     dec = Cipher(algorithms.AES(key), modes.CBC(ZERO_IV)).decryptor()
